@@ -1,0 +1,44 @@
+"""gigpo-gym: GiGPO (Group-in-Group Policy Optimization) for LLM agents on text Gymnasium envs."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="gigpo-gym",
+    version="0.1.0",
+    description=(
+        "GiGPO for LLM agents: ALFWorld and WebShop as text Gymnasium envs, "
+        "an SB3-compatible trainer over Hugging Face LLM policies"
+    ),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["gigpo_gym", "gigpo_gym.*", "trainer", "trainer.*", "wrappers", "wrappers.*"]),
+    package_data={"gigpo_gym": ["**/*.json"]},
+    install_requires=[
+        # torch is deliberately unpinned-above: install torch==2.13.0 (CPU) first on this machine.
+        "torch>=2.1",
+        "numpy>=1.24",
+        "gymnasium>=1.0",
+        "stable-baselines3>=2.3",
+        "transformers>=4.45",
+        "tokenizers>=0.20",
+        "peft>=0.12",
+        "accelerate>=0.30",
+        "tqdm>=4.60",
+        "rich>=13",
+        "bm25s>=0.2",
+        "PyStemmer>=2.2",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5"],
+        # The real ALFWorld/TextWorld backend (needs cmake and g++ to build fast-downward).
+        "alfworld": ["alfworld==0.4.2"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

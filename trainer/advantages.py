@@ -1,0 +1,385 @@
+"""Group-relative advantage estimators: GiGPO, GRPO and RLOO.
+
+Every function takes *flat* arrays with one row per environment step (one LLM response).
+The rows of one trajectory appear in time order; rows of different trajectories may
+interleave. A trajectory is identified by the pair ``(group_id, traj_id)``, so trajectory ids
+may either be globally unique or restart at 0 in every group.
+
+Shapes and dtypes
+-----------------
+- ``rewards``: ``(S,)`` real numbers (any float or int dtype), finite.
+- ``group_ids``, ``traj_ids``: ``(S,)`` any hashable dtype (ints, strings, bytes, objects).
+- ``anchor_keys``: ``(S,)`` any hashable dtype; the key of the environment state the step's
+  action was taken from (for GiGPO, a canonical state hash).
+- Output: ``(S,)`` ``float64``, one advantage per row, to be broadcast over that row's tokens.
+
+Conventions (GiGPO paper, Feng et al. 2025, arXiv:2505.10978, plus the public reference code):
+
+- episode return ``R(tau)`` = undiscounted sum of the trajectory's step rewards;
+  step return ``R_t = sum_k gamma**k r_{t+k}`` (return-to-go inside the trajectory).
+- an episode group is every trajectory with the same ``group_id``; its statistics are taken over
+  trajectories (``episode_stats="trajectory"``, the paper's formula) or over rows, each row
+  carrying its trajectory's return (``"step"``, the reference code's default, which weights long
+  trajectories more). A group of a single member uses mean 0 and std 1.
+- a step group is every row with the same ``(group_id, anchor_key)``; a step group of one row
+  gets step advantage exactly 0 (there is nothing to compare it with).
+- std is the unbiased (N - 1) standard deviation; ``norm="mean"`` subtracts the mean only,
+  ``norm="std"`` divides the centred value by ``std + eps``.
+
+All statistics are computed in float64, with each group's mean taken relative to one of its
+members, so that a group of equal returns gives *exactly* zero advantage (the reference code's
+float32 arithmetic turns a zero std into ~1e-7 and amplifies rounding noise instead).
+
+Everything is vectorised: no Python loop runs over rows or trajectories. The discounted
+return uses a log-depth doubling scan (``ceil(log2(longest trajectory))`` array operations).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "discounted_returns",
+    "episode_advantages",
+    "episode_returns",
+    "gigpo_advantages",
+    "grpo_advantages",
+    "rloo_advantages",
+    "step_advantages",
+    "step_group_ids",
+]
+
+Norm = Literal["mean", "std"]
+EpisodeStats = Literal["trajectory", "step"]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _as_rewards(rewards: Any) -> np.ndarray:
+    arr = np.asarray(rewards)
+    if arr.ndim != 1:
+        raise ValueError(f"rewards must be a 1-D array of shape (S,), got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"rewards must be real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("rewards must be finite: found NaN or infinity")
+    return arr
+
+
+def _as_keys(name: str, keys: Any, n: int) -> np.ndarray:
+    arr = np.asarray(keys)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of shape (S,), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} rows but rewards has {n}")
+    return arr
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+
+
+def _check_gamma(gamma: float) -> float:
+    gamma = float(gamma)
+    if not 0.0 <= gamma <= 1.0:
+        raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
+    return gamma
+
+
+def _check_eps(eps: float) -> float:
+    eps = float(eps)
+    if not (np.isfinite(eps) and eps >= 0.0):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps}")
+    return eps
+
+
+# --------------------------------------------------------------------------- grouping
+
+
+def _factorize(keys: np.ndarray) -> np.ndarray:
+    """Dense int64 codes for any hashable keys (equal keys -> equal codes)."""
+    if keys.dtype.kind != "O":
+        return np.unique(keys, return_inverse=True)[1].astype(np.int64, copy=False)
+    try:
+        return np.unique(keys, return_inverse=True)[1].astype(np.int64, copy=False)
+    except TypeError:
+        # Mixed, mutually unorderable Python objects cannot be sorted: fall back to hashing.
+        table: dict[Any, int] = {}
+        return np.fromiter((table.setdefault(k, len(table)) for k in keys), np.int64, len(keys))
+
+
+def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense codes of the pairs ``(a[i], b[i])`` for dense int codes ``a`` and ``b``."""
+    if a.size == 0:
+        return a
+    return np.unique(a * (int(b.max()) + 1) + b, return_inverse=True)[1]
+
+
+def _traj_codes(group_codes: np.ndarray, traj_ids: np.ndarray) -> np.ndarray:
+    return _pair_codes(group_codes, _factorize(traj_ids))
+
+
+def _prepare(rewards: Any, group_ids: Any, traj_ids: Any) -> tuple[np.ndarray, ...]:
+    """Validated float64 rewards and the dense group and trajectory codes of every row."""
+    r = _as_rewards(rewards)
+    groups = _factorize(_as_keys("group_ids", group_ids, r.shape[0]))
+    trajs = _traj_codes(groups, _as_keys("traj_ids", traj_ids, r.shape[0]))
+    return r, groups, trajs
+
+
+def _traj_group(group_codes: np.ndarray, traj_codes: np.ndarray) -> np.ndarray:
+    """Group code of every trajectory code."""
+    out = np.zeros(int(traj_codes.max()) + 1, dtype=np.int64)
+    out[traj_codes] = group_codes
+    return out
+
+
+def step_group_ids(group_ids: Any, anchor_keys: Any) -> np.ndarray:
+    """Dense int64 step-group ids ``(S,)``: equal iff ``(group_id, anchor_key)`` are equal.
+
+    Step groups never mix two episode groups, even when their anchor keys coincide.
+    """
+    anchors = np.asarray(anchor_keys)
+    groups = _as_keys("group_ids", group_ids, anchors.shape[0] if anchors.ndim == 1 else -1)
+    anchors = _as_keys("anchor_keys", anchors, groups.shape[0])
+    return _pair_codes(_factorize(groups), _factorize(anchors))
+
+
+def _centre_and_scale(values: np.ndarray, codes: np.ndarray, norm: str, eps: float, singleton: str) -> np.ndarray:
+    """Normalise ``values`` within the groups given by dense ``codes``.
+
+    ``singleton="identity"`` treats a one-member group with mean 0 and std 1;
+    ``singleton="zero"`` gives it 0. The mean is taken relative to the group's first member,
+    so that equal values give exactly zero deviation.
+    """
+    n_groups = int(codes.max()) + 1 if codes.size else 0
+    counts = np.bincount(codes, minlength=n_groups).astype(np.float64)
+    first = np.zeros(n_groups, dtype=np.int64)
+    first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
+    shifted = values - values[first][codes]
+    mean_shift = np.bincount(codes, weights=shifted, minlength=n_groups) / counts
+    deviation = shifted - mean_shift[codes]
+    multi = counts > 1
+    if singleton == "identity":
+        deviation = np.where(multi[codes], deviation, values)
+    else:
+        deviation = np.where(multi[codes], deviation, 0.0)
+    if norm == "mean":
+        return deviation
+    sq = np.bincount(codes, weights=deviation * deviation, minlength=n_groups)
+    std = np.where(multi, np.sqrt(sq / np.maximum(counts - 1.0, 1.0)), 1.0)
+    denom = std[codes] + eps
+    # A group of equal values has deviation exactly 0; keep it 0 even with eps == 0.
+    out = np.zeros_like(deviation)
+    np.divide(deviation, denom, out=out, where=deviation != 0.0)
+    return out
+
+
+# --------------------------------------------------------------------------- returns
+
+
+def discounted_returns(rewards: Any, traj_ids: Any, gamma: float) -> np.ndarray:
+    """Discounted return-to-go of every row within its trajectory.
+
+    Args:
+        rewards: ``(S,)`` step rewards.
+        traj_ids: ``(S,)`` trajectory of each row (rows of one trajectory in time order).
+        gamma: discount factor in ``[0, 1]``.
+
+    Returns:
+        ``(S,)`` float64, ``R_t = sum_k gamma**k * r_{t+k}`` over the rest of the trajectory.
+        Rows with equal reward suffixes get bit-identical returns.
+    """
+    r = _as_rewards(rewards)
+    codes = _factorize(_as_keys("traj_ids", traj_ids, r.shape[0]))
+    return _discounted_from_codes(r, codes, _check_gamma(gamma))
+
+
+def _discounted_from_codes(r: np.ndarray, codes: np.ndarray, gamma: float) -> np.ndarray:
+    if r.size == 0:
+        return r.copy()
+    order = np.argsort(codes, kind="stable")  # trajectories contiguous, time order kept
+    sorted_codes = codes[order]
+    counts = np.bincount(sorted_codes)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    remaining = starts[sorted_codes] + counts[sorted_codes] - np.arange(r.size)  # rows left, incl.
+    y = r[order].copy()
+    # Doubling scan: after the pass with shift k, y[t] = sum_{j<2k} gamma^j r[t+j] (inside the
+    # trajectory). Each pass reads only offsets, so equal suffixes give bit-identical results.
+    shift = 1
+    while shift < int(counts.max()):
+        ok = remaining[:-shift] > shift
+        y[:-shift] = y[:-shift] + np.where(ok, gamma**shift * y[shift:], 0.0)
+        shift *= 2
+    out = np.empty_like(y)
+    out[order] = y
+    return out
+
+
+def episode_returns(rewards: Any, group_ids: Any, traj_ids: Any) -> np.ndarray:
+    """Undiscounted episode return ``R(tau)`` of every row's trajectory, shape ``(S,)`` float64."""
+    r, _, trajs = _prepare(rewards, group_ids, traj_ids)
+    return np.bincount(trajs, weights=r)[trajs] if r.size else r.copy()
+
+
+# --------------------------------------------------------------------------- advantages
+
+
+def _episode_from_codes(
+    r: np.ndarray, groups: np.ndarray, trajs: np.ndarray, norm: str, stats: str, eps: float
+) -> np.ndarray:
+    traj_return = np.bincount(trajs, weights=r)
+    if stats == "step":
+        return _centre_and_scale(traj_return[trajs], groups, norm, eps, "identity")
+    per_traj = _centre_and_scale(traj_return, _traj_group(groups, trajs), norm, eps, "identity")
+    return per_traj[trajs]
+
+
+def episode_advantages(
+    rewards: Any,
+    group_ids: Any,
+    traj_ids: Any,
+    *,
+    norm: Norm = "mean",
+    episode_stats: EpisodeStats = "trajectory",
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """GiGPO's episode (macro) advantage: the trajectory's return normalised within its group.
+
+    Args:
+        rewards: ``(S,)`` step rewards.
+        group_ids: ``(S,)`` episode group of each row (trajectories started from one task).
+        traj_ids: ``(S,)`` trajectory of each row.
+        norm: ``"mean"`` (subtract the group mean) or ``"std"`` (also divide by ``std + eps``).
+        episode_stats: ``"trajectory"`` (statistics over the group's trajectories) or ``"step"``
+            (over its rows, each carrying its trajectory's return).
+        eps: added to the std when ``norm="std"``.
+
+    Returns:
+        ``(S,)`` float64; every row of a trajectory carries the same value.
+    """
+    _check_choice("norm", norm, ("mean", "std"))
+    _check_choice("episode_stats", episode_stats, ("trajectory", "step"))
+    eps = _check_eps(eps)
+    r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
+    if r.size == 0:
+        return r.copy()
+    return _episode_from_codes(r, groups, trajs, norm, episode_stats, eps)
+
+
+def step_advantages(
+    rewards: Any,
+    group_ids: Any,
+    traj_ids: Any,
+    anchor_keys: Any,
+    *,
+    gamma: float = 0.95,
+    norm: Norm = "mean",
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """GiGPO's step (micro) advantage: discounted return-to-go normalised within its anchor group.
+
+    Args:
+        rewards: ``(S,)`` step rewards.
+        group_ids: ``(S,)`` episode group of each row.
+        traj_ids: ``(S,)`` trajectory of each row.
+        anchor_keys: ``(S,)`` key of the state each action was taken from (state hash).
+        gamma: discount of the return-to-go, in ``[0, 1]`` (paper: 0.95).
+        norm: ``"mean"`` or ``"std"``.
+        eps: added to the std when ``norm="std"``.
+
+    Returns:
+        ``(S,)`` float64; 0 for every row whose step group holds only itself.
+    """
+    gamma = _check_gamma(gamma)
+    _check_choice("norm", norm, ("mean", "std"))
+    eps = _check_eps(eps)
+    r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
+    anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]))
+    if r.size == 0:
+        return r.copy()
+    return _step_from_codes(r, groups, trajs, anchors, gamma, norm, eps)
+
+
+def _step_from_codes(
+    r: np.ndarray,
+    groups: np.ndarray,
+    trajs: np.ndarray,
+    anchors: np.ndarray,
+    gamma: float,
+    norm: str,
+    eps: float,
+) -> np.ndarray:
+    returns = _discounted_from_codes(r, trajs, gamma)
+    return _centre_and_scale(returns, _pair_codes(groups, anchors), norm, eps, "zero")
+
+
+def gigpo_advantages(
+    rewards: Any,
+    group_ids: Any,
+    traj_ids: Any,
+    anchor_keys: Any,
+    *,
+    gamma: float = 0.95,
+    omega: float = 1.0,
+    norm: Norm = "mean",
+    episode_stats: EpisodeStats = "trajectory",
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """GiGPO advantage ``A = A_episode + omega * A_step`` (paper eq. 7), shape ``(S,)`` float64.
+
+    Args:
+        rewards, group_ids, traj_ids, anchor_keys: as in :func:`step_advantages`.
+        gamma: discount of the step return (paper: 0.95).
+        omega: weight of the step advantage (paper: 1.0).
+        norm: ``"mean"`` or ``"std"``, used for both levels.
+        episode_stats: see :func:`episode_advantages`.
+        eps: added to the std when ``norm="std"``.
+    """
+    omega = float(omega)
+    if not np.isfinite(omega):
+        raise ValueError(f"omega must be finite, got {omega}")
+    gamma = _check_gamma(gamma)
+    _check_choice("norm", norm, ("mean", "std"))
+    _check_choice("episode_stats", episode_stats, ("trajectory", "step"))
+    eps = _check_eps(eps)
+    r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
+    anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]))
+    if r.size == 0:
+        return r.copy()
+    episode = _episode_from_codes(r, groups, trajs, norm, episode_stats, eps)
+    return episode + omega * _step_from_codes(r, groups, trajs, anchors, gamma, norm, eps)
+
+
+def grpo_advantages(
+    rewards: Any,
+    group_ids: Any,
+    traj_ids: Any,
+    *,
+    norm: Norm = "std",
+    episode_stats: EpisodeStats = "trajectory",
+    eps: float = 1e-6,
+) -> np.ndarray:
+    """GRPO advantage (Shao et al. 2024): the episode advantage, std-normalised by default."""
+    return episode_advantages(rewards, group_ids, traj_ids, norm=norm, episode_stats=episode_stats, eps=eps)
+
+
+def rloo_advantages(rewards: Any, group_ids: Any, traj_ids: Any) -> np.ndarray:
+    """RLOO advantage (Ahmadian et al. 2024): return minus the mean return of the *other* members.
+
+    ``A_i = R_i - (sum_{j != i} R_j) / (N - 1)`` over the N trajectories of a group; a group of a
+    single trajectory has no baseline and keeps ``A = R``. Shape ``(S,)`` float64.
+    """
+    r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
+    if r.size == 0:
+        return r.copy()
+    # Leave-one-out equals N/(N-1) times the mean-centred return.
+    centred = _episode_from_codes(r, groups, trajs, "mean", "trajectory", 0.0)
+    n_traj = np.bincount(_traj_group(groups, trajs))[groups].astype(np.float64)
+    scale = np.where(n_traj > 1, n_traj / np.maximum(n_traj - 1.0, 1.0), 1.0)
+    return centred * scale

@@ -1,0 +1,1 @@
+"""Wrappers between text envs and LLM policies: prompting, action parsing, group vector env."""
