@@ -1,3 +1,14 @@
 """gigpo-gym: text environments for LLM agents; importing this package registers their Gymnasium ids."""
 
+from gymnasium.envs.registration import register, registry
+
 __version__ = "0.1.0"
+
+ENV_IDS = ("ALFWorld-text-v0",)
+
+if "ALFWorld-text-v0" not in registry:
+    register(
+        id="ALFWorld-text-v0",
+        entry_point="gigpo_gym.alfworld.env:make_alfworld_env",
+        max_episode_steps=50,
+    )

@@ -1,0 +1,151 @@
+"""``backend="textworld"``: the real ALFWorld games played by TextWorld, behind the same contract.
+
+Needs ``pip install "gigpo-gym[alfworld]"`` (``alfworld==0.4.2``, which builds Fast Downward with
+cmake and g++) and the ALFWorld game files: ``data_path`` or the ``ALFWORLD_DATA`` environment
+variable pointing at a folder holding ``json_2.1.1/<split>/<task>/<trial>/game.tw-pddl``.
+Games are selected as ALFWorld's own loader does: the six task types, no ``movable`` or
+``Sliced`` task folders, ``solvable`` games only.
+
+The state hash is the blake2b digest of the game's sorted PDDL facts (TextWorld's
+``facts`` info), so it covers the full world state exactly as the embedded engine's does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from ..hashing import canonical_hash
+from ..spaces import AnyText, text_observation_space
+from .world import TASK_TYPES
+
+__all__ = ["ALFWorldTextWorldEnv", "find_games"]
+
+_SPLIT_DIRS = {"train": "train", "valid_seen": "valid_seen", "valid_unseen": "valid_unseen"}
+
+
+def find_games(data_path: str | os.PathLike[str], split: str) -> list[Path]:
+    """The ``game.tw-pddl`` files of ``split`` that ALFWorld's loader would play, sorted."""
+    if split not in _SPLIT_DIRS:
+        raise ValueError(f"split must be one of {tuple(_SPLIT_DIRS)}, got {split!r}")
+    root = Path(data_path) / "json_2.1.1" / _SPLIT_DIRS[split]
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"no ALFWorld games at {root}: set data_path (or ALFWORLD_DATA) to a folder holding "
+            "json_2.1.1/<split>/ (run `alfworld-download`, or use ../shared/alfworld)"
+        )
+    games = []
+    for path in sorted(root.glob("*/*/game.tw-pddl")):
+        task_folder = path.parent.parent.name
+        if "movable" in task_folder or "Sliced" in task_folder:
+            continue
+        if task_folder.split("-")[0] not in TASK_TYPES:
+            continue
+        if not json.loads(path.read_text()).get("solvable", False):
+            continue
+        games.append(path)
+    return games
+
+
+class ALFWorldTextWorldEnv(gym.Env):
+    """The real ALFWorld/TextWorld env with ``ALFWorld-text-v0``'s spaces and info keys.
+
+    Arguments: ``split``, ``data_path`` (or ``ALFWORLD_DATA``), ``success_reward``,
+    ``render_mode``. ``reset(options={"task_id": i})`` plays game ``i`` of the sorted game list.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        split: str = "valid_seen",
+        data_path: str | None = None,
+        success_reward: float = 1.0,
+        render_mode: str | None = None,
+    ) -> None:
+        try:
+            import textworld
+            import textworld.gym  # noqa: F401
+            from alfworld.agents.environment.alfred_tw_env import AlfredDemangler, AlfredInfos
+        except ImportError as err:
+            raise ImportError(
+                "backend='textworld' needs the real ALFWorld stack: pip install 'gigpo-gym[alfworld]' "
+                f"(alfworld==0.4.2; needs cmake and g++). Import failed with: {err}"
+            ) from err
+        data_path = data_path or os.environ.get("ALFWORLD_DATA")
+        if not data_path:
+            raise ValueError("backend='textworld' needs data_path=... or the ALFWORLD_DATA environment variable")
+        self.split = split
+        self.games = find_games(data_path, split)
+        self.success_reward = float(success_reward)
+        self.render_mode = render_mode
+        self.observation_space = text_observation_space()
+        self.action_space = AnyText(max_length=256, min_length=0)
+        self._textworld = textworld
+        self._wrappers = [AlfredDemangler(), AlfredInfos]
+        self._infos = textworld.EnvInfos(won=True, admissible_commands=True, facts=True, extras=["gamefile"])
+        self._env = None
+        self._game = -1
+        self._text = ""
+        self._goal = ""
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        index = int(options["task_id"]) if "task_id" in options else int(self.np_random.integers(len(self.games)))
+        if not 0 <= index < len(self.games):
+            raise ValueError(f"task_id must lie in [0, {len(self.games)}), got {index}")
+        if index != self._game:
+            if self._env is not None:
+                self._env.close()
+            env_id = self._textworld.gym.register_game(
+                str(self.games[index]),
+                self._infos,
+                max_episode_steps=10_000,  # the TimeLimit wrapper of gym.make truncates
+                wrappers=self._wrappers,
+            )
+            self._env = self._textworld.gym.make(env_id)
+            self._game = index
+        self._text, infos = self._env.reset()
+        self._goal = self._text.split("Your task is to: ", 1)[-1].strip()
+        return self._observation(infos), self._info(infos)
+
+    def step(self, action: str):
+        if self._env is None:
+            raise RuntimeError("call reset() before step()")
+        self._text, _, _, infos = self._env.step(action)
+        won = bool(infos["won"])
+        return self._observation(infos), self.success_reward if won else 0.0, won, False, self._info(infos)
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._text
+        if self.render_mode == "human":
+            print(self._text)
+        return None
+
+    def close(self) -> None:
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+
+    def _observation(self, infos: dict[str, Any]) -> dict[str, str]:
+        facts = tuple(sorted(str(f) for f in infos["facts"]))
+        return {"text": self._text, "state_hash": canonical_hash((str(self.games[self._game]), facts))}
+
+    def _info(self, infos: dict[str, Any]) -> dict[str, Any]:
+        folder = self.games[self._game].parent.parent.name
+        won = bool(infos["won"])
+        return {
+            "admissible_commands": sorted(infos["admissible_commands"]),
+            "won": won,
+            "task_type": folder.split("-")[0],
+            "task_id": str(self.games[self._game]),
+            "goal": self._goal,
+            "scene": folder.rsplit("-", 1)[-1],
+            "is_success": won,
+        }
