@@ -1,0 +1,145 @@
+"""GiGPO trainer on the offline tiny model: loss, LoRA, KL, learn, save/load, callbacks, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.callbacks import CheckpointCallback
+
+import gigpo_gym  # noqa: F401
+from trainer.buffer import GroupRolloutBuffer, StepRecord
+from trainer.gigpo import GiGPO
+from trainer.loss import policy_loss
+from trainer.policy import LLMPolicy
+from wrappers.group_env import GroupVecEnv
+
+SMALL = dict(n_groups=2, group_size=2, env_kwargs=dict(max_episode_steps=3), batch_size=8, micro_batch_size=4, seed=0)
+
+
+def make_model(tiny_path, mode="score", **kw):
+    policy_kwargs = dict(model_name_or_path=tiny_path, action_mode=mode, max_new_tokens=8)
+    policy_kwargs.update(kw.pop("policy_kwargs", {}))
+    return GiGPO("LLMPolicy", "ALFWorld-text-v0", policy_kwargs=policy_kwargs, **{**SMALL, **kw})
+
+
+def test_loss_matches_a_hand_computation():
+    # Two one-step trajectories of one group with 2 and 1 response tokens; advantages +0.5 / -0.5.
+    logp = torch.tensor([[-1.0, -2.0], [0.0, -0.5]])
+    old = torch.tensor([[-1.5, -2.0], [0.0, -0.2]])
+    ref = torch.tensor([[-1.0, -1.0], [0.0, -0.5]])
+    mask = torch.tensor([[1.0, 1.0], [0.0, 1.0]])
+    adv = torch.tensor([0.5, -0.5])
+    loss, stats = policy_loss(logp, old, ref, adv, mask, clip_range=0.2, kl_coef=0.1)
+    r1, r2, r3 = math.exp(0.5), 1.0, math.exp(-0.3)
+    pg = [-min(r1 * 0.5, 1.2 * 0.5), -min(r2 * 0.5, r2 * 0.5), -min(r3 * -0.5, 0.8 * -0.5)]
+    kl = [0.0, math.exp(1.0) - 1.0 - 1.0, 0.0]
+    expected = sum(p + 0.1 * k for p, k in zip(pg, kl)) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    assert stats["clipped"] == 2.0  # ratios e^0.5 and e^-0.3 leave [0.8, 1.2]
+    assert stats["kl"] == pytest.approx(kl[1], rel=1e-6)
+
+
+def test_buffer_adds_the_invalid_action_penalty_and_uses_the_estimator():
+    buffer = GroupRolloutBuffer(estimator="gigpo")
+    for traj, (reward, valid) in enumerate([(1.0, True), (0.0, False)]):
+        buffer.add(
+            StepRecord(
+                [1],
+                [2],
+                np.zeros(1, np.float32),
+                reward + (0 if valid else -0.1),
+                reward,
+                True,
+                "s0",
+                "o",
+                0,
+                traj,
+                0,
+                valid,
+            )
+        )
+    adv = buffer.compute_advantages()
+    # Episode: returns (1, -0.1), mean 0.45; step: same anchor, same values again.
+    np.testing.assert_allclose(adv, [0.55 * 2, -0.55 * 2])
+    assert list(buffer.step_group_sizes()) == [2, 2]
+    with pytest.raises(ValueError, match="estimator"):
+        GroupRolloutBuffer(estimator="ppo")
+
+
+def test_only_lora_parameters_get_gradients_and_kl_starts_at_zero(tiny_path):
+    model = make_model(tiny_path)
+    model.learn(total_timesteps=1)
+    assert model.last_train_stats["kl"] == pytest.approx(0.0, abs=1e-7)
+    # Random advantages on the collected steps, so that the policy loss has a gradient.
+    buffer = model.rollout_buffer
+    buffer.advantages = np.random.default_rng(0).normal(size=len(buffer))
+    model.train()
+    named = dict(model.policy.model.named_parameters())
+    trained = {n for n, p in named.items() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert trained and all("lora_" in n for n in trained)
+    assert all(not p.requires_grad for n, p in named.items() if "lora_" not in n)
+
+
+def test_full_fine_tuning_keeps_a_frozen_reference(tiny_path):
+    model = make_model(tiny_path, policy_kwargs=dict(use_lora=False), learning_rate=1e-2)
+    model.learn(total_timesteps=1)
+    before = [p.detach().clone() for p in model.policy.reference.parameters()]
+    trained_before = [p.detach().clone() for p in model.policy.model.parameters()]
+    model.rollout_buffer.advantages = np.random.default_rng(0).normal(size=len(model.rollout_buffer))
+    model.train()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.policy.reference.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(trained_before, model.policy.model.parameters()))
+
+
+@pytest.mark.parametrize("mode", ["score", "generate"])
+def test_one_learn_iteration_on_alfworld(tiny_path, mode):
+    model = make_model(tiny_path, mode=mode)
+    model.learn(total_timesteps=1)
+    assert model.num_timesteps >= 4 and model._n_updates == 1
+    stats = model._round_stats
+    assert 0.0 <= stats["rollout/invalid_action_rate"] <= 1.0
+    assert stats["gigpo/mean_step_group_size"] >= 1.0
+    if mode == "generate":  # an untrained tiny model rarely writes a valid <action> tag
+        assert stats["rollout/invalid_action_rate"] > 0.0
+
+
+def test_save_load_reproduces_predict(tiny_path, tmp_path):
+    model = make_model(tiny_path, learning_rate=5e-2)
+    model.learn(total_timesteps=1)
+    model.save(tmp_path / "agent")
+    loaded = GiGPO.load(tmp_path / "agent.zip")
+    obs = {
+        "text": "You arrive at fridge 1.",
+        "goal": "put a mug in shelf.",
+        "admissible_commands": ["look", "inventory", "go to shelf 1", "open fridge 1"],
+    }
+    a = model.policy.act(["x y z"], [obs["admissible_commands"]], deterministic=True)[0]
+    b = loaded.policy.act(["x y z"], [obs["admissible_commands"]], deterministic=True)[0]
+    np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-6)
+    assert model.predict(obs, deterministic=True) == loaded.predict(obs, deterministic=True)
+    assert not list(tmp_path.glob("*.tmp*"))  # the atomic write left no temporary file
+
+
+def test_checkpoint_callback_and_progress_bar(tiny_path, tmp_path):
+    model = make_model(tiny_path)
+    model.learn(total_timesteps=1, callback=CheckpointCallback(save_freq=2, save_path=str(tmp_path)), progress_bar=True)
+    assert list(tmp_path.glob("rl_model_*_steps.zip"))
+
+
+def test_clear_errors(tiny_path):
+    env = GroupVecEnv("ALFWorld-text-v0", n_groups=1, group_size=2)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        LLMPolicy(env.observation_space, env.action_space, model_name_or_path="./no/such/model")
+    with pytest.raises(ValueError, match="target_modules"):
+        LLMPolicy(env.observation_space, env.action_space, model_name_or_path=tiny_path, target_modules=["nope"])
+    with pytest.raises(ValueError, match="action_mode"):
+        LLMPolicy(env.observation_space, env.action_space, model_name_or_path=tiny_path, action_mode="beam")
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        make_model(tiny_path, batch_size=2, micro_batch_size=4)
+    with pytest.raises(ValueError, match="group_size"):
+        make_model(tiny_path, group_size=1)
+    with pytest.raises(TypeError, match="GroupVecEnv"):
+        GiGPO._wrap_env(object())

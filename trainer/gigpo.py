@@ -1,0 +1,392 @@
+"""GiGPO: Group-in-Group Policy Optimization (Feng et al. 2025, arXiv:2505.10978), SB3-style."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.utils import FloatSchedule
+
+from wrappers.actions import project_action
+from wrappers.group_env import GroupVecEnv
+from wrappers.prompting import PromptBuilder
+
+from .buffer import GroupRolloutBuffer, StepRecord
+from .loss import policy_loss
+from .policy import LLMPolicy
+
+__all__ = ["GiGPO"]
+
+
+class GiGPO(OnPolicyAlgorithm):
+    """Group-in-Group Policy Optimization for LLM agents in multi-step text environments.
+
+    Each rollout round draws ``n_groups`` tasks and runs ``group_size`` trajectories of each
+    from the same initial state until all are done. Every step's advantage is the episode
+    advantage (the trajectory's return normalised in its group) plus ``omega`` times the step
+    advantage (the discounted return-to-go normalised among the steps taken from the same
+    anchor state of the group). The policy is trained with a token-level PPO-clip loss and a k3
+    KL penalty to the reference policy. ``estimator="grpo"`` or ``"rloo"`` trains the same way
+    with only the episode-level advantage (the baselines of the paper).
+
+    It subclasses SB3's ``OnPolicyAlgorithm``: ``learn``, ``save``/``load``, the logger,
+    callbacks and ``set_random_seed`` are SB3's. Overridden because text spaces and LLMs need
+    it: ``_wrap_env`` (a :class:`GroupVecEnv` instead of ``DummyVecEnv``, whose numeric buffers
+    cannot hold text), ``_setup_model``, ``collect_rollouts`` (group rounds), ``train``,
+    ``predict`` and ``save`` (written atomically).
+
+    Args:
+        policy: ``"LLMPolicy"`` or the :class:`LLMPolicy` class.
+        env: a registered env id, a callable returning an env, or a :class:`GroupVecEnv`.
+        learning_rate: AdamW learning rate (or a schedule of the remaining progress).
+        n_groups: tasks per rollout round.
+        group_size: trajectories per task (the paper's N).
+        estimator: ``"gigpo"``, ``"grpo"`` or ``"rloo"``.
+        gamma: discount of the step returns (paper: 0.95).
+        omega: weight of the step advantage (paper: 1.0).
+        norm: ``"mean"`` (paper's GiGPO default) or ``"std"``; ``None`` picks ``"std"`` for GRPO
+            and ``"mean"`` otherwise.
+        episode_stats: ``"trajectory"`` (paper) or ``"step"`` (reference code).
+        anchor: ``"state_hash"`` or ``"observation"``: the key of GiGPO's anchor states.
+        invalid_action_penalty: reward added to a step whose response is invalid (paper: -0.1).
+        history_length: past (observation, action) pairs in the prompt (paper: 2).
+        n_epochs: passes over each rollout.
+        batch_size: steps per optimiser update (a mini-batch).
+        micro_batch_size: steps per forward/backward pass; gradients accumulate over a mini-batch.
+        clip_range: PPO clip epsilon (paper: 0.2).
+        kl_coef: KL penalty coefficient (paper: 0.01).
+        ent_coef: entropy bonus coefficient.
+        max_grad_norm: gradient clipping norm.
+        env_kwargs: ``gym.make`` keyword arguments when ``env`` is an id.
+        stats_window_size: episodes averaged in the logged success rate and returns.
+        tensorboard_log: folder of TensorBoard logs (needs ``tensorboard``).
+        policy_kwargs: :class:`LLMPolicy` arguments (``model_name_or_path``, ``action_mode``, LoRA ...).
+        verbose: 0 silent, 1 logs, 2 debug.
+        seed: seeds task draws, sampling and initialisation.
+        device: torch device (``"cpu"``, ``"cuda"`` or ``"auto"``).
+        _init_setup_model: build the policy now (SB3's ``load`` passes False).
+    """
+
+    policy_aliases: ClassVar[dict[str, type[LLMPolicy]]] = {"LLMPolicy": LLMPolicy}
+    policy: LLMPolicy
+
+    def __init__(
+        self,
+        policy: str | type[LLMPolicy],
+        env: GymEnv | str | None,
+        learning_rate: float | Schedule = 1e-4,
+        n_groups: int = 4,
+        group_size: int = 8,
+        estimator: str = "gigpo",
+        gamma: float = 0.95,
+        omega: float = 1.0,
+        norm: str | None = None,
+        episode_stats: str = "trajectory",
+        anchor: str = "state_hash",
+        invalid_action_penalty: float = -0.1,
+        history_length: int = 2,
+        n_epochs: int = 1,
+        batch_size: int = 64,
+        micro_batch_size: int = 8,
+        clip_range: float = 0.2,
+        kl_coef: float = 0.01,
+        ent_coef: float = 0.0,
+        max_grad_norm: float = 1.0,
+        env_kwargs: dict[str, Any] | None = None,
+        stats_window_size: int = 100,
+        tensorboard_log: str | None = None,
+        policy_kwargs: dict[str, Any] | None = None,
+        verbose: int = 0,
+        seed: int | None = None,
+        device: torch.device | str = "cpu",
+        _init_setup_model: bool = True,
+    ) -> None:
+        if env is not None and not isinstance(env, GroupVecEnv):
+            env = GroupVecEnv(env, n_groups=n_groups, group_size=group_size, env_kwargs=env_kwargs, seed=seed)
+        if isinstance(env, GroupVecEnv):
+            n_groups, group_size = env.n_groups, env.group_size
+        for name, value in (("batch_size", batch_size), ("micro_batch_size", micro_batch_size), ("n_epochs", n_epochs)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        if micro_batch_size > batch_size:
+            raise ValueError(f"micro_batch_size ({micro_batch_size}) must not exceed batch_size ({batch_size})")
+        if group_size < 2:
+            raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+        super().__init__(
+            policy,
+            env,
+            learning_rate=learning_rate,
+            n_steps=1,  # rollouts run whole episodes; see collect_rollouts
+            gamma=gamma,
+            gae_lambda=1.0,
+            ent_coef=ent_coef,
+            vf_coef=0.0,
+            max_grad_norm=max_grad_norm,
+            use_sde=False,
+            sde_sample_freq=-1,
+            stats_window_size=stats_window_size,
+            tensorboard_log=tensorboard_log,
+            monitor_wrapper=False,
+            policy_kwargs=policy_kwargs,
+            verbose=verbose,
+            seed=seed,
+            device=device,
+            _init_setup_model=False,
+            supported_action_spaces=(spaces.Text,),
+        )
+        self.n_groups, self.group_size = n_groups, group_size
+        self.estimator = estimator
+        self.omega = omega
+        self.norm = norm if norm is not None else ("std" if estimator == "grpo" else "mean")
+        self.episode_stats = episode_stats
+        self.anchor = anchor
+        self.invalid_action_penalty = invalid_action_penalty
+        self.history_length = history_length
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.micro_batch_size = micro_batch_size
+        self.clip_range = clip_range
+        self.kl_coef = kl_coef
+        if _init_setup_model:
+            self._setup_model()
+
+    # ------------------------------------------------------------------ setup
+
+    @staticmethod
+    def _wrap_env(env: GymEnv, verbose: int = 0, monitor_wrapper: bool = True) -> GroupVecEnv:
+        if not isinstance(env, GroupVecEnv):
+            raise TypeError(
+                "GiGPO needs a GroupVecEnv (n_groups x group_size copies, groups on one task); "
+                f"got {type(env).__name__}. Pass an env id to GiGPO(...) or wrap it: GroupVecEnv(env_fn, ...)"
+            )
+        return env
+
+    def _setup_model(self) -> None:
+        self._setup_lr_schedule()
+        self.set_random_seed(self.seed)
+        self.policy = self.policy_class(self.observation_space, self.action_space, **self.policy_kwargs)
+        self.policy = self.policy.to(self.device)
+        self.policy.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=self.lr_schedule(1.0))
+        self.rollout_buffer = GroupRolloutBuffer(
+            estimator=self.estimator,
+            gamma=self.gamma,
+            omega=self.omega,
+            norm=self.norm,
+            episode_stats=self.episode_stats,
+            anchor=self.anchor,
+        )
+        self.prompt_builder = PromptBuilder(history_length=self.history_length)
+        self._sample_generator = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
+        self._shuffle_rng = np.random.default_rng(self.seed)
+        self._round_stats: dict[str, float] = {}
+
+    def _setup_lr_schedule(self) -> None:
+        self.lr_schedule = FloatSchedule(self.learning_rate)
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "prompt_builder", "_sample_generator", "_shuffle_rng"]
+
+    # ------------------------------------------------------------------ rollout
+
+    def _prompts(self, obs, infos, histories, indices) -> list[str]:
+        builder, tokenizer = self.prompt_builder, self.policy.tokenizer
+        return [
+            builder.render(
+                tokenizer,
+                builder.build(infos[i]["goal"], histories[i], obs[i]["text"], infos[i]["admissible_commands"]),
+            )
+            for i in indices
+        ]
+
+    def collect_rollouts(
+        self, env: GroupVecEnv, callback: BaseCallback, rollout_buffer: GroupRolloutBuffer, n_rollout_steps: int
+    ) -> bool:
+        """One rollout round: every copy plays its group's task to the end.
+
+        ``n_rollout_steps`` is ignored: a round always runs whole episodes (the env's step limit
+        bounds it). ``num_timesteps`` grows by ``num_envs`` per vector step, as SB3 counts.
+        """
+        start = time.perf_counter()
+        self.policy.set_training_mode(False)
+        rollout_buffer.reset()
+        obs = env.reset()
+        infos = env.infos
+        n = env.num_envs
+        histories: list[list[tuple[str, str]]] = [[] for _ in range(n)]
+        returns = np.zeros(n)
+        lengths = np.zeros(n, dtype=int)
+        invalid = 0
+        callback.on_rollout_start()
+        while env.active.any():
+            running = np.flatnonzero(env.active)
+            responses = self.policy.act(
+                self._prompts(obs, infos, histories, running),
+                [infos[i]["admissible_commands"] for i in running],
+                generator=self._sample_generator,
+            )
+            actions: list[str | None] = [None] * n
+            valid = {}
+            for i, response in zip(running, responses, strict=True):
+                actions[i], valid[i] = project_action(response.text, infos[i]["admissible_commands"])
+            new_obs, rewards, dones, new_infos = env.step(actions)
+            ended = []
+            for i, response in zip(running, responses, strict=True):
+                reward = float(rewards[i]) + (0.0 if valid[i] else self.invalid_action_penalty)
+                invalid += not valid[i]
+                rollout_buffer.add(
+                    StepRecord(
+                        prompt_ids=response.prompt_ids,
+                        response_ids=response.response_ids,
+                        old_logprobs=response.logprobs,
+                        reward=reward,
+                        env_reward=float(rewards[i]),
+                        done=bool(dones[i]),
+                        state_hash=obs[i]["state_hash"],
+                        observation=obs[i]["text"],
+                        group_id=int(env.group_ids[i]),
+                        traj_id=int(i),
+                        step=int(lengths[i]),
+                        valid=valid[i],
+                    )
+                )
+                histories[i].append((obs[i]["text"], actions[i]))
+                returns[i] += rewards[i]
+                lengths[i] += 1
+                if dones[i]:
+                    ended.append(
+                        {
+                            "episode": {"r": returns[i], "l": int(lengths[i]), "t": time.perf_counter() - start},
+                            "is_success": bool(new_infos[i].get("won", new_infos[i].get("is_success", False))),
+                        }
+                    )
+            obs, infos = new_obs, new_infos
+            self.num_timesteps += n
+            self._update_info_buffer(ended, np.ones(len(ended), dtype=bool))
+            callback.update_locals(locals())
+            if not callback.on_step():
+                return False
+        advantages = rollout_buffer.compute_advantages()
+        sizes = rollout_buffer.step_group_sizes()
+        self._round_stats = {
+            "rollout/invalid_action_rate": invalid / len(rollout_buffer),
+            "rollout/steps": float(len(rollout_buffer)),
+            "rollout/time_s": time.perf_counter() - start,
+            "gigpo/anchor_fraction": float(np.mean(sizes > 1)),
+            "gigpo/mean_step_group_size": float(np.mean(sizes)),
+            "gigpo/advantage_std": float(np.std(advantages)),
+        }
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    # ------------------------------------------------------------------ update
+
+    def train(self) -> None:
+        """``n_epochs`` passes of PPO-clip + KL mini-batch updates over the round's steps."""
+        start = time.perf_counter()
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        buffer = self.rollout_buffer
+        advantages = torch.as_tensor(buffer.advantages, dtype=torch.float32)
+        records = buffer.records
+        totals = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "entropy": 0.0, "tokens": 0.0, "loss": 0.0}
+        grad_norms = []
+        params = self.policy.trainable_parameters()
+        for _ in range(self.n_epochs):
+            for batch in buffer.minibatches(self.batch_size, self._shuffle_rng):
+                self.policy.optimizer.zero_grad(set_to_none=True)
+                n_tokens = sum(len(records[j].response_ids) for j in batch)
+                for m in range(0, len(batch), self.micro_batch_size):
+                    micro = batch[m : m + self.micro_batch_size]
+                    prompts = [records[j].prompt_ids for j in micro]
+                    resps = [records[j].response_ids for j in micro]
+                    logp, mask, entropy = self.policy.response_logprobs(
+                        prompts, resps, with_entropy=self.ent_coef > 0 or self.verbose >= 1
+                    )
+                    with torch.no_grad():
+                        ref_logp, _, _ = self.policy.response_logprobs(prompts, resps, reference=True)
+                    old = torch.zeros_like(logp)
+                    for b, j in enumerate(micro):
+                        old[b, old.shape[1] - len(records[j].old_logprobs) :] = torch.from_numpy(
+                            records[j].old_logprobs
+                        )
+                    loss, stats = policy_loss(
+                        logp, old, ref_logp, advantages[micro], mask,
+                        clip_range=self.clip_range, kl_coef=self.kl_coef, ent_coef=self.ent_coef,
+                        entropy=entropy, n_tokens=n_tokens,
+                    )  # fmt: skip
+                    loss.backward()
+                    for key, value in stats.items():
+                        totals[key] += value
+                    totals["loss"] += loss.item() * n_tokens
+                totals["tokens"] += n_tokens
+                grad_norms.append(float(torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)))
+                self.policy.optimizer.step()
+        self._n_updates += self.n_epochs
+        tokens = max(totals["tokens"], 1.0)
+        for key, value in self._round_stats.items():
+            self.logger.record(key, value)
+        self.logger.record("train/loss", totals["loss"] / tokens)
+        self.logger.record("train/policy_gradient_loss", totals["pg"] / tokens)
+        self.logger.record("train/kl", totals["kl"] / tokens)
+        self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
+        self.logger.record("train/entropy", totals["entropy"] / tokens)
+        self.logger.record("train/grad_norm", float(np.mean(grad_norms)))
+        self.logger.record("train/learning_rate", self.policy.optimizer.param_groups[0]["lr"])
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/time_s", time.perf_counter() - start)
+        self.last_train_stats = {k: v / tokens for k, v in totals.items() if k != "tokens"}
+
+    # ------------------------------------------------------------------ inference and persistence
+
+    def predict(
+        self,
+        observation: dict[str, Any] | list[dict[str, Any]],
+        state: Any = None,
+        episode_start: Any = None,
+        deterministic: bool = False,
+    ) -> tuple[list[str], None]:
+        """Commands for one or several observations.
+
+        Each observation is a dict with ``text`` and, for good prompts, ``goal``,
+        ``admissible_commands`` (needed in ``score`` mode) and ``history`` (past
+        (observation, action) pairs). Returns ``(commands, None)`` as SB3 does.
+        """
+        batch = [observation] if isinstance(observation, dict) else list(observation)
+        builder = self.prompt_builder
+        prompts = [
+            builder.render(
+                self.policy.tokenizer,
+                builder.build(o.get("goal", ""), o.get("history", []), o["text"], o.get("admissible_commands", [])),
+            )
+            for o in batch
+        ]
+        generator = torch.Generator().manual_seed(0) if deterministic else self._sample_generator
+        responses = self.policy.act(
+            prompts, [o.get("admissible_commands", []) for o in batch], deterministic, generator
+        )
+        return [
+            project_action(r.text, o.get("admissible_commands", []))[0] for r, o in zip(responses, batch, strict=True)
+        ], None
+
+    def save(self, path: str | os.PathLike[str], exclude=None, include=None) -> None:
+        """SB3's zip archive (config, policy and optimiser state), written atomically."""
+        path = Path(path)
+        if path.suffix != ".zip":
+            path = path.with_name(path.name + ".zip")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.zip")
+        try:
+            BaseAlgorithm.save(self, tmp, exclude=exclude, include=include)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)

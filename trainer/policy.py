@@ -1,0 +1,305 @@
+"""``LLMPolicy``: a Hugging Face causal LM acting in text envs, with optional LoRA (peft)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.policies import BasePolicy
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from wrappers.actions import format_action
+
+__all__ = ["ACTION_MODES", "LLMPolicy", "Response"]
+
+ACTION_MODES = ("score", "generate")
+
+
+@dataclass
+class Response:
+    """One sampled response: its text, token ids and the token log-probs it was sampled with."""
+
+    text: str
+    prompt_ids: list[int]
+    response_ids: list[int]
+    logprobs: np.ndarray  # (len(response_ids),) float32
+
+
+class LLMPolicy(BasePolicy):
+    """A causal LM policy over text actions.
+
+    Args:
+        observation_space, action_space: the env's spaces (SB3's policy contract).
+        model_name_or_path: a Hugging Face id or local folder loadable by ``AutoModelForCausalLM``;
+            ``"tiny"`` builds (once) and loads the offline tiny model of :mod:`trainer.tiny`.
+        action_mode: ``"generate"`` samples a free-text response (the paper's setup); ``"score"``
+            scores every admissible action (formatted ``<action>cmd</action>``) by its mean token
+            log-prob and samples one from the softmax of the scores, the mode small models learn
+            in on a CPU. Training raises the token log-probs of actions with positive advantage,
+            which raises their scores.
+        use_lora: train a LoRA adapter (the reference policy is the model with the adapter
+            disabled, no second copy); otherwise full fine-tuning with a frozen reference copy.
+        lora_r, lora_alpha, lora_dropout: LoRA hyper-parameters.
+        target_modules: module names LoRA adapts (default: every linear layer but the LM head).
+        temperature, top_p: sampling; log-probs are taken at the same temperature.
+        max_new_tokens: response budget in ``generate`` mode.
+        max_prompt_tokens: prompts are truncated on the left to this many tokens.
+        score_chunk: sequences per forward pass when scoring or computing log-probs.
+    """
+
+    def __init__(
+        self,
+        observation_space,
+        action_space,
+        model_name_or_path: str = "tiny",
+        action_mode: str = "score",
+        use_lora: bool = True,
+        lora_r: int = 8,
+        lora_alpha: int = 16,
+        lora_dropout: float = 0.0,
+        target_modules: Sequence[str] | str | None = None,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_new_tokens: int = 64,
+        max_prompt_tokens: int = 1024,
+        score_chunk: int = 16,
+    ) -> None:
+        super().__init__(observation_space, action_space)
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        self.model_name_or_path = model_name_or_path
+        self.action_mode = action_mode
+        self.use_lora = use_lora
+        self.temperature = float(temperature)
+        self.top_p = float(top_p)
+        self.max_new_tokens = int(max_new_tokens)
+        self.max_prompt_tokens = int(max_prompt_tokens)
+        self.score_chunk = int(score_chunk)
+
+        path = _resolve(model_name_or_path)
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        if use_lora:
+            from peft import LoraConfig, get_peft_model
+
+            config = LoraConfig(
+                r=lora_r,
+                lora_alpha=lora_alpha,
+                lora_dropout=lora_dropout,
+                target_modules=list(target_modules)
+                if isinstance(target_modules, list | tuple)
+                else (target_modules or "all-linear"),
+                task_type="CAUSAL_LM",
+            )
+            try:
+                model = get_peft_model(model, config)
+            except ValueError as err:
+                names = sorted(
+                    {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+                )
+                raise ValueError(
+                    f"LoRA target_modules {target_modules!r} not found in {model_name_or_path}; "
+                    f"its linear modules are {names}"
+                ) from err
+            self.reference = None
+        else:
+            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model = model
+
+    # ------------------------------------------------------------------ SB3 contract
+
+    def _predict(self, observation: Any, deterministic: bool = False) -> Any:  # pragma: no cover
+        raise NotImplementedError("use LLMPolicy.act(prompts, admissible) or GiGPO.predict(obs)")
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(
+            model_name_or_path=self.model_name_or_path,
+            action_mode=self.action_mode,
+            use_lora=self.use_lora,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_new_tokens=self.max_new_tokens,
+            max_prompt_tokens=self.max_prompt_tokens,
+        )
+        return data
+
+    # ------------------------------------------------------------------ tokens
+
+    def encode_prompts(self, prompts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each prompt, truncated on the left to ``max_prompt_tokens``."""
+        ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+        return [p[-self.max_prompt_tokens :] for p in ids]
+
+    def encode_response(self, text: str) -> list[int]:
+        """Token ids of a response, closed by the end-of-sequence token."""
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
+
+    def _forward_logprobs(
+        self, prompt_ids: Sequence[list[int]], response_ids: Sequence[list[int]], reference: bool, with_entropy: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Log-probs ``(B, T)`` of each response token given its prompt, its mask, and the entropy.
+
+        Sequences are left-padded; position ids follow the attention mask so padding changes
+        nothing. Only the response positions' logits are kept (never a whole batch's).
+        """
+        device = self.device
+        lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids, strict=True)]
+        width, t_max = max(lengths), max(len(r) for r in response_ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(lengths), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(lengths), width), dtype=torch.long)
+        targets = torch.full((len(lengths), t_max), pad, dtype=torch.long)
+        mask = torch.zeros((len(lengths), t_max), dtype=torch.float32)
+        for b, (p, r) in enumerate(zip(prompt_ids, response_ids, strict=True)):
+            seq = p + r
+            input_ids[b, width - len(seq) :] = torch.tensor(seq)
+            attention[b, width - len(seq) :] = 1
+            targets[b, t_max - len(r) :] = torch.tensor(r)
+            mask[b, t_max - len(r) :] = 1.0
+        input_ids, attention, targets, mask = (x.to(device) for x in (input_ids, attention, targets, mask))
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        if reference and self.reference is not None:
+            hidden_model = self.reference
+        else:
+            hidden_model = self.model
+        # logits_to_keep: project only the response positions onto the vocabulary (memory and time).
+        kwargs = dict(
+            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=False,
+            logits_to_keep=t_max + 1,
+        )  # fmt: skip
+        if reference and self.reference is None:
+            with self.model.disable_adapter():
+                logits = hidden_model(**kwargs).logits
+        else:
+            logits = hidden_model(**kwargs).logits
+        # The logit at position j predicts token j + 1: drop the last kept position.
+        logits = logits[:, :t_max, :].float() / self.temperature
+        logp_all = torch.log_softmax(logits, dim=-1)
+        logp = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
+        entropy = None
+        if with_entropy:
+            entropy = -(logp_all.exp() * logp_all).sum(-1) * mask
+        return logp, mask, entropy
+
+    def response_logprobs(
+        self,
+        prompt_ids: Sequence[list[int]],
+        response_ids: Sequence[list[int]],
+        reference: bool = False,
+        with_entropy: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Per-token log-probs ``(B, T)`` (zero-padded on the left), mask and optional entropy.
+
+        ``reference=True`` uses the reference policy (adapter disabled, or the frozen copy).
+        """
+        return self._forward_logprobs(prompt_ids, response_ids, reference, with_entropy)
+
+    # ------------------------------------------------------------------ acting
+
+    @torch.no_grad()
+    def act(
+        self,
+        prompts: Sequence[str],
+        admissible: Sequence[Sequence[str]],
+        deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> list[Response]:
+        """Sample one response per prompt (``admissible`` is used by ``score`` mode)."""
+        prompt_ids = self.encode_prompts(prompts)
+        if self.action_mode == "score":
+            return self._act_score(prompt_ids, admissible, deterministic, generator)
+        return self._act_generate(prompt_ids, deterministic)
+
+    def _act_score(self, prompt_ids, admissible, deterministic, generator) -> list[Response]:
+        if any(len(a) == 0 for a in admissible):
+            raise ValueError("score mode needs at least one admissible action per prompt")
+        texts = [[format_action(c) for c in cands] for cands in admissible]
+        flat_prompt = [p for p, cands in zip(prompt_ids, texts, strict=True) for _ in cands]
+        flat_resp = [self.encode_response(t) for cands in texts for t in cands]
+        token_logps = []
+        for start in range(0, len(flat_resp), self.score_chunk):
+            logp, _, _ = self._forward_logprobs(
+                flat_prompt[start : start + self.score_chunk], flat_resp[start : start + self.score_chunk], False, False
+            )
+            token_logps += [
+                row[-len(r) :].cpu() for row, r in zip(logp, flat_resp[start : start + self.score_chunk], strict=True)
+            ]
+        out, k = [], 0
+        for p, cands in zip(prompt_ids, texts, strict=True):
+            # Mean token log-prob: summed log-probs would favour the shortest commands ("look").
+            scores = torch.stack([token_logps[k + j].mean() for j in range(len(cands))])
+            if deterministic:
+                pick = int(scores.argmax())
+            else:
+                pick = int(torch.multinomial(torch.softmax(scores, 0), 1, generator=generator))
+            out.append(Response(cands[pick], p, flat_resp[k + pick], token_logps[k + pick].numpy().astype(np.float32)))
+            k += len(cands)
+        return out
+
+    def _act_generate(self, prompt_ids, deterministic) -> list[Response]:
+        pad = self.tokenizer.pad_token_id
+        width = max(len(p) for p in prompt_ids)
+        input_ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        for b, p in enumerate(prompt_ids):
+            input_ids[b, width - len(p) :] = torch.tensor(p)
+            attention[b, width - len(p) :] = 1
+        sampling = (
+            dict(do_sample=False)
+            if deterministic
+            else dict(
+                # transformers applies top_k=50 by default: disable it so samples follow the trained distribution
+                do_sample=True,
+                temperature=self.temperature,
+                top_p=self.top_p,
+                top_k=0,
+            )
+        )
+        generated = self.model.generate(
+            input_ids=input_ids.to(self.device),
+            attention_mask=attention.to(self.device),
+            max_new_tokens=self.max_new_tokens,
+            pad_token_id=pad,
+            eos_token_id=self.tokenizer.eos_token_id,
+            **sampling,
+        )[:, width:].cpu()
+        responses = []
+        for row in generated.tolist():
+            ids = row[: row.index(self.tokenizer.eos_token_id) + 1] if self.tokenizer.eos_token_id in row else row
+            responses.append(ids or [self.tokenizer.eos_token_id])
+        logp, _, _ = self._forward_logprobs(prompt_ids, responses, False, False)
+        return [
+            Response(
+                self.tokenizer.decode(r, skip_special_tokens=True),
+                p,
+                r,
+                row[-len(r) :].cpu().numpy().astype(np.float32),
+            )
+            for p, r, row in zip(prompt_ids, responses, logp, strict=True)
+        ]
+
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The parameters the optimiser updates (the LoRA adapter, or the whole model)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+
+def _resolve(model_name_or_path: str) -> str:
+    """A loadable path or hub id; ``"tiny"`` builds the offline tiny model once."""
+    if model_name_or_path == "tiny":
+        from .tiny import tiny_model_path
+
+        return str(tiny_model_path())
+    looks_local = os.path.sep in model_name_or_path or model_name_or_path.startswith(".")
+    if looks_local and not os.path.isdir(model_name_or_path):
+        raise FileNotFoundError(f"model path {model_name_or_path!r} does not exist")
+    return model_name_or_path

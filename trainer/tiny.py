@@ -1,0 +1,123 @@
+"""An offline tiny causal LM for tests, the quickstart and CPU benchmarks.
+
+It is a small Qwen2-architecture model with random weights and a byte-level BPE tokenizer trained
+with the ``tokenizers`` library on ALFWorld-text-v0's own text (intros, feedback, commands and the
+agent prompt), saved with ``save_pretrained`` so ``AutoModelForCausalLM.from_pretrained(path)`` and
+``LLMPolicy(model_name_or_path=path)`` load it like any hub model. Nothing is downloaded.
+
+    python -m trainer.tiny --out runs/tiny-qwen2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+from pathlib import Path
+
+import torch
+
+__all__ = ["build_tiny_model", "tiny_model_path"]
+
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _corpus(n_tasks: int = 300, seed: int = 0) -> list[str]:
+    """Text of random and expert ALFWorld episodes rendered as agent prompts and responses."""
+    from gigpo_gym.alfworld import Engine, expert_command, generate_task
+    from wrappers.actions import format_action
+    from wrappers.prompting import PromptBuilder
+
+    rng = random.Random(seed)
+    builder = PromptBuilder()
+    texts = []
+    for i in range(n_tasks):
+        engine = Engine(generate_task("train", i))
+        obs = engine.reset()
+        history = []
+        for _ in range(12):
+            admissible = engine.admissible_commands()
+            command = expert_command(engine) if rng.random() < 0.5 else rng.choice(admissible)
+            if command is None:
+                break
+            texts.append(builder.build(engine.task.goal.text, history, obs, admissible))
+            texts.append(f"<think>I should {command}.</think>{format_action(command)}")
+            history.append((obs, command))
+            obs, _ = engine.step(command)
+    return texts
+
+
+def build_tiny_model(
+    out: str | os.PathLike[str],
+    vocab_size: int = 2048,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    seed: int = 0,
+) -> Path:
+    """Train the tokenizer, initialise the model and ``save_pretrained`` both into ``out``."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+    out = Path(out)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tok.train_from_iterator(_corpus(seed=seed), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=CHATML
+    )
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=4 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    tmp = out.with_name(out.name + ".tmp")
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if out.exists():  # another process built it meanwhile: keep theirs
+        shutil.rmtree(tmp)
+    else:
+        tmp.replace(out)
+    return out
+
+
+def tiny_model_path() -> Path:
+    """The cached tiny model (``$GIGPO_GYM_CACHE`` or ``~/.cache/gigpo-gym``), built on first use."""
+    root = Path(os.environ.get("GIGPO_GYM_CACHE", Path.home() / ".cache" / "gigpo-gym"))
+    path = root / "tiny-qwen2-alfworld"
+    if not (path / "config.json").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        build_tiny_model(path)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build the offline tiny model and tokenizer.")
+    parser.add_argument("--out", required=True, help="output folder (save_pretrained layout)")
+    parser.add_argument("--hidden-size", type=int, default=64, help="model width")
+    parser.add_argument("--layers", type=int, default=2, help="transformer layers")
+    args = parser.parse_args(argv)
+    print(build_tiny_model(args.out, hidden_size=args.hidden_size, num_layers=args.layers))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

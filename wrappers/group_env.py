@@ -1,0 +1,140 @@
+"""``GroupVecEnv``: ``n_groups`` x ``group_size`` env copies, each group on one task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+from gigpo_gym.hashing import canonical_hash
+
+__all__ = ["GroupVecEnv"]
+
+
+class GroupVecEnv(VecEnv):
+    """Copies of a text env grouped for group-relative RL (GRPO, GiGPO).
+
+    ``reset()`` starts a rollout round: it draws ``n_groups`` new task seeds and resets every copy
+    of group ``g`` with ``seed=task_seed[g]``, so a group's copies start from the *same* task.
+    ``step(actions)`` steps the copies still running; a finished copy keeps its last observation,
+    gets reward 0 and is skipped (``active`` tells which copies run) until the round ends, when
+    every copy is done.
+
+    Observations are dicts ``{"text", "state_hash"}``. Envs whose observation is plain text get
+    the canonical hash of the text as ``state_hash``. ``infos`` carry ``goal`` (the task text,
+    the first observation when the env has no ``info["goal"]``) and ``admissible_commands``.
+
+    Args:
+        env: a registered env id, or a callable returning a new env.
+        n_groups: tasks per round.
+        group_size: copies (trajectories) per task.
+        env_kwargs: keyword arguments of ``gym.make`` when ``env`` is an id.
+        seed: seed of the task draws.
+    """
+
+    def __init__(
+        self,
+        env: str | Callable[[], gym.Env],
+        n_groups: int = 4,
+        group_size: int = 8,
+        env_kwargs: dict[str, Any] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if n_groups < 1 or group_size < 1:
+            raise ValueError(f"n_groups and group_size must be >= 1, got {n_groups} and {group_size}")
+        if isinstance(env, str):
+            env_id, kwargs = env, dict(env_kwargs or {})
+            make = lambda: gym.make(env_id, **kwargs)  # noqa: E731
+        elif callable(env):
+            make = env
+        else:
+            raise TypeError(f"env must be an env id or a callable returning an env, got {type(env).__name__}")
+        self.n_groups, self.group_size = n_groups, group_size
+        self.envs = [make() for _ in range(n_groups * group_size)]
+        first = self.envs[0]
+        space = first.observation_space
+        text_only = isinstance(space, gym.spaces.Text)
+        if not text_only and not (isinstance(space, gym.spaces.Dict) and {"text", "state_hash"} <= set(space.spaces)):
+            raise TypeError(
+                f"GroupVecEnv needs envs whose observation is text or Dict({{'text', 'state_hash'}}), got {space}"
+            )
+        self._text_only = text_only
+        self.group_ids = np.repeat(np.arange(n_groups), group_size)
+        self._rng = np.random.default_rng(seed)
+        self._obs: list[dict[str, str]] = []
+        self._infos: list[dict[str, Any]] = []
+        self._actions: Sequence[str | None] = []
+        super().__init__(len(self.envs), space, first.action_space)
+        self.active = np.zeros(self.num_envs, dtype=bool)
+
+    # ------------------------------------------------------------------ VecEnv API
+
+    def reset(self) -> list[dict[str, str]]:
+        """Start a round: new tasks, every copy of a group on the same one."""
+        task_seeds = self._rng.integers(0, 2**31 - 1, size=self.n_groups)
+        self._obs, self._infos = [], []
+        for i, env in enumerate(self.envs):
+            obs, info = env.reset(seed=int(task_seeds[self.group_ids[i]]))
+            self._obs.append(self._as_dict(obs))
+            info.setdefault("goal", self._obs[-1]["text"])
+            self._infos.append(info)
+        self.reset_infos = list(self._infos)
+        self.active[:] = True
+        return list(self._obs)
+
+    @property
+    def infos(self) -> list[dict[str, Any]]:
+        """The latest info of every copy."""
+        return self._infos
+
+    def step_async(self, actions: Sequence[str | None]) -> None:
+        if len(actions) != self.num_envs:
+            raise ValueError(f"expected {self.num_envs} actions, got {len(actions)}")
+        self._actions = actions
+
+    def step_wait(self):
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        dones = np.zeros(self.num_envs, dtype=bool)
+        for i in np.flatnonzero(self.active):
+            action = self._actions[i]
+            if not isinstance(action, str):
+                raise TypeError(f"copy {i} is running and needs a command string, got {action!r}")
+            obs, reward, terminated, truncated, info = self.envs[i].step(action)
+            info.setdefault("goal", self._infos[i].get("goal", ""))
+            info["TimeLimit.truncated"] = bool(truncated and not terminated)
+            self._obs[i], self._infos[i] = self._as_dict(obs), info
+            rewards[i], dones[i] = reward, terminated or truncated
+        self.active &= ~dones
+        return list(self._obs), rewards, dones, list(self._infos)
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+    def get_attr(self, attr_name: str, indices=None) -> list[Any]:
+        return [getattr(self.envs[i], attr_name) for i in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices=None) -> None:
+        for i in self._get_indices(indices):
+            setattr(self.envs[i], attr_name, value)
+
+    def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs) -> list[Any]:
+        return [getattr(self.envs[i], method_name)(*method_args, **method_kwargs) for i in self._get_indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
+        from stable_baselines3.common.env_util import is_wrapped
+
+        return [is_wrapped(self.envs[i], wrapper_class) for i in self._get_indices(indices)]
+
+    def seed(self, seed: int | None = None) -> list[int | None]:
+        """Reseed the task draws of the next rounds."""
+        self._rng = np.random.default_rng(seed)
+        return [seed] * self.num_envs
+
+    def _as_dict(self, obs: Any) -> dict[str, str]:
+        if self._text_only:
+            return {"text": obs, "state_hash": canonical_hash((obs,))}
+        return {"text": obs["text"], "state_hash": obs["state_hash"]}

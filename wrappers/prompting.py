@@ -1,0 +1,57 @@
+"""The agent prompt of the GiGPO paper's setup: task, recent history, observation, admissible actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["PromptBuilder"]
+
+
+@dataclass
+class PromptBuilder:
+    """Builds the text an LLM agent sees at each step.
+
+    Args:
+        env_name: how the environment is introduced ("a household (ALFWorld)", ...).
+        history_length: how many past (observation, action) pairs are shown (paper: 2).
+    """
+
+    env_name: str = "a text-based household environment (ALFWorld)"
+    history_length: int = 2
+
+    def __post_init__(self) -> None:
+        if self.history_length < 0:
+            raise ValueError(f"history_length must be >= 0, got {self.history_length}")
+
+    def build(
+        self,
+        task: str,
+        history: Sequence[tuple[str, str]],
+        observation: str,
+        admissible: Sequence[str],
+    ) -> str:
+        """The user message for one step; ``history`` holds all past (observation, action) pairs."""
+        parts = [f"You are an agent acting in {self.env_name}. Your task is to: {task}"]
+        recent = list(history)[-self.history_length :] if self.history_length else []
+        if recent:
+            lines = [f"Observation: {obs}\nAction: {act}" for obs, act in recent]
+            parts.append(
+                f"You have taken {len(history)} step(s) so far. The last {len(recent)} were:\n" + "\n".join(lines)
+            )
+        parts.append(f"Current observation: {observation}")
+        parts.append("Admissible actions: [" + ", ".join(f"'{a}'" for a in admissible) + "]")
+        parts.append(
+            "Think step by step inside <think> </think>, then give exactly one admissible action "
+            "inside <action> </action>."
+        )
+        return "\n\n".join(parts)
+
+    @staticmethod
+    def render(tokenizer, message: str) -> str:
+        """The prompt string: the tokenizer's chat template with a generation prompt, if it has one."""
+        if getattr(tokenizer, "chat_template", None):
+            return tokenizer.apply_chat_template(
+                [{"role": "user", "content": message}], tokenize=False, add_generation_prompt=True
+            )
+        return message + "\n"
