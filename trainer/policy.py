@@ -49,7 +49,7 @@ class LLMPolicy(BasePolicy):
         temperature, top_p: sampling; log-probs are taken at the same temperature.
         max_new_tokens: response budget in ``generate`` mode.
         max_prompt_tokens: prompts are truncated on the left to this many tokens.
-        score_chunk: sequences per forward pass when scoring or computing log-probs.
+        score_chunk: prompts per forward pass when scoring (their candidates go 4x as many at a time).
     """
 
     def __init__(
@@ -223,17 +223,59 @@ class LLMPolicy(BasePolicy):
     def _act_score(self, prompt_ids, admissible, deterministic, generator) -> list[Response]:
         if any(len(a) == 0 for a in admissible):
             raise ValueError("score mode needs at least one admissible action per prompt")
+        out = []
+        for start in range(0, len(prompt_ids), self.score_chunk):
+            chunk = slice(start, start + self.score_chunk)
+            out += self._score_chunk(prompt_ids[chunk], admissible[chunk], deterministic, generator)
+        return out
+
+    def _score_chunk(self, prompt_ids, admissible, deterministic, generator) -> list[Response]:
+        """Score every candidate of a few prompts, running each prompt once (its KV cache is shared)."""
+        device, pad = self.device, self.tokenizer.pad_token_id
+        width = max(len(p) for p in prompt_ids)
+        input_ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
+        attention = torch.zeros_like(input_ids)
+        for b, p in enumerate(prompt_ids):
+            input_ids[b, width - len(p) :] = torch.tensor(p)
+            attention[b, width - len(p) :] = 1
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        prompt_out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=(attention.cumsum(-1) - 1).clamp(min=0),
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        first_logp = torch.log_softmax(prompt_out.logits[:, -1].float() / self.temperature, dim=-1)
         texts = [[format_action(c) for c in cands] for cands in admissible]
-        flat_prompt = [p for p, cands in zip(prompt_ids, texts, strict=True) for _ in cands]
-        flat_resp = [self.encode_response(t) for cands in texts for t in cands]
-        token_logps = []
-        for start in range(0, len(flat_resp), self.score_chunk):
-            logp, _, _ = self._forward_logprobs(
-                flat_prompt[start : start + self.score_chunk], flat_resp[start : start + self.score_chunk], False, False
-            )
-            token_logps += [
-                row[-len(r) :].cpu() for row, r in zip(logp, flat_resp[start : start + self.score_chunk], strict=True)
-            ]
+        rows = [b for b, cands in enumerate(texts) for _ in cands]
+        cand_ids = [self.encode_response(t) for cands in texts for t in cands]
+        token_logps: list[torch.Tensor] = []
+        step = 4 * self.score_chunk
+        for c0 in range(0, len(cand_ids), step):
+            sel = torch.tensor(rows[c0 : c0 + step], device=device)
+            ids = cand_ids[c0 : c0 + step]
+            length = max(len(c) for c in ids)
+            cand = torch.full((len(ids), length), pad, dtype=torch.long)
+            cmask = torch.zeros((len(ids), length), dtype=torch.long)
+            for k, c in enumerate(ids):  # right-padded: padding after a candidate changes none of its tokens
+                cand[k, : len(c)] = torch.tensor(c)
+                cmask[k, : len(c)] = 1
+            cand, cmask = cand.to(device), cmask.to(device)
+            cache = copy.deepcopy(prompt_out.past_key_values)
+            cache.batch_select_indices(sel)
+            positions = attention[sel].sum(-1, keepdim=True) + torch.arange(length, device=device)
+            logits = self.model(
+                input_ids=cand,
+                attention_mask=torch.cat([attention[sel], cmask], dim=1),
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, :-1]
+            rest = torch.log_softmax(logits.float() / self.temperature, dim=-1).gather(-1, cand[:, 1:, None])[..., 0]
+            first = first_logp[sel].gather(-1, cand[:, :1])
+            logp = torch.cat([first, rest], dim=1).cpu()
+            token_logps += [row[: len(c)] for row, c in zip(logp, ids, strict=True)]
         out, k = [], 0
         for p, cands in zip(prompt_ids, texts, strict=True):
             # Mean token log-prob: summed log-probs would favour the shortest commands ("look").
@@ -242,7 +284,7 @@ class LLMPolicy(BasePolicy):
                 pick = int(scores.argmax())
             else:
                 pick = int(torch.multinomial(torch.softmax(scores, 0), 1, generator=generator))
-            out.append(Response(cands[pick], p, flat_resp[k + pick], token_logps[k + pick].numpy().astype(np.float32)))
+            out.append(Response(cands[pick], p, cand_ids[k + pick], token_logps[k + pick].numpy().astype(np.float32)))
             k += len(cands)
         return out
 
