@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     steps_per_round = n_groups * group_size * ENV_KWARGS["max_episode_steps"]
     model.learn(total_timesteps=args.rounds * steps_per_round, progress_bar=True, log_interval=1)
     after = evaluate(model, "ALFWorld-text-v0", eval_tasks, **eval_kwargs)["all"]
-    print(f"success after {args.rounds} rounds ({time.perf_counter() - start:.0f} s): {after:.1f}% (before {before:.1f}%)")
+    elapsed = time.perf_counter() - start
+    print(f"success after {args.rounds} rounds ({elapsed:.0f} s): {after:.1f}% (before {before:.1f}%)")
     return 0
 
 
