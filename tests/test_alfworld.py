@@ -265,3 +265,30 @@ def test_real_game_selection_matches_alfworld_counts():
 def test_missing_game_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="json_2.1.1"):
         find_games(tmp_path, "valid_seen")
+
+
+def test_objects_are_listed_by_type_then_descending_number():
+    engine = next(
+        e for e in (Engine(generate_task("train", i)) for i in range(200))
+        if any(n.endswith(" 2") for n in e._sorted_names(list(range(len(e.task.items)))))
+    )
+    names = engine._sorted_names(list(range(len(engine.task.items))))
+    keys = [(n.rsplit(" ", 1)[0], -int(n.rsplit(" ", 1)[1])) for n in names]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.skipif(not SHARED_ALFWORLD.is_dir(), reason="../shared/alfworld (real ALFWorld games) is absent")
+def test_textworld_backend_plays_a_real_game(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALFWORLD_DATA", str(tmp_path))  # alfworld creates this folder on import
+    pytest.importorskip("alfworld", reason="the real stack is not installed: pip install 'gigpo-gym[alfworld]'")
+    env = make("valid_seen", backend="textworld", data_path=str(SHARED_ALFWORLD))
+    obs, info = env.reset(options={"task_id": 0})
+    assert env.observation_space.contains(obs)
+    assert obs["text"].startswith("-= Welcome to TextWorld, ALFRED! =-")
+    assert info["task_type"] in TASK_TYPES and info["goal"] in obs["text"]
+    assert info["admissible_commands"] == sorted(info["admissible_commands"])
+    moved, *_ = env.step(next(c for c in info["admissible_commands"] if c.startswith("go to")))
+    assert moved["text"].startswith("You arrive at ") and moved["state_hash"] != obs["state_hash"]
+    same, reward, terminated, truncated, _ = env.step("dance")
+    assert same["text"] == NOTHING_HAPPENS and same["state_hash"] == moved["state_hash"]
+    assert (reward, terminated, truncated) == (0.0, False, False)

@@ -240,7 +240,8 @@ class Engine:
 
     def _sorted_names(self, indices: list[int]) -> list[str]:
         items = self.task.items
-        return [items[i].name for i in sorted(indices, key=lambda i: (items[i].otype, _number(items[i].name)))]
+        # As TextWorld lists them: types alphabetically, numbers descending ("a laptop 2, a laptop 1").
+        return [items[i].name for i in sorted(indices, key=lambda i: (items[i].otype, -_number(items[i].name)))]
 
     def _look(self) -> str:
         if self.agent < 0:
