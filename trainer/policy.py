@@ -144,6 +144,16 @@ class LLMPolicy(BasePolicy):
         """Token ids of a response, closed by the end-of-sequence token."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
 
+    def _left_pad(self, sequences: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ids, attention_mask)`` of shape ``(B, longest)``, padded on the left."""
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(sequences), width), dtype=torch.long)
+        for b, seq in enumerate(sequences):
+            ids[b, width - len(seq) :] = torch.tensor(seq)
+            attention[b, width - len(seq) :] = 1
+        return ids, attention
+
     def _forward_logprobs(
         self, prompt_ids: Sequence[list[int]], response_ids: Sequence[list[int]], reference: bool, with_entropy: bool
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -153,20 +163,11 @@ class LLMPolicy(BasePolicy):
         nothing. Only the response positions' logits are kept (never a whole batch's).
         """
         device = self.device
-        lengths = [len(p) + len(r) for p, r in zip(prompt_ids, response_ids, strict=True)]
-        width, t_max = max(lengths), max(len(r) for r in response_ids)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.full((len(lengths), width), pad, dtype=torch.long)
-        attention = torch.zeros((len(lengths), width), dtype=torch.long)
-        targets = torch.full((len(lengths), t_max), pad, dtype=torch.long)
-        mask = torch.zeros((len(lengths), t_max), dtype=torch.float32)
-        for b, (p, r) in enumerate(zip(prompt_ids, response_ids, strict=True)):
-            seq = p + r
-            input_ids[b, width - len(seq) :] = torch.tensor(seq)
-            attention[b, width - len(seq) :] = 1
-            targets[b, t_max - len(r) :] = torch.tensor(r)
-            mask[b, t_max - len(r) :] = 1.0
-        input_ids, attention, targets, mask = (x.to(device) for x in (input_ids, attention, targets, mask))
+        input_ids, attention = self._left_pad([p + r for p, r in zip(prompt_ids, response_ids, strict=True)])
+        targets, target_mask = self._left_pad(response_ids)
+        t_max = targets.shape[1]
+        input_ids, attention, targets = input_ids.to(device), attention.to(device), targets.to(device)
+        mask = target_mask.to(device=device, dtype=torch.float32)
         positions = (attention.cumsum(-1) - 1).clamp(min=0)
         if reference and self.reference is not None:
             hidden_model = self.reference
@@ -232,13 +233,7 @@ class LLMPolicy(BasePolicy):
     def _score_chunk(self, prompt_ids, admissible, deterministic, generator) -> list[Response]:
         """Score every candidate of a few prompts, running each prompt once (its KV cache is shared)."""
         device, pad = self.device, self.tokenizer.pad_token_id
-        width = max(len(p) for p in prompt_ids)
-        input_ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
-        attention = torch.zeros_like(input_ids)
-        for b, p in enumerate(prompt_ids):
-            input_ids[b, width - len(p) :] = torch.tensor(p)
-            attention[b, width - len(p) :] = 1
-        input_ids, attention = input_ids.to(device), attention.to(device)
+        input_ids, attention = (x.to(device) for x in self._left_pad(prompt_ids))
         prompt_out = self.model(
             input_ids=input_ids,
             attention_mask=attention,
@@ -290,12 +285,8 @@ class LLMPolicy(BasePolicy):
 
     def _act_generate(self, prompt_ids, deterministic) -> list[Response]:
         pad = self.tokenizer.pad_token_id
-        width = max(len(p) for p in prompt_ids)
-        input_ids = torch.full((len(prompt_ids), width), pad, dtype=torch.long)
-        attention = torch.zeros_like(input_ids)
-        for b, p in enumerate(prompt_ids):
-            input_ids[b, width - len(p) :] = torch.tensor(p)
-            attention[b, width - len(p) :] = 1
+        input_ids, attention = self._left_pad(prompt_ids)
+        width = input_ids.shape[1]
         sampling = (
             dict(do_sample=False)
             if deterministic
