@@ -11,6 +11,7 @@ from stable_baselines3.common.callbacks import CheckpointCallback
 
 import gigpo_gym  # noqa: F401
 from trainer.buffer import GroupRolloutBuffer, StepRecord
+from trainer.callbacks import SuccessRateCallback
 from trainer.gigpo import GiGPO
 from trainer.loss import policy_loss
 from trainer.policy import LLMPolicy
@@ -143,3 +144,25 @@ def test_clear_errors(tiny_path):
         make_model(tiny_path, group_size=1)
     with pytest.raises(TypeError, match="GroupVecEnv"):
         GiGPO._wrap_env(object())
+
+
+def test_success_rate_callback_logs_an_evaluation_per_round(tiny_path):
+    model = make_model(tiny_path)
+    callback = SuccessRateCallback("ALFWorld-text-v0", [0, 1], env_kwargs=dict(split="valid_seen", max_episode_steps=2))
+    model.learn(total_timesteps=1, callback=callback)
+    assert len(callback.history) == 1
+    steps, success = callback.history[0]
+    assert steps == model.num_timesteps and 0.0 <= success <= 100.0
+    with pytest.raises(ValueError, match="eval_freq"):
+        SuccessRateCallback("ALFWorld-text-v0", [0], eval_freq=0)
+
+
+def test_evaluation_is_deterministic_for_a_seed(tiny_path):
+    from trainer.evaluation import evaluate
+
+    model = make_model(tiny_path)
+    kwargs = dict(env_kwargs=dict(split="valid_seen", max_episode_steps=3), episodes_per_task=2)
+    tasks = [0, 1, 2]
+    first = evaluate(model, "ALFWorld-text-v0", tasks, seed=3, **kwargs)
+    assert first == evaluate(model, "ALFWorld-text-v0", tasks, seed=3, **kwargs)
+    assert set(first) >= {"all"} and all(0.0 <= v <= 100.0 for v in first.values())
