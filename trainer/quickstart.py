@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     model.learn(total_timesteps=args.rounds * steps_per_round, progress_bar=True, log_interval=1)
     after = evaluate(model, "ALFWorld-text-v0", eval_tasks, **eval_kwargs)["all"]
     elapsed = time.perf_counter() - start
-    print(f"success after {args.rounds} rounds ({elapsed:.0f} s): {after:.1f}% (before {before:.1f}%)")
+    print(f"success after {args.rounds} round(s) ({elapsed:.0f} s): {after:.1f}% (before {before:.1f}%)")
     return 0
 
 
