@@ -166,3 +166,27 @@ def test_evaluation_is_deterministic_for_a_seed(tiny_path):
     first = evaluate(model, "ALFWorld-text-v0", tasks, seed=3, **kwargs)
     assert first == evaluate(model, "ALFWorld-text-v0", tasks, seed=3, **kwargs)
     assert set(first) >= {"all"} and all(0.0 <= v <= 100.0 for v in first.values())
+
+
+def test_expert_demonstrations_are_admissible_and_seeded():
+    from trainer.sft import expert_demonstrations
+
+    demos = expert_demonstrations(5, task_types=["pick_and_place_simple"], seed=1)
+    assert demos == expert_demonstrations(5, task_types=["pick_and_place_simple"], seed=1)
+    assert all(d.command in d.admissible for d in demos)
+    assert sum(1 for d in demos if not d.history) == 5  # five episodes, each from its start
+    with pytest.raises(ValueError, match="task_types|holds no task"):
+        expert_demonstrations(1, task_types=["juggle"])
+
+
+def test_supervised_warm_start_lowers_the_loss_and_moves_the_reference(tiny_path):
+    from trainer.sft import expert_demonstrations, supervised_warm_start
+
+    model = make_model(tiny_path, policy_kwargs=dict(use_lora=False), learning_rate=3e-3)
+    demos = expert_demonstrations(4, seed=0)
+    losses = supervised_warm_start(model, demos, epochs=4, batch_size=8)
+    assert np.mean(losses[-2:]) < np.mean(losses[:2])
+    for a, b in zip(model.policy.model.parameters(), model.policy.reference.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="demos"):
+        supervised_warm_start(model, [])
