@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from ..rendering import render_text
 from ..spaces import AnyText, text_observation_space
 from .generator import generate_task, n_tasks, split_task_types
 from .world import TASK_TYPES, Engine, Task
@@ -120,11 +121,7 @@ class ALFWorldTextEnv(gym.Env):
         return self._observation(), reward, won, False, self._info(won=won)
 
     def render(self) -> str | None:
-        if self.render_mode == "ansi":
-            return self._text
-        if self.render_mode == "human":
-            print(self._text)
-        return None
+        return render_text(self.render_mode, self._text)
 
     # ------------------------------------------------------------------ helpers
 

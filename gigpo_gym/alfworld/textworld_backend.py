@@ -20,6 +20,7 @@ from typing import Any
 import gymnasium as gym
 
 from ..hashing import canonical_hash
+from ..rendering import render_text
 from ..spaces import AnyText, text_observation_space
 from .world import TASK_TYPES
 
@@ -122,11 +123,7 @@ class ALFWorldTextWorldEnv(gym.Env):
         return self._observation(infos), self.success_reward if won else 0.0, won, False, self._info(infos)
 
     def render(self) -> str | None:
-        if self.render_mode == "ansi":
-            return self._text
-        if self.render_mode == "human":
-            print(self._text)
-        return None
+        return render_text(self.render_mode, self._text)
 
     def close(self) -> None:
         if self._env is not None:
