@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .advantages import gigpo_advantages, grpo_advantages, rloo_advantages
+from .advantages import gigpo_advantages, grpo_advantages, rloo_advantages, step_group_ids
 
 __all__ = ["ESTIMATORS", "GroupRolloutBuffer", "StepRecord"]
 
@@ -101,12 +101,8 @@ class GroupRolloutBuffer:
     def step_group_sizes(self) -> np.ndarray:
         """Size of the (group, anchor) step group of every step: how many anchors GiGPO found."""
         a = self.arrays()
-        _, inverse, counts = np.unique(
-            np.char.add(a["group_ids"].astype(str), np.char.add("|", a["anchors"].astype(str))),
-            return_inverse=True,
-            return_counts=True,
-        )
-        return counts[inverse]
+        ids = step_group_ids(a["group_ids"], a["anchors"])
+        return np.bincount(ids)[ids]
 
     def minibatches(self, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
         """Shuffled index batches of at most ``batch_size`` steps covering the buffer once."""

@@ -36,12 +36,10 @@ def evaluate(
     running = list(range(len(envs)))
     won = [False] * len(envs)
     generator = torch.Generator().manual_seed(seed)
-    builder, policy = model.prompt_builder, model.policy
+    policy = model.policy
     while running:
         prompts = [
-            builder.render(policy.tokenizer, builder.build(goals[i], histories[i], obs[i]["text"],
-                                                           infos[i]["admissible_commands"]))
-            for i in running
+            model.prompt(goals[i], histories[i], obs[i]["text"], infos[i]["admissible_commands"]) for i in running
         ]
         responses = policy.act(prompts, [infos[i]["admissible_commands"] for i in running], deterministic, generator)
         still = []

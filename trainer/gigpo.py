@@ -197,15 +197,10 @@ class GiGPO(OnPolicyAlgorithm):
 
     # ------------------------------------------------------------------ rollout
 
-    def _prompts(self, obs, infos, histories, indices) -> list[str]:
-        builder, tokenizer = self.prompt_builder, self.policy.tokenizer
-        return [
-            builder.render(
-                tokenizer,
-                builder.build(infos[i]["goal"], histories[i], obs[i]["text"], infos[i]["admissible_commands"]),
-            )
-            for i in indices
-        ]
+    def prompt(self, goal: str, history: list[tuple[str, str]], observation: str, admissible: list[str]) -> str:
+        """The rendered prompt the policy sees: the agent message in the tokenizer's chat template."""
+        message = self.prompt_builder.build(goal, history, observation, admissible)
+        return self.prompt_builder.render(self.policy.tokenizer, message)
 
     def collect_rollouts(
         self, env: GroupVecEnv, callback: BaseCallback, rollout_buffer: GroupRolloutBuffer, n_rollout_steps: int
@@ -229,7 +224,10 @@ class GiGPO(OnPolicyAlgorithm):
         while env.active.any():
             running = np.flatnonzero(env.active)
             responses = self.policy.act(
-                self._prompts(obs, infos, histories, running),
+                [
+                    self.prompt(infos[i]["goal"], histories[i], obs[i]["text"], infos[i]["admissible_commands"])
+                    for i in running
+                ],
                 [infos[i]["admissible_commands"] for i in running],
                 generator=self._sample_generator,
             )
@@ -362,12 +360,8 @@ class GiGPO(OnPolicyAlgorithm):
         (observation, action) pairs). Returns ``(commands, None)`` as SB3 does.
         """
         batch = [observation] if isinstance(observation, dict) else list(observation)
-        builder = self.prompt_builder
         prompts = [
-            builder.render(
-                self.policy.tokenizer,
-                builder.build(o.get("goal", ""), o.get("history", []), o["text"], o.get("admissible_commands", [])),
-            )
+            self.prompt(o.get("goal", ""), o.get("history", []), o["text"], o.get("admissible_commands", []))
             for o in batch
         ]
         generator = torch.Generator().manual_seed(0) if deterministic else self._sample_generator

@@ -81,10 +81,8 @@ def supervised_warm_start(
     """
     if not demos:
         raise ValueError("demos is empty")
-    policy, builder = model.policy, model.prompt_builder
-    prompts = [
-        builder.render(policy.tokenizer, builder.build(d.goal, d.history, d.observation, d.admissible)) for d in demos
-    ]
+    policy = model.policy
+    prompts = [model.prompt(d.goal, list(d.history), d.observation, list(d.admissible)) for d in demos]
     prompt_ids = policy.encode_prompts(prompts)
     response_ids = [policy.encode_response(format_action(d.command)) for d in demos]
     rng = np.random.default_rng(seed)
