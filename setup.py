@@ -31,6 +31,7 @@ setup(
         "rich>=13",
         "bm25s>=0.2",
         "PyStemmer>=2.2",
+        "rapidfuzz>=3.0",
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5"],

@@ -1,0 +1,183 @@
+"""WebShop-text-v0: WebShop's shopping tasks as a text Gymnasium environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+
+from ..rendering import render_text
+from ..spaces import AnyText, text_observation_space
+from .catalog import Catalog, generate_catalog, load_catalog
+from .engine import WebShopEngine
+from .search import SearchEngine
+
+__all__ = ["WebShopTextEnv", "make_webshop_env"]
+
+SPLITS = ("train", "test")
+
+
+@lru_cache(maxsize=4)
+def _search_engine(catalog_key: tuple) -> SearchEngine:
+    return SearchEngine(_catalog(catalog_key).products)
+
+
+@lru_cache(maxsize=4)
+def _catalog(catalog_key: tuple) -> Catalog:
+    kind, *args = catalog_key
+    return generate_catalog(*args) if kind == "generated" else load_catalog(*args)
+
+
+class WebShopTextEnv(gym.Env):
+    """WebShop (Yao et al. 2022): find, customise and buy the product an instruction asks for.
+
+    An embedded re-implementation of princeton-nlp/WebShop's text environment: the same pages
+    (search, results, item, item sub-pages, done), actions, BM25 search and purchase reward, over
+    a catalog the library generates from a seed (1,000 products in beauty, electronics, fashion,
+    garden/home and grocery; 6,000 goals) or, with ``data_dir``, WebShop's real data files.
+
+    ## Action space
+    ``AnyText``: ``search[query]`` (only on the search page) or ``click[x]`` where ``x`` is one
+    of ``info["available_actions"]["clickables"]``: ``back to search``, ``next >``, ``< prev``, a
+    product's asin (lower case), an option value, ``description``, ``features``, ``reviews``,
+    ``buy now``. The argument is lower-cased, as WebShop does. ``info["admissible_commands"]``
+    lists every click and, on the search page, ``search[<the instruction without its price
+    clause>]`` (WebShop's rule baseline query), so agents that pick from a list can search; any
+    other query is accepted too. A malformed or unavailable action changes nothing and the
+    observation says so.
+
+    ## Observation space
+    ``Dict({"text": AnyText, "state_hash": AnyText(32)})``: the page in WebShop's simple text mode
+    (visible strings joined by ``" [SEP] "``, e.g. ``"Instruction: [SEP] i need ... [SEP] Back to
+    Search [SEP] Page 1 (Total results: 50) [SEP] Next > [SEP] B0... [SEP] <title> [SEP] $12.99"``)
+    and a blake2b digest of the web state: goal, page type, normalised query, page number, item
+    asin, sub-page and chosen options.
+
+    ## Rewards
+    0 until ``buy now``; then WebShop's purchase reward in [0, 1]:
+    ``r_type * (attributes matched + options matched + [price <= bound]) / (n_attributes +
+    n_options + 1)``, with its parts in ``info["reward_info"]``. Success (``info["won"]``) is a
+    reward of 1; WebShop's score is 100 x the mean reward.
+
+    ## Starting state
+    The search page of a goal. ``reset(options={"task_id": i})`` plays goal ``i`` of the split;
+    ``reset(seed=s)`` draws the goal from the seed; a plain ``reset()`` draws the next one from
+    the env's random generator.
+
+    ## Episode end
+    ``terminated`` on ``buy now``; ``truncated`` at ``max_episode_steps`` (15 by default, set
+    through ``gym.make``).
+
+    ## Arguments
+    - ``split``: ``"test"`` (the first 500 goals, as the paper evaluates) or ``"train"`` (the rest).
+    - ``catalog_seed``, ``n_products``, ``n_goals``: the generated catalog.
+    - ``data_dir``: a folder with WebShop's ``items_shuffle*.json`` products and
+      ``items_ins_v2*.json`` attributes (file names set by ``products_file``/``attributes_file``);
+      replaces the generated catalog.
+    - ``render_mode``: ``"ansi"`` or ``"human"``.
+
+    ``info`` holds ``available_actions``, ``admissible_commands``, ``action_is_valid``, ``won``,
+    ``is_success``, ``task_id``, ``task_type`` (the category), ``goal`` and, after a purchase,
+    ``reward_info``.
+
+    ## Differences from the original
+    Search is only available on the search page (the original's text env also accepts it
+    elsewhere, although no search bar is shown there); the done page shows the purchase and the
+    score but no MTurk code; title nouns for r_type come from a stop-word/adjective filter rather
+    than spaCy (see :mod:`gigpo_gym.webshop.reward`); matched options are capped at the goal's
+    option count so the reward stays in [0, 1]; there is no ``Attributes`` sub-page (the
+    original hides it by default).
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(
+        self,
+        split: str = "test",
+        catalog_seed: int = 0,
+        n_products: int = 1000,
+        n_goals: int = 6000,
+        data_dir: str | Path | None = None,
+        products_file: str = "items_shuffle_1000.json",
+        attributes_file: str = "items_ins_v2_1000.json",
+        render_mode: str | None = None,
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        if data_dir is None:
+            key: tuple = ("generated", int(catalog_seed), int(n_products), int(n_goals))
+        else:
+            folder = Path(data_dir)
+            if not folder.is_dir():
+                raise FileNotFoundError(f"WebShop data_dir not found: {folder}")
+            key = ("real", str(folder / products_file), str(folder / attributes_file))
+        self.catalog = _catalog(key)
+        self.search_engine = _search_engine(key)
+        self.split = split
+        self.goals = self.catalog.goals[split]
+        if not self.goals:
+            raise ValueError(f"the {split!r} split of this catalog holds no goal")
+        self.render_mode = render_mode
+        self.observation_space = text_observation_space()
+        self.action_space = AnyText(max_length=512, min_length=0)
+        self.engine: WebShopEngine | None = None
+        self._text = ""
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "task_id" in options:
+            index = int(options["task_id"])
+            if not 0 <= index < len(self.goals):
+                raise ValueError(f"task_id {index} is outside the {self.split!r} split (0..{len(self.goals) - 1})")
+        else:
+            index = int(self.np_random.integers(len(self.goals)))
+        self.engine = WebShopEngine(self.catalog, self.search_engine, self.goals[index], index)
+        self._text = self.engine.render()
+        return self._observation(), self._info(valid=True)
+
+    def step(self, action: str):
+        if self.engine is None:
+            raise RuntimeError("call reset() before step()")
+        if not isinstance(action, str):
+            raise TypeError(f"action must be a command string, got {type(action).__name__}")
+        self._text, reward, terminated, valid = self.engine.step(action)
+        return self._observation(), reward, terminated, False, self._info(valid=valid)
+
+    def render(self) -> str | None:
+        return render_text(self.render_mode, self._text)
+
+    def _observation(self) -> dict[str, str]:
+        return {"text": self._text, "state_hash": self.engine.state_hash()}
+
+    def _info(self, valid: bool) -> dict[str, Any]:
+        engine = self.engine
+        won = engine.page == "done" and engine.reward == 1.0
+        info = {
+            "available_actions": engine.available_actions(),
+            "admissible_commands": engine.admissible_commands(),
+            "action_is_valid": valid,
+            "won": won,
+            "is_success": won,  # read by SB3's evaluation callbacks
+            "task_id": engine.goal_id,
+            "task_type": engine.goal.category,
+            "goal": engine.goal.instruction_text,
+        }
+        if engine.reward_info is not None:
+            info["reward_info"] = dict(engine.reward_info)
+        return info
+
+
+def make_webshop_env(backend: str = "embedded", **kwargs: Any) -> gym.Env:
+    """Entry point of ``WebShop-text-v0``: the embedded engine or princeton-nlp's WebShop."""
+    if backend == "embedded":
+        return WebShopTextEnv(**kwargs)
+    if backend == "webshop":
+        from .webshop_backend import WebShopRealEnv
+
+        return WebShopRealEnv(**kwargs)
+    raise ValueError(f"backend must be 'embedded' or 'webshop', got {backend!r}")

@@ -1,0 +1,387 @@
+"""WebShop-text-v0: catalog, search, pages and transitions, reward, expert, real data and bad input."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gigpo_gym  # noqa: F401  (registers the env ids)
+from gigpo_gym.webshop import (
+    CATEGORIES,
+    Goal,
+    Product,
+    SearchEngine,
+    expert_action,
+    generate_catalog,
+    load_catalog,
+    price_upper_for,
+    purchase_reward,
+)
+from gigpo_gym.webshop.catalog import NO_PRICE_BOUND
+from gigpo_gym.webshop.reward import normalize_color, option_matches, r_type_from, total_reward
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "webshop"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real WebShop data not found at {SHARED}")
+
+
+def make(**kw):
+    return gym.make("WebShop-text-v0", **kw)
+
+
+def play(env, actions):
+    out = None
+    for action in actions:
+        out = env.step(action)
+    return out
+
+
+def first_goal_with_options(env, min_groups=1):
+    for i, goal in enumerate(env.unwrapped.goals):
+        product = env.unwrapped.catalog.by_asin[goal.asin]
+        if len(goal.goal_options) >= min_groups and len(product.options) >= min_groups:
+            return i, goal, product
+    raise AssertionError("no such goal")
+
+
+# --------------------------------------------------------------------------- catalog
+
+
+def test_check_env_passes():
+    check_env(make().unwrapped, skip_render_check=True)
+    check_env(make(split="train").unwrapped, skip_render_check=True)
+
+
+def test_catalog_size_categories_and_splits():
+    catalog = generate_catalog()
+    assert len(catalog.products) >= 1000 and len({p.asin for p in catalog.products}) == len(catalog.products)
+    assert {p.category for p in catalog.products} == set(CATEGORIES)
+    assert len(catalog.goals["test"]) == 500 and len(catalog.goals["test"]) + len(catalog.goals["train"]) >= 1500
+    for goal in catalog.goals["test"]:
+        product = catalog.by_asin[goal.asin]
+        assert set(goal.attributes) <= set(product.attributes)
+        assert all(any(v in values for _, values in product.options) for v in goal.goal_options)
+        assert product.price <= goal.price_upper
+        assert goal.query in goal.instruction_text
+        if goal.price_upper != NO_PRICE_BOUND:
+            assert goal.instruction_text.endswith(f", and price lower than {goal.price_upper:.2f} dollars")
+
+
+def test_catalog_is_a_function_of_its_seed():
+    assert generate_catalog(seed=3, n_products=50, n_goals=60, n_test=10) == generate_catalog.__wrapped__(3, 50, 60, 10)
+    other = generate_catalog(seed=4, n_products=50, n_goals=60, n_test=10)
+    assert other.products != generate_catalog(seed=3, n_products=50, n_goals=60, n_test=10).products
+
+
+@given(st.floats(min_value=0.01, max_value=2000.0), st.integers(0, 1000))
+def test_price_upper_follows_webshop_rule(price, seed):
+    bound = price_upper_for(price, random.Random(seed))
+    above = [10.0 * i for i in range(1, 100) if 10.0 * i > price][:4]
+    if len(above) < 2:
+        assert bound == NO_PRICE_BOUND
+    else:
+        assert bound in above[1:] and bound > price
+
+
+# --------------------------------------------------------------------------- search
+
+
+def test_search_ranks_matching_documents_only_and_caps_at_50():
+    catalog = generate_catalog()
+    engine = SearchEngine(catalog.products)
+    target = catalog.products[0]
+    results = engine.search(target.title)
+    assert results[0] == target.asin and len(results) <= 50
+    assert engine.search("zzzqqq nothingmatches") == ()
+    rare = engine.search(target.asin.lower() + " " + target.title.split()[0])  # the brand is rare
+    assert target.asin in rare[:10]
+    assert engine.search("snack bars") == engine.search("Snack  BARS")  # analyser: case, spacing
+
+
+# --------------------------------------------------------------------------- pages and transitions
+
+
+def test_search_results_pagination_and_back():
+    env = make()
+    obs, info = env.reset(options={"task_id": 0})
+    assert obs["text"].startswith("WebShop [SEP] Instruction: [SEP] ") and obs["text"].endswith(" [SEP] Search")
+    assert info["available_actions"] == {"has_search_bar": True, "clickables": []}
+    goal = env.unwrapped.goals[0]
+    obs, reward, terminated, truncated, info = env.step(f"search[{goal.query}]")
+    total = len(env.unwrapped.engine.results)
+    assert total > 20 and reward == 0.0 and not terminated
+    assert f"Back to Search [SEP] Page 1 (Total results: {total}) [SEP] Next > [SEP] " in obs["text"]
+    clickables = info["available_actions"]["clickables"]
+    assert clickables[:2] == ["back to search", "next >"] and len(clickables) == 12  # 10 product links
+    page1 = obs["state_hash"]
+    obs, *_, info = env.step("click[next >]")
+    assert "Page 2 (Total results" in obs["text"] and "< Prev [SEP] Next >" in obs["text"]
+    assert "< prev" in info["available_actions"]["clickables"] and obs["state_hash"] != page1
+    obs, *_ = env.step("click[< prev]")
+    assert obs["state_hash"] == page1
+    last_page = -(-total // 10)
+    for _ in range(last_page - 1):
+        obs, *_, info = env.step("click[next >]")
+    assert "next >" not in info["available_actions"]["clickables"] and "Next >" not in obs["text"]
+    obs, *_, info = env.step("click[back to search]")
+    assert info["available_actions"]["has_search_bar"] and obs["text"].endswith("Search")
+
+
+def test_item_page_options_sub_pages_and_buy():
+    env = make()
+    index, goal, product = first_goal_with_options(env, min_groups=2)
+    env.reset(options={"task_id": index})
+    env.step(f"search[{product.title}]")
+    obs, *_, info = env.step(f"click[{product.asin.lower()}]")
+    text = obs["text"]
+    assert "Back to Search [SEP] < Prev [SEP] " + product.options[0][0] in text
+    assert text.endswith(f"{product.title} [SEP] Price: {product.price_tag} [SEP] Rating: {product.rating} "
+                         "[SEP] Description [SEP] Features [SEP] Reviews [SEP] Buy Now")  # fmt: skip
+    clickables = info["available_actions"]["clickables"]
+    assert {"description", "features", "reviews", "buy now", "< prev"} <= set(clickables)
+    assert all(v in clickables for _, values in product.options for v in values)
+    bare = obs["state_hash"]
+    (group, values), (group2, values2) = product.options[:2]
+    obs, *_ = env.step(f"click[{values[0]}]")
+    assert env.unwrapped.engine.options == {group: values[0]} and obs["state_hash"] != bare
+    obs, *_ = env.step(f"click[{values[1]}]")  # a second value of the same group replaces the first
+    assert env.unwrapped.engine.options == {group: values[1]}
+    chosen = obs["state_hash"]
+    for sub, expected in (("description", product.description), ("features", product.bullet_points[0]),
+                          ("reviews", product.reviews[0][2])):  # fmt: skip
+        obs, *_, info = env.step(f"click[{sub}]")
+        assert expected in obs["text"] and info["available_actions"]["clickables"] == ["back to search", "< prev"]
+        obs, *_ = env.step("click[< prev]")
+        assert obs["state_hash"] == chosen  # options survive a visit to a sub-page
+    obs, *_ = env.step(f"click[{values2[0]}]")
+    obs, reward, terminated, truncated, info = env.step("click[Buy Now]")  # arguments are case-insensitive
+    assert terminated and not truncated
+    assert obs["text"].startswith("Thank you for shopping with us!") and f"{reward}" in obs["text"]
+    assert info["reward_info"]["r_type"] == 1.0 and info["reward_info"]["r_price"] is True
+    assert info["won"] == (reward == 1.0)
+
+
+def test_item_prev_returns_to_the_same_results_page():
+    env = make()
+    env.reset(options={"task_id": 1})
+    env.step("search[protein powder]")
+    obs2, *_ = env.step("click[next >]")
+    asin = env.unwrapped.engine._page_asins()[0]
+    env.step(f"click[{asin.lower()}]")
+    obs, *_ = env.step("click[< prev]")
+    assert obs["state_hash"] == obs2["state_hash"] and obs["text"] == obs2["text"]
+
+
+def test_malformed_and_unavailable_actions_change_nothing():
+    env = make()
+    obs, _ = env.reset(options={"task_id": 2})
+    for action in ("buy now", "click[buy now]", "search[]", "clik[x]", "", "search[a] extra"):
+        new, reward, terminated, truncated, info = env.step(action)
+        assert new["state_hash"] == obs["state_hash"] and not info["action_is_valid"]
+        assert new["text"].startswith("Invalid action") and obs["text"] in new["text"]
+        assert reward == 0.0 and not terminated
+    results, *_ = env.step("search[snack bars]")
+    new, *_, info = env.step("search[coffee]")  # no search bar on a results page
+    assert new["state_hash"] == results["state_hash"] and not info["action_is_valid"]
+    with pytest.raises(TypeError, match="command string"):
+        env.step(3)
+
+
+def test_state_hash_depends_on_state_not_path():
+    env = make()
+    env.reset(options={"task_id": 3})
+    a, *_ = env.step("search[Snack   Bars]")
+    env.step("click[back to search]")
+    b, *_ = env.step("search[snack bars]")
+    assert a["state_hash"] == b["state_hash"]  # the query is normalised
+    c, *_ = env.step("click[next >]")
+    env.step("click[< prev]")
+    d, *_ = env.step("click[next >]")
+    assert c["state_hash"] == d["state_hash"] != a["state_hash"]
+    other = make()
+    other.reset(options={"task_id": 4})
+    e, *_ = other.step("search[snack bars]")
+    assert e["state_hash"] != a["state_hash"]  # another goal
+
+
+def test_reset_is_deterministic_by_seed_and_task_id():
+    env1, env2 = make(), make()
+    assert env1.reset(seed=7)[0] == env2.reset(seed=7)[0]
+    texts = {env1.reset(seed=s)[0]["text"] for s in range(5)}
+    assert len(texts) > 1
+    obs, info = env1.reset(options={"task_id": 42})
+    assert info["task_id"] == 42 and info["goal"] == env1.unwrapped.goals[42].instruction_text
+    assert info["task_type"] in CATEGORIES
+
+
+def test_episode_truncates_at_the_step_limit():
+    env = make(max_episode_steps=3)
+    env.reset(options={"task_id": 0})
+    outs = [env.step("click[nothing]") for _ in range(3)]
+    assert [o[3] for o in outs] == [False, False, True] and not any(o[2] for o in outs)
+
+
+# --------------------------------------------------------------------------- reward
+
+CATEGORY = "Grocery & Gourmet Food › Snacks & Sweets › Snack Bars"
+
+
+def bar(**kw) -> Product:
+    fields = dict(
+        asin="B0TEST0001", title="Acme Gluten Free Snack Bars", category="grocery", query="snack bars",
+        product_category=CATEGORY, price=12.5, price_tag="$12.5", attributes=("gluten free", "non gmo"),
+        options=(("flavor name", ("chocolate", "vanilla")), ("size", ("12 count (pack of 1)", "24 count (pack of 1)"))),
+        description="Tasty bars.", bullet_points=("Made with oats.",),
+    )  # fmt: skip
+    fields.update(kw)
+    return Product(**fields)
+
+
+GOAL = Goal(
+    asin="B0TEST0001", instruction_text="i need gluten free and low sugar snack bars", attributes=("gluten free",
+    "low sugar"), goal_options=("chocolate", "12 count (pack of 1)"), price_upper=20.0, category="grocery",
+    query="snack bars", name="Acme Gluten Free Snack Bars", product_category=CATEGORY,
+)  # fmt: skip
+
+
+def test_reward_of_hand_made_purchases():
+    product = bar()
+    # the target with both options: attributes 1/2 (no "low sugar"), options 2/2, price ok -> (1+2+1)/5
+    reward, info = purchase_reward(product, GOAL, {"flavor name": "chocolate", "size": "12 count (pack of 1)"})
+    assert reward == pytest.approx(4 / 5)
+    assert info == {"r_type": 1.0, "query_match": True, "category_match": True, "title_score": 1.0,
+                    "r_att": 0.5, "r_option": 1.0, "r_price": True}  # fmt: skip
+    # "low sugar" in the description counts; wrong size (exact match needed); price over the bound
+    product = bar(description="A low sugar treat.", price=25.0)
+    reward, info = purchase_reward(product, GOAL, {"flavor name": "chocolate", "size": "24 count (pack of 1)"})
+    assert reward == pytest.approx((2 + 1 + 0) / 5) and info["r_option"] == 0.5 and info["r_price"] is False
+    # everything right: reward exactly 1
+    product = bar(attributes=("gluten free", "low sugar"))
+    reward, _ = purchase_reward(product, GOAL, {"flavor name": "chocolate", "size": "12 count (pack of 1)"})
+    assert reward == 1.0
+    # another type whose title shares no noun with the goal's: r_type 0, whatever else matches
+    cable = bar(query="hdmi cables", product_category="Electronics › Cables", title="Acmo HDMI Cable")
+    reward, info = purchase_reward(cable, GOAL, {})
+    assert reward == 0.0 and info["r_type"] == 0.0 and info["title_score"] == 0.0
+    # another type, other category, but half the goal title's nouns: r_type 1 (title score > 0.2)
+    box = bar(query="gift boxes", product_category="Home › Gifts", title="Acme Snack Box")
+    _, info = purchase_reward(box, GOAL, {})
+    assert info["title_score"] == pytest.approx(2 / 4) and info["r_type"] == 1.0
+
+
+def test_option_matching_rules():
+    product = bar(title="Plain")
+    assert normalize_color("z2-pink") == "pink" and normalize_color("navy blue stripes") == "navy blue"
+    assert option_matches(product, ["pink"], {"color": "z2-pink"}) == 1  # colour normalised, then fuzzy
+    assert option_matches(product, ["8"], {"size": "8.5"}) == 0  # sizes match exactly
+    assert option_matches(product, ["8"], {"size": "8"}) == 1
+
+
+def test_r_type_rule_thresholds():
+    assert r_type_from(True, False, 0.5) == 1.0
+    assert r_type_from(False, True, 0.15) == 1.0
+    assert r_type_from(False, False, 0.15) == 0.5
+    assert r_type_from(True, True, 0.05) == 0.1
+    assert r_type_from(True, True, 0.0) == 0.0
+
+
+def _sessions():
+    return sorted((SHARED / "human_sessions").glob("*.jsonl")) if SHARED.is_dir() else []
+
+
+@needs_shared
+@pytest.mark.parametrize("path", _sessions(), ids=lambda p: p.stem)
+def test_reward_rules_reproduce_real_human_sessions(path):
+    """The original reward's logged parts and total, for 9 real purchases, follow our rules."""
+    done = json.loads(path.read_text().strip().splitlines()[-1])
+    assert done["page"] == "done"
+    goal, parts, options = done["goal"], done["reward_info"], done["content"]["options"]
+    assert r_type_from(parts["query_match"], parts["category_match"], parts["title_score"]) == parts["r_type"]
+    n_att, n_opt = len(goal["attributes"]), len(goal["goal_options"])
+    hits_att = round(parts["r_att"] * n_att)
+    hits_opt = round(parts.get("r_option", 0.0) * n_opt)
+    total = total_reward(parts["r_type"], n_att, n_opt, hits_att, hits_opt, parts["r_price"])
+    assert total == pytest.approx(done["reward"])
+    if n_opt:  # option matching on the logged options (the product's own text unknown: empty here)
+        plain = bar(title="", description="", bullet_points=())
+        assert option_matches(plain, goal["goal_options"], options) / n_opt == pytest.approx(parts["r_option"])
+
+
+# --------------------------------------------------------------------------- expert and baselines
+
+
+def run(env, policy, task_ids):
+    rewards = []
+    for i in task_ids:
+        obs, info = env.reset(options={"task_id": i})
+        done, reward = False, 0.0
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(policy(env, info))
+            done = terminated or truncated
+        rewards.append(reward)
+    return np.array(rewards)
+
+
+def test_expert_succeeds_on_95_percent_of_test_goals():
+    env = make()
+    rewards = run(env, lambda e, info: expert_action(e.unwrapped.engine), range(500))
+    assert (rewards == 1.0).mean() >= 0.95
+
+
+def test_random_policy_is_far_below_the_expert():
+    env = make()
+    rng = np.random.default_rng(0)
+    rewards = run(env, lambda e, info: rng.choice(info["admissible_commands"]), range(100))
+    assert rewards.mean() < 0.5 and (rewards == 1.0).mean() < 0.2
+
+
+# --------------------------------------------------------------------------- real data and backends
+
+
+@needs_shared
+def test_real_webshop_data_loads_and_the_expert_buys_right():
+    catalog = load_catalog(SHARED / "items_shuffle.MINI8_trimmed.json", SHARED / "items_ins_v2_1000.json")
+    assert len(catalog.products) == 8
+    dress = catalog.by_asin["B08ZRR3DZT"]
+    assert dress.price_tag == "$19.99 to $27.99" and 19.99 <= dress.price <= 27.99
+    assert dict(dress.options)["size"][:2] == ("x-small", "small")
+    assert catalog.by_asin["B08R3XSC65"].attributes == ("DUMMY_ATTR",)  # no attributes: WebShop's placeholder
+    env = make(data_dir=SHARED, products_file="items_shuffle.MINI8_trimmed.json")
+    goals = env.unwrapped.goals
+    assert goals and all(g.asin in catalog.by_asin for g in goals)
+    rewards = run(env, lambda e, info: expert_action(e.unwrapped.engine), range(min(len(goals), 40)))
+    assert (rewards == 1.0).all()
+
+
+def test_bad_arguments_raise_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="split must be one of"):
+        make(split="valid")
+    with pytest.raises(ValueError, match="backend must be"):
+        make(backend="selenium")
+    with pytest.raises(FileNotFoundError, match="data_dir not found"):
+        make(data_dir=tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="products file not found"):
+        make(data_dir=tmp_path)
+    with pytest.raises(ValueError, match="task_id 500 is outside"):
+        make().reset(options={"task_id": 500})
+    with pytest.raises(RuntimeError, match="reset"):
+        make().unwrapped.step("search[x]")
+
+
+def test_real_backend_reports_what_is_missing():
+    try:
+        import web_agent_site  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="princeton-nlp/WebShop"):
+            make(backend="webshop")
+    else:  # pragma: no cover - only where WebShop is installed
+        env = make(backend="webshop")
+        obs, info = env.reset(options={"task_id": 0})
+        assert env.observation_space.contains(obs) and "admissible_commands" in info
