@@ -7,6 +7,12 @@ Run from the repository root::
 ALFWorld-text-v0 (embedded): env steps/s under a random admissible policy (the step includes the
 state hash and the admissible-command list), reset time, and the success per task type of the
 random policy and the expert on valid_seen (50-step limit).
+
+WebShop-text-v0 (embedded, generated 1,000-product catalog): env steps/s under a random admissible
+policy (the step includes BM25 search, page rendering, the state hash and the clickables; search
+results are cached per query, as repeated rollouts of a group reuse them), the same with the cache
+cleared before every search, and score (100 x mean reward) and success rate of the random policy and
+the expert on the 500 test goals (15-step limit).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import gymnasium as gym
 
 import gigpo_gym  # noqa: F401
 from gigpo_gym.alfworld import SPLIT_SIZES, TASK_TYPES, expert_command
+from gigpo_gym.webshop import expert_action
 
 
 def alfworld_throughput(steps: int, seed: int = 0) -> tuple[float, float]:
@@ -60,6 +67,44 @@ def alfworld_success(policy: str, split: str = "valid_seen", seed: int = 0) -> d
     return table
 
 
+def webshop_throughput(steps: int, cold_search: bool, seed: int = 0) -> float:
+    env = gym.make("WebShop-text-v0", split="train")
+    search = env.unwrapped.search_engine.search
+    rng = random.Random(seed)
+    _, info = env.reset(seed=seed)
+    reset_time = 0.0
+    start = time.perf_counter()
+    for _ in range(steps):
+        command = rng.choice(info["admissible_commands"])
+        if cold_search and command.startswith("search["):
+            search.cache_clear()
+        _, _, terminated, truncated, info = env.step(command)
+        if terminated or truncated:
+            t0 = time.perf_counter()
+            _, info = env.reset()
+            reset_time += time.perf_counter() - t0
+    return steps / (time.perf_counter() - start - reset_time)
+
+
+def webshop_scores(policy: str, seed: int = 0) -> tuple[float, float]:
+    """(score = 100 x mean reward, success %) on the 500 test goals."""
+    env = gym.make("WebShop-text-v0", split="test")
+    rng = random.Random(seed)
+    rewards = []
+    for task_id in range(len(env.unwrapped.goals)):
+        _, info = env.reset(options={"task_id": task_id})
+        done, reward = False, 0.0
+        while not done:
+            if policy == "expert":
+                command = expert_action(env.unwrapped.engine)
+            else:
+                command = rng.choice(info["admissible_commands"])
+            _, reward, terminated, truncated, info = env.step(command)
+            done = terminated or truncated
+        rewards.append(reward)
+    return 100.0 * sum(rewards) / len(rewards), 100.0 * sum(r == 1.0 for r in rewards) / len(rewards)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="random-policy steps to time")
@@ -72,6 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     for policy in ("random", "expert"):
         row = alfworld_success(policy)
         print(f"{policy:<21}" + " ".join(f"{v:>6.1f}" for v in row.values()))
+
+    warm = webshop_throughput(args.steps, cold_search=False)
+    cold = webshop_throughput(args.steps, cold_search=True)
+    print(f"WebShop-text-v0 embedded: {warm:,.0f} steps/s (search cache on), {cold:,.0f} steps/s (every search cold)")
+    print("WebShop test goals (500)  score  success %")
+    for policy in ("random", "expert"):
+        score, success = webshop_scores(policy)
+        print(f"{policy:<25} {score:>5.1f} {success:>9.1f}")
     return 0
 
 

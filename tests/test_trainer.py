@@ -9,7 +9,7 @@ import pytest
 import torch
 from stable_baselines3.common.callbacks import CheckpointCallback
 
-import gigpo_gym  # noqa: F401
+import gigpo_gym
 from trainer.buffer import GroupRolloutBuffer, StepRecord
 from trainer.callbacks import SuccessRateCallback
 from trainer.gigpo import GiGPO
@@ -20,10 +20,10 @@ from wrappers.group_env import GroupVecEnv
 SMALL = dict(n_groups=2, group_size=2, env_kwargs=dict(max_episode_steps=3), batch_size=8, micro_batch_size=4, seed=0)
 
 
-def make_model(tiny_path, mode="score", **kw):
+def make_model(tiny_path, mode="score", env_id="ALFWorld-text-v0", **kw):
     policy_kwargs = dict(model_name_or_path=tiny_path, action_mode=mode, max_new_tokens=8)
     policy_kwargs.update(kw.pop("policy_kwargs", {}))
-    return GiGPO("LLMPolicy", "ALFWorld-text-v0", policy_kwargs=policy_kwargs, **{**SMALL, **kw})
+    return GiGPO("LLMPolicy", env_id, policy_kwargs=policy_kwargs, **{**SMALL, **kw})
 
 
 def test_loss_matches_a_hand_computation():
@@ -95,9 +95,11 @@ def test_full_fine_tuning_keeps_a_frozen_reference(tiny_path):
     assert not all(torch.equal(a, b) for a, b in zip(trained_before, model.policy.model.parameters()))
 
 
+@pytest.mark.parametrize("env_id", gigpo_gym.ENV_IDS)
 @pytest.mark.parametrize("mode", ["score", "generate"])
-def test_one_learn_iteration_on_alfworld(tiny_path, mode):
-    model = make_model(tiny_path, mode=mode)
+def test_one_learn_iteration_on_each_env(tiny_path, mode, env_id):
+    model = make_model(tiny_path, mode=mode, env_id=env_id)
+    assert env_id.split("-")[0] in model.env_description  # the prompt names the env
     model.learn(total_timesteps=1)
     assert model.num_timesteps >= 4 and model._n_updates == 1
     stats = model._round_stats
@@ -122,6 +124,8 @@ def test_save_load_reproduces_predict(tiny_path, tmp_path):
     np.testing.assert_allclose(a.logprobs, b.logprobs, rtol=1e-6)
     assert model.predict(obs, deterministic=True) == loaded.predict(obs, deterministic=True)
     assert not list(tmp_path.glob("*.tmp*"))  # the atomic write left no temporary file
+    assert loaded.env_description == model.env_description
+    assert loaded.prompt("g", [], "o", ["a"]) == model.prompt("g", [], "o", ["a"])
 
 
 def test_checkpoint_callback_and_progress_bar(tiny_path, tmp_path):

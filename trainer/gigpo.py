@@ -18,7 +18,7 @@ from stable_baselines3.common.utils import FloatSchedule
 
 from wrappers.actions import project_action
 from wrappers.group_env import GroupVecEnv
-from wrappers.prompting import PromptBuilder
+from wrappers.prompting import PromptBuilder, describe_env
 
 from .buffer import GroupRolloutBuffer, StepRecord
 from .loss import policy_loss
@@ -156,6 +156,8 @@ class GiGPO(OnPolicyAlgorithm):
         self.micro_batch_size = micro_batch_size
         self.clip_range = clip_range
         self.kl_coef = kl_coef
+        # saved with the model, so a loaded model prompts as it was trained even without an env
+        self.env_description = describe_env(env.env_id if isinstance(env, GroupVecEnv) else None)
         if _init_setup_model:
             self._setup_model()
 
@@ -184,7 +186,7 @@ class GiGPO(OnPolicyAlgorithm):
             episode_stats=self.episode_stats,
             anchor=self.anchor,
         )
-        self.prompt_builder = PromptBuilder(history_length=self.history_length)
+        self.prompt_builder = PromptBuilder(env_name=self.env_description, history_length=self.history_length)
         self._sample_generator = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
         self._shuffle_rng = np.random.default_rng(self.seed)
         self._round_stats: dict[str, float] = {}

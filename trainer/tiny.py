@@ -1,9 +1,10 @@
 """An offline tiny causal LM for tests, the quickstart and CPU benchmarks.
 
 It is a small Qwen2-architecture model with random weights and a byte-level BPE tokenizer trained
-with the ``tokenizers`` library on ALFWorld-text-v0's own text (intros, feedback, commands and the
-agent prompt), saved with ``save_pretrained`` so ``AutoModelForCausalLM.from_pretrained(path)`` and
-``LLMPolicy(model_name_or_path=path)`` load it like any hub model. Nothing is downloaded.
+with the ``tokenizers`` library on the embedded envs' own text (ALFWorld-text-v0 and WebShop-text-v0
+episodes rendered as agent prompts and responses), saved with ``save_pretrained`` so
+``AutoModelForCausalLM.from_pretrained(path)`` and ``LLMPolicy(model_name_or_path=path)`` load it like any hub
+model. Nothing is downloaded.
 
     python -m trainer.tiny --out runs/tiny-qwen2
 """
@@ -27,13 +28,17 @@ CHATML = (
 
 
 def _corpus(n_tasks: int = 300, seed: int = 0) -> list[str]:
-    """Text of random and expert ALFWorld episodes rendered as agent prompts and responses."""
+    """Text of random and expert episodes of both embedded envs, rendered as agent prompts and responses."""
+    return _alfworld_corpus(n_tasks, seed) + _webshop_corpus(n_tasks, seed)
+
+
+def _alfworld_corpus(n_tasks: int, seed: int) -> list[str]:
     from gigpo_gym.alfworld import Engine, expert_command, generate_task
     from wrappers.actions import format_action
-    from wrappers.prompting import PromptBuilder
+    from wrappers.prompting import PromptBuilder, describe_env
 
     rng = random.Random(seed)
-    builder = PromptBuilder()
+    builder = PromptBuilder(env_name=describe_env("ALFWorld-text-v0"))
     texts = []
     for i in range(n_tasks):
         engine = Engine(generate_task("train", i))
@@ -48,6 +53,33 @@ def _corpus(n_tasks: int = 300, seed: int = 0) -> list[str]:
             texts.append(f"<think>I should {command}.</think>{format_action(command)}")
             history.append((obs, command))
             obs, _ = engine.step(command)
+    return texts
+
+
+def _webshop_corpus(n_tasks: int, seed: int) -> list[str]:
+    import gymnasium as gym
+
+    import gigpo_gym  # noqa: F401
+    from gigpo_gym.webshop import expert_action
+    from wrappers.actions import format_action
+    from wrappers.prompting import PromptBuilder, describe_env
+
+    rng = random.Random(seed)
+    builder = PromptBuilder(env_name=describe_env("WebShop-text-v0"))
+    env = gym.make("WebShop-text-v0", split="train")
+    texts = []
+    for i in range(n_tasks):
+        obs, info = env.reset(options={"task_id": i})
+        history, done = [], False
+        while not done:
+            command = expert_action(env.unwrapped.engine) if rng.random() < 0.7 else rng.choice(
+                info["admissible_commands"]
+            )
+            texts.append(builder.build(info["goal"], history, obs["text"], info["admissible_commands"]))
+            texts.append(f"<think>I should {command}.</think>{format_action(command)}")
+            history.append((obs["text"], command))
+            obs, _, terminated, truncated, info = env.step(command)
+            done = terminated or truncated
     return texts
 
 
@@ -102,7 +134,7 @@ def build_tiny_model(
 def tiny_model_path() -> Path:
     """The cached tiny model (``$GIGPO_GYM_CACHE`` or ``~/.cache/gigpo-gym``), built on first use."""
     root = Path(os.environ.get("GIGPO_GYM_CACHE", Path.home() / ".cache" / "gigpo-gym"))
-    path = root / "tiny-qwen2-alfworld"
+    path = root / "tiny-qwen2-text-v2"  # v2: tokenizer trained on ALFWorld and WebShop text
     if not (path / "config.json").exists():
         root.mkdir(parents=True, exist_ok=True)
         build_tiny_model(path)

@@ -55,6 +55,7 @@ class GroupVecEnv(VecEnv):
         self.n_groups, self.group_size = n_groups, group_size
         self.envs = [make() for _ in range(n_groups * group_size)]
         first = self.envs[0]
+        self.env_id: str | None = first.spec.id if first.spec is not None else None
         space = first.observation_space
         text_only = isinstance(space, gym.spaces.Text)
         if not text_only and not (isinstance(space, gym.spaces.Dict) and {"text", "state_hash"} <= set(space.spaces)):

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["PromptBuilder"]
+__all__ = ["ENV_DESCRIPTIONS", "PromptBuilder", "describe_env"]
+
+# how the prompt introduces each registered env; other envs get the generic description
+ENV_DESCRIPTIONS = {
+    "ALFWorld-text-v0": "a text-based household environment (ALFWorld)",
+    "WebShop-text-v0": "a shopping website (WebShop); search, open products, choose options and buy",
+}
+GENERIC_DESCRIPTION = "a text-based environment"
+
+
+def describe_env(env_id: str | None) -> str:
+    """The prompt's introduction of env ``env_id`` (a registered id, or ``None`` when unknown)."""
+    return ENV_DESCRIPTIONS.get(env_id or "", GENERIC_DESCRIPTION)
 
 
 @dataclass
@@ -13,11 +25,11 @@ class PromptBuilder:
     """Builds the text an LLM agent sees at each step.
 
     Args:
-        env_name: how the environment is introduced ("a household (ALFWorld)", ...).
+        env_name: how the environment is introduced (see :func:`describe_env`).
         history_length: how many past (observation, action) pairs are shown (paper: 2).
     """
 
-    env_name: str = "a text-based household environment (ALFWorld)"
+    env_name: str = ENV_DESCRIPTIONS["ALFWorld-text-v0"]
     history_length: int = 2
 
     def __post_init__(self) -> None:
