@@ -32,11 +32,19 @@ setup(
         "bm25s>=0.2",
         "PyStemmer>=2.2",
         "rapidfuzz>=3.0",
+        "pyyaml>=6",
+        "matplotlib>=3.7",
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5"],
         # The real ALFWorld/TextWorld backend (needs cmake and g++ to build fast-downward).
         "alfworld": ["alfworld==0.4.2"],
+    },
+    entry_points={
+        "console_scripts": [
+            "gigpo-train=trainer.train:main",
+            "gigpo-eval=trainer.eval:main",
+        ]
     },
     classifiers=[
         "Programming Language :: Python :: 3",

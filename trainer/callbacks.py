@@ -16,7 +16,8 @@ class SuccessRateCallback(BaseCallback):
 
     SB3's ``EvalCallback`` needs a vector env of numeric observations and ``model.predict`` per
     step; this one runs the policy batched over text envs (:func:`trainer.evaluation.evaluate`)
-    and logs ``eval/success_rate`` and ``eval/success_<task type>`` to the SB3 logger.
+    and logs ``eval/success_rate``, ``eval/score`` (100 x mean return) and ``eval/success_<task type>`` to
+    the SB3 logger.
 
     Args:
         env_id: the registered env id to evaluate on.
@@ -69,8 +70,9 @@ class SuccessRateCallback(BaseCallback):
         )
         self.history.append((self.num_timesteps, table["all"]))
         self.logger.record("eval/success_rate", table["all"])
+        self.logger.record("eval/score", table["score"])
         for task_type, value in table.items():
-            if task_type != "all":
+            if task_type not in ("all", "score"):
                 self.logger.record(f"eval/success_{task_type}", value)
         if self.verbose:
             print(f"eval at {self.num_timesteps} steps: success {table['all']:.1f}%")

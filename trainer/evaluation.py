@@ -1,8 +1,10 @@
-"""Success-rate evaluation of a trained agent on fixed tasks."""
+"""Evaluation on fixed tasks: success per task type, overall success and score, and the paper-style table."""
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -10,44 +12,55 @@ import torch
 
 from wrappers.actions import project_action
 
-__all__ = ["evaluate"]
+__all__ = ["ALFWORLD_COLUMNS", "baseline_chooser", "evaluate", "format_table", "run_episodes"]
+
+# the paper's ALFWorld columns: task type -> short name
+ALFWORLD_COLUMNS = {
+    "pick_and_place_simple": "Pick",
+    "look_at_obj_in_light": "Look",
+    "pick_clean_then_place_in_recep": "Clean",
+    "pick_heat_then_place_in_recep": "Heat",
+    "pick_cool_then_place_in_recep": "Cool",
+    "pick_two_obj_and_place": "Pick2",
+}
+
+# chooses the commands of the running episodes: (envs, observations, infos, histories) -> commands
+Chooser = Callable[[list[gym.Env], list[dict], list[dict], list[list[tuple[str, str]]]], list[str]]
 
 
-def evaluate(
-    model,
+def run_episodes(
     env_id: str,
-    task_ids: list[int],
+    task_ids: Sequence[int],
+    choose: Chooser,
     env_kwargs: dict[str, Any] | None = None,
     episodes_per_task: int = 1,
-    deterministic: bool = False,
-    seed: int = 0,
 ) -> dict[str, float]:
-    """Success rate (%) of ``model`` on the given tasks, overall (``"all"``) and per task type.
+    """Play ``episodes_per_task`` episodes of every task, all running together, and tabulate them.
 
-    All episodes run batched through the policy; sampling is seeded, so a seed gives the same
-    numbers for the same model.
+    Returns success % per task type (``info["task_type"]``), ``"all"`` (success % overall) and
+    ``"score"`` (100 x the mean episode return; WebShop's score, equal to success for 0/1 rewards).
     """
+    if not task_ids:
+        raise ValueError("task_ids must name at least one task")
     envs = [gym.make(env_id, **(env_kwargs or {})) for _ in task_ids for _ in range(episodes_per_task)]
     tasks = [t for t in task_ids for _ in range(episodes_per_task)]
-    obs, infos = zip(*(env.reset(options={"task_id": t}) for env, t in zip(envs, tasks, strict=True)), strict=True)
-    obs, infos = list(obs), list(infos)
-    goals = [info.get("goal", o["text"]) for o, info in zip(obs, infos, strict=True)]
+    starts = [e.reset(options={"task_id": t}) for e, t in zip(envs, tasks, strict=True)]
+    obs, infos = [s[0] for s in starts], [s[1] for s in starts]
     histories: list[list[tuple[str, str]]] = [[] for _ in envs]
-    running = list(range(len(envs)))
+    returns = [0.0] * len(envs)
     won = [False] * len(envs)
-    generator = torch.Generator().manual_seed(seed)
-    policy = model.policy
+    running = list(range(len(envs)))
     while running:
-        prompts = [
-            model.prompt(goals[i], histories[i], obs[i]["text"], infos[i]["admissible_commands"]) for i in running
-        ]
-        responses = policy.act(prompts, [infos[i]["admissible_commands"] for i in running], deterministic, generator)
+        commands = choose(
+            [envs[i] for i in running], [obs[i] for i in running], [infos[i] for i in running],
+            [histories[i] for i in running],
+        )  # fmt: skip
         still = []
-        for i, response in zip(running, responses, strict=True):
-            command, _ = project_action(response.text, infos[i]["admissible_commands"])
+        for i, command in zip(running, commands, strict=True):
             histories[i].append((obs[i]["text"], command))
-            obs[i], _, terminated, truncated, infos[i] = envs[i].step(command)
-            won[i] = bool(infos[i].get("won", False))
+            obs[i], reward, terminated, truncated, infos[i] = envs[i].step(command)
+            returns[i] += float(reward)
+            won[i] = bool(infos[i].get("won", infos[i].get("is_success", False)))
             if not (terminated or truncated):
                 still.append(i)
         running = still
@@ -56,4 +69,64 @@ def evaluate(
         by_type[info.get("task_type", "all")].append(won[i])
     table = {t: 100.0 * sum(v) / len(v) for t, v in sorted(by_type.items())}
     table["all"] = 100.0 * sum(won) / len(won)
+    table["score"] = 100.0 * sum(returns) / len(returns)
     return table
+
+
+def evaluate(
+    model,
+    env_id: str,
+    task_ids: Sequence[int],
+    env_kwargs: dict[str, Any] | None = None,
+    episodes_per_task: int = 1,
+    deterministic: bool = False,
+    seed: int = 0,
+) -> dict[str, float]:
+    """:func:`run_episodes` with a trained agent: all episodes' prompts go through the policy batched.
+
+    Sampling is seeded, so a seed gives the same numbers for the same model.
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def choose(envs, obs, infos, histories):
+        admissible = [info["admissible_commands"] for info in infos]
+        prompts = [
+            model.prompt(info.get("goal", o["text"]), h, o["text"], a)
+            for o, info, h, a in zip(obs, infos, histories, admissible, strict=True)
+        ]
+        responses = model.policy.act(prompts, admissible, deterministic, generator)
+        return [project_action(r.text, a)[0] for r, a in zip(responses, admissible, strict=True)]
+
+    return run_episodes(env_id, task_ids, choose, env_kwargs, episodes_per_task)
+
+
+def baseline_chooser(policy: str, seed: int = 0) -> Chooser:
+    """``"random"`` (uniform over admissible commands, seeded) or ``"expert"`` (the env's scripted oracle)."""
+    if policy == "random":
+        rng = random.Random(seed)
+        return lambda envs, obs, infos, histories: [rng.choice(info["admissible_commands"]) for info in infos]
+    if policy == "expert":
+        from gigpo_gym.alfworld import expert_command
+        from gigpo_gym.webshop import expert_action
+
+        def expert(env: gym.Env) -> str:
+            engine = env.unwrapped.engine
+            if env.spec.id.startswith("ALFWorld"):
+                return expert_command(engine) or "look"  # None once solved; the episode has ended then
+            return expert_action(engine)
+
+        return lambda envs, obs, infos, histories: [expert(e) for e in envs]
+    raise ValueError(f"policy must be 'random' or 'expert', got {policy!r}")
+
+
+def format_table(env_id: str, table: dict[str, float]) -> str:
+    """The paper's table: ALFWorld success % per task type and All; WebShop score and success %."""
+    if env_id.startswith("ALFWorld"):
+        names = [c for t, c in ALFWORLD_COLUMNS.items() if t in table] + ["All"]
+        values = [table[t] for t in ALFWORLD_COLUMNS if t in table] + [table["all"]]
+    else:
+        names, values = ["Score", "Success"], [table["score"], table["all"]]
+    header = "| " + " | ".join(names) + " |"
+    rule = "|" + "|".join("---:" for _ in names) + "|"
+    row = "| " + " | ".join(f"{v:.1f}" for v in values) + " |"
+    return "\n".join([header, rule, row])

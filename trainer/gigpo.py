@@ -222,6 +222,7 @@ class GiGPO(OnPolicyAlgorithm):
         returns = np.zeros(n)
         lengths = np.zeros(n, dtype=int)
         invalid = 0
+        round_episodes: list[dict[str, Any]] = []
         callback.on_rollout_start()
         while env.active.any():
             running = np.flatnonzero(env.active)
@@ -270,6 +271,7 @@ class GiGPO(OnPolicyAlgorithm):
                     )
             obs, infos = new_obs, new_infos
             self.num_timesteps += n
+            round_episodes.extend(ended)
             self._update_info_buffer(ended, np.ones(len(ended), dtype=bool))
             callback.update_locals(locals())
             if not callback.on_step():
@@ -277,6 +279,9 @@ class GiGPO(OnPolicyAlgorithm):
         advantages = rollout_buffer.compute_advantages()
         sizes = rollout_buffer.step_group_sizes()
         self._round_stats = {
+            # this round's episodes only (SB3's ep_*_mean average over stats_window_size episodes)
+            "rollout/round_success_rate": float(np.mean([e["is_success"] for e in round_episodes])),
+            "rollout/round_return_mean": float(np.mean([e["episode"]["r"] for e in round_episodes])),
             "rollout/invalid_action_rate": invalid / len(rollout_buffer),
             "rollout/steps": float(len(rollout_buffer)),
             "rollout/time_s": time.perf_counter() - start,

@@ -1,0 +1,106 @@
+"""gigpo-train and gigpo-eval end to end on the tiny model: train, resume, evaluate, tables, plots, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from trainer import eval as eval_cli
+from trainer import train as train_cli
+from trainer.config import PRESETS, ConfigError, resolve_config
+
+SMALL = ["n_groups=1", "group_size=2", "max_episode_steps=3", "eval_tasks=2", "batch_size=8", "micro_batch_size=4"]
+
+
+def sets(*items):
+    return [arg for item in items for arg in ("--set", item)]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_path, tmp_path_factory):
+    """A one-round WebShop run of gigpo-train."""
+    path = tmp_path_factory.mktemp("runs") / "run"
+    argv = ["--env", "WebShop-text-v0", "--model", tiny_path, "--rounds", "1", "--run-dir", str(path), "--no-progress"]
+    assert train_cli.main(argv + sets(*SMALL, "eval_split=test", "history_length=1")) == 0
+    return path
+
+
+def test_train_writes_config_logs_checkpoint_eval_and_curve(run_dir):
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["env"] == "WebShop-text-v0" and config["rounds"] == 1 and config["history_length"] == 1
+    assert json.loads((run_dir / "state.json").read_text())["rounds_done"] == 1
+    header = (run_dir / "progress.csv").read_text().splitlines()[0].split(",")
+    assert {"rollout/round_success_rate", "train/kl", "gigpo/anchor_fraction", "time/total_timesteps"} <= set(header)
+    table = json.loads((run_dir / "eval.json").read_text())
+    assert set(table) >= {"all", "score"} and 0.0 <= table["score"] <= 100.0
+    assert (run_dir / "eval.md").read_text().startswith("| Score | Success |")
+    png = (run_dir / "learning_curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 5000
+
+
+def test_resume_continues_and_refuses_a_finished_run(run_dir, capsys):
+    assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--no-progress"]) == 2
+    assert "already finished (1/1 rounds)" in capsys.readouterr().err
+    assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--no-progress", "--set", "model=other"]) == 2
+    assert "was trained with model" in capsys.readouterr().err
+    assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--no-progress", "--rounds", "2"]) == 0
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["rounds_done"] == 2 and state["num_timesteps"] > 0
+    assert (run_dir / "progress-until-round00001.csv").exists()  # the first round's log row is kept
+
+
+def test_eval_of_a_checkpoint_is_deterministic_and_writes_files(run_dir, tmp_path, capsys):
+    argv = ["--checkpoint", str(run_dir), "--tasks", "3", "--seed", "1"]
+    out_json, out_md = tmp_path / "t.json", tmp_path / "t.md"
+    assert eval_cli.main(argv + ["--json", str(out_json), "--markdown", str(out_md)]) == 0
+    first = capsys.readouterr().out
+    assert eval_cli.main(argv) == 0
+    assert capsys.readouterr().out == first
+    assert "| Score | Success |" in first and json.loads(out_json.read_text())["score"] >= 0.0
+    assert out_md.read_text().startswith("| Score | Success |")
+
+
+def test_eval_baselines_print_the_paper_columns(capsys):
+    assert eval_cli.main(["--env", "ALFWorld-text-v0", "--policy", "expert", "--split", "valid_unseen"]) == 0
+    out = capsys.readouterr().out
+    assert "| Pick | Look | Clean | Heat | Cool | Pick2 | All |" in out
+    assert out.strip().endswith("| 100.0 | 100.0 | 100.0 | 100.0 | 100.0 | 100.0 | 100.0 |")
+    assert eval_cli.main(["--env", "WebShop-text-v0", "--policy", "random", "--tasks", "20"]) == 0
+    row = capsys.readouterr().out.strip().splitlines()[-1]
+    score, success = (float(x) for x in row.strip("| ").split(" | "))
+    assert 0.0 < score < 60.0 and 0.0 <= success < 50.0
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "message"),
+    [
+        (eval_cli, ["--env", "CartPole-v9", "--policy", "random"], "unknown env id 'CartPole-v9'; registered"),
+        (eval_cli, ["--policy", "random"], "--policy needs --env"),
+        (eval_cli, ["--checkpoint", "/nonexistent/run"], "checkpoint not found"),
+        (eval_cli, ["--env", "WebShop-text-v0", "--policy", "random", "--split", "dev"], "split must be one of"),
+        (train_cli, ["--env", "Nope-v0"], "unknown env id 'Nope-v0'; registered gigpo-gym envs: ALFWorld-text-v0"),
+        (train_cli, ["--set", "learning_rat=0.1"], "did you mean 'learning_rate'?"),
+        (train_cli, ["--set", "rounds=many"], "rounds must be of type int"),
+        (train_cli, ["--preset", "gpu-huge"], "unknown preset 'gpu-huge'"),
+        (train_cli, ["--resume"], "--resume needs --run-dir"),
+        (train_cli, ["--algo", "ppo"], "algo must be gigpo, grpo or rloo"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(module, argv, message, capsys):
+    assert module.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_layers_presets_file_and_overrides(tmp_path):
+    file = tmp_path / "c.yaml"
+    file.write_text("rounds: 3\nlearning_rate: 1\n")
+    config = resolve_config("cpu-webshop", file, ["rounds=5"], seed=7)
+    assert config.env == "WebShop-text-v0" and config.rounds == 5 and config.seed == 7
+    assert config.learning_rate == 1.0 and isinstance(config.learning_rate, float)  # ints widen to floats
+    for name in PRESETS:
+        resolve_config(name)  # every preset is a valid config
+    file.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        resolve_config(None, file)

@@ -1,0 +1,165 @@
+"""The training configuration: one typed dataclass with help text, presets, YAML files and ``key=value`` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["PRESETS", "ConfigError", "TrainConfig", "resolve_config"]
+
+
+class ConfigError(ValueError):
+    """A configuration a user wrote is wrong; the message says what and how to fix it."""
+
+
+def _opt(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best in the table below
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``gigpo-train`` needs; ``gigpo-train --help-config`` prints each field with its help."""
+
+    env: str = _opt("ALFWorld-text-v0", "registered env id")
+    env_kwargs: dict = _opt({}, "gym.make keyword arguments of the training env (split, task_types ...)")
+    max_episode_steps: int = _opt(50, "episode step limit (paper: ALFWorld 50, WebShop 15)")
+    algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo or rloo")
+    model: str = _opt("tiny", "Hugging Face model id or local path; 'tiny' builds the offline tiny model")
+    action_mode: str = _opt("score", "'score' (softmax over admissible actions) or 'generate' (free text)")
+    use_lora: bool = _opt(False, "train a LoRA adapter (reference = adapter disabled) instead of all weights")
+    lora_r: int = _opt(8, "LoRA rank")
+    lora_alpha: int = _opt(16, "LoRA alpha")
+    temperature: float = _opt(1.0, "sampling temperature (generate mode)")
+    max_new_tokens: int = _opt(256, "response length limit (generate mode)")
+    rounds: int = _opt(8, "rollout rounds; each round is followed by one update")
+    n_groups: int = _opt(4, "tasks per round")
+    group_size: int = _opt(4, "trajectories per task (paper: 8)")
+    learning_rate: float = _opt(1e-3, "optimiser learning rate (paper: 1e-6 for full fine-tuning of 1.5B/7B)")
+    gamma: float = _opt(0.95, "discount of the step-level return-to-go (paper: 0.95)")
+    omega: float = _opt(1.0, "weight of the step advantage (paper: 1)")
+    norm: str | None = _opt(None, "advantage normalisation 'std' or 'mean'; default: std for grpo, else mean")
+    history_length: int = _opt(2, "past (observation, action) pairs in the prompt (paper: 2)")
+    invalid_action_penalty: float = _opt(-0.1, "reward added to an invalid action (paper: -0.1)")
+    n_epochs: int = _opt(1, "passes over each round's steps")
+    batch_size: int = _opt(64, "steps per optimiser update")
+    micro_batch_size: int = _opt(16, "steps per forward/backward pass (gradient accumulation)")
+    clip_range: float = _opt(0.2, "PPO clip epsilon (paper: 0.2)")
+    kl_coef: float = _opt(0.01, "KL penalty coefficient (paper: 0.01)")
+    ent_coef: float = _opt(0.0, "entropy bonus coefficient")
+    max_grad_norm: float = _opt(1.0, "gradient clipping norm")
+    eval_split: str = _opt("valid_seen", "split evaluated at the end (ALFWorld valid_seen/valid_unseen, WebShop test)")
+    eval_tasks: int = _opt(140, "evaluate the first N tasks of the eval split")
+    eval_episodes: int = _opt(1, "sampled episodes per evaluation task")
+    checkpoint_every: int = _opt(1, "save the checkpoint every N rounds")
+    seed: int = _opt(0, "seed of tasks, sampling and initialisation")
+    device: str = _opt("cpu", "torch device: cpu, cuda or auto")
+
+    def validate(self) -> None:
+        from gymnasium.envs.registration import registry
+
+        import gigpo_gym
+
+        if self.env not in registry:
+            known = ", ".join(gigpo_gym.ENV_IDS)
+            raise ConfigError(f"unknown env id {self.env!r}; registered gigpo-gym envs: {known}")
+        if self.algo not in ("gigpo", "grpo", "rloo"):
+            raise ConfigError(f"algo must be gigpo, grpo or rloo, got {self.algo!r}")
+        if self.action_mode not in ("score", "generate"):
+            raise ConfigError(f"action_mode must be score or generate, got {self.action_mode!r}")
+        for name in ("rounds", "n_groups", "eval_tasks", "eval_episodes", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.group_size < 2:
+            raise ConfigError(f"group_size must be >= 2 (group-relative advantages), got {self.group_size}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_PAPER = dict(
+    action_mode="generate", use_lora=False, learning_rate=1e-6, n_groups=16, group_size=8, history_length=2,
+    gamma=0.95, omega=1.0, kl_coef=0.01, clip_range=0.2, batch_size=256, micro_batch_size=8, temperature=1.0,
+    device="auto",
+)  # fmt: skip
+PRESETS: dict[str, dict[str, Any]] = {
+    # CPU, a few minutes, no download: the offline tiny model on look-at-object tasks
+    "cpu-quickstart": dict(
+        env="ALFWorld-text-v0", env_kwargs={"task_types": ["look_at_obj_in_light"]}, model="tiny", rounds=8,
+        max_episode_steps=50, eval_tasks=13, eval_episodes=4,
+    ),
+    "cpu-webshop": dict(
+        env="WebShop-text-v0", env_kwargs={"split": "train"}, model="tiny", rounds=8, max_episode_steps=15,
+        eval_split="test", eval_tasks=100, history_length=1,
+    ),
+    # the paper's setups (GPU): Qwen2.5-Instruct, group size 8, 16 groups, gamma 0.95, omega 1
+    "alfworld-qwen2.5-1.5b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct",
+                                  max_episode_steps=50, max_new_tokens=512, rounds=150, eval_split="valid_unseen",
+                                  eval_tasks=134),
+    "alfworld-qwen2.5-7b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-7B-Instruct",
+                                max_episode_steps=50, max_new_tokens=512, rounds=150, eval_split="valid_unseen",
+                                eval_tasks=134),
+    "webshop-qwen2.5-1.5b": dict(_PAPER, env="WebShop-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct",
+                                 max_episode_steps=15, max_new_tokens=512, rounds=150, eval_split="test",
+                                 eval_tasks=500, env_kwargs={"split": "train"}),
+    "webshop-qwen2.5-7b": dict(_PAPER, env="WebShop-text-v0", model="Qwen/Qwen2.5-7B-Instruct",
+                               max_episode_steps=15, max_new_tokens=512, rounds=150, eval_split="test",
+                               eval_tasks=500, env_kwargs={"split": "train"}),
+}  # fmt: skip
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Check a value against the field's type, converting ints to floats where a float is expected."""
+    expected = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
+    kinds = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "str | None": (str, type(None))}
+    kind = kinds[expected]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"{name} must be of type {expected}, got {value!r}")
+    return value
+
+
+def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None:
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    for key, value in updates.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
+        values[key] = _coerce(key, value)
+
+
+def resolve_config(
+    preset: str | None = None, config_file: str | Path | None = None, overrides: list[str] | None = None,
+    **fields: Any,
+) -> TrainConfig:  # fmt: skip
+    """Defaults < preset < YAML file < ``key=value`` overrides < explicit ``fields``; validated."""
+    values: dict[str, Any] = TrainConfig().to_dict()
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")
+        _apply(values, PRESETS[preset], f"preset {preset!r}")
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+        _apply(values, loaded, str(path))
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        _apply(values, {key.strip(): yaml.safe_load(raw)}, "--set")
+    _apply(values, {k: v for k, v in fields.items() if v is not None}, "the command line")
+    config = TrainConfig(**values)
+    config.validate()
+    return config

@@ -1,0 +1,110 @@
+"""``gigpo-eval``: the paper's evaluation table for a checkpoint or a baseline policy.
+
+    gigpo-eval --env ALFWorld-text-v0 --policy expert --split valid_seen
+    gigpo-eval --checkpoint runs/my-run --split valid_unseen --episodes 2 --markdown table.md
+
+ALFWorld: success % per task type (Pick, Look, Clean, Heat, Cool, Pick2) and All; WebShop: score
+(100 x mean reward) and success %. All episodes run batched; a seed gives the same table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError, TrainConfig, resolve_config
+
+__all__ = ["main"]
+
+DEFAULT_SPLITS = {"ALFWorld-text-v0": "valid_seen", "WebShop-text-v0": "test"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gigpo-eval", description="Evaluate an agent on a gigpo-gym text env.")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--checkpoint", help="a run directory of gigpo-train (or its checkpoint.zip)")
+    who.add_argument("--policy", choices=["random", "expert"], help="a baseline policy instead of a checkpoint")
+    parser.add_argument("--env", help="env id (default: the checkpoint's; required with --policy)")
+    parser.add_argument("--split", help="split (ALFWorld valid_seen/valid_unseen/train, WebShop test/train)")
+    parser.add_argument("--tasks", type=int, help="evaluate the first N tasks of the split (default: all)")
+    parser.add_argument("--episodes", type=int, default=1, help="episodes per task (default 1)")
+    parser.add_argument("--max-episode-steps", type=int, help="step limit (default: the checkpoint's or the env's)")
+    parser.add_argument("--deterministic", action="store_true", help="greedy actions instead of sampling")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--json", help="also write the table as JSON to this file")
+    parser.add_argument("--markdown", help="also write the table as Markdown to this file")
+    return parser
+
+
+def _checkpoint_config(path: Path) -> tuple[Path, TrainConfig]:
+    run_dir = path if path.is_dir() else path.parent
+    zip_path = path / "checkpoint.zip" if path.is_dir() else path
+    if not zip_path.is_file():
+        raise ConfigError(f"checkpoint not found: {zip_path}")
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"{saved} not found: --checkpoint expects a gigpo-train run directory")
+    return zip_path, resolve_config(None, saved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        import gymnasium as gym
+
+        import gigpo_gym
+
+        from .evaluation import baseline_chooser, evaluate, format_table, run_episodes
+
+        config = None
+        if args.checkpoint:
+            zip_path, config = _checkpoint_config(Path(args.checkpoint))
+            if args.env and args.env != config.env:
+                raise ConfigError(f"the checkpoint was trained on {config.env}, not {args.env}")
+        if config is None and not args.env:
+            raise ConfigError("--policy needs --env")
+        env_id = args.env or config.env
+        if env_id not in gym.registry:
+            raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
+        if args.episodes < 1 or (args.tasks is not None and args.tasks < 1):
+            raise ConfigError("--episodes and --tasks must be >= 1")
+        split = args.split or (config.eval_split if config else DEFAULT_SPLITS.get(env_id))
+        env_kwargs = dict(config.env_kwargs) if config else {}
+        env_kwargs.pop("split", None)
+        if split is not None:
+            env_kwargs["split"] = split
+        steps = args.max_episode_steps or (config.max_episode_steps if config else None)
+        if steps is not None:
+            env_kwargs["max_episode_steps"] = steps
+        try:
+            probe = gym.make(env_id, **env_kwargs).unwrapped
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
+        task_ids = list(getattr(probe, "task_ids", range(len(getattr(probe, "goals", [])))))
+        task_ids = task_ids[: args.tasks] if args.tasks else task_ids
+        if args.checkpoint:
+            from .gigpo import GiGPO
+
+            model = GiGPO.load(zip_path, device=config.device)
+            table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
+            who = f"checkpoint {zip_path}"
+        else:
+            table = run_episodes(env_id, task_ids, baseline_chooser(args.policy, args.seed), env_kwargs, args.episodes)
+            who = f"{args.policy} policy"
+    except ConfigError as error:
+        print(f"gigpo-eval: error: {error}", file=sys.stderr)
+        return 2
+    markdown = format_table(env_id, table)
+    print(f"{env_id} {split}, {len(task_ids)} tasks x {args.episodes} episode(s), {who}, seed {args.seed}")
+    print(markdown)
+    if args.json:
+        Path(args.json).write_text(json.dumps(table, indent=2))
+    if args.markdown:
+        Path(args.markdown).write_text(markdown + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
