@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_learning.py [--env WebShop-text-v0] [--rounds 16] [--seeds 0 1 2] [--out benchmarks]
+    python benchmarks/bench_learning.py [--env WebShop-text-v0] [--rounds 12] [--seeds 0 1 2] [--out benchmarks]
 
 Each run trains the offline tiny model (random initial weights, full fine-tuning, ``score`` mode) for
 ``--rounds`` rollout rounds of ``n_groups`` x ``group_size`` episodes, and evaluates it (sampled, seeded) on the
@@ -105,9 +105,9 @@ def plot(env_id: str, results: dict, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="WebShop-text-v0", choices=list(SETUPS), help="env id")
-    parser.add_argument("--rounds", type=int, default=16, help="rollout rounds per run")
+    parser.add_argument("--rounds", type=int, default=12, help="rollout rounds per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (one run per estimator each)")
-    parser.add_argument("--eval-tasks", type=int, default=100, help="evaluation tasks")
+    parser.add_argument("--eval-tasks", type=int, default=50, help="evaluation tasks")
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)
     parser.add_argument("--out", default="benchmarks", help="folder for the PNG and JSON")
     args = parser.parse_args(argv)
