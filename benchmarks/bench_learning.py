@@ -2,9 +2,10 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_learning.py [--env WebShop-text-v0] [--rounds 12] [--seeds 0 1 2] [--out benchmarks]
+    python benchmarks/bench_learning.py [--env WebShop-text-v0] [--rounds 8] [--seeds 0 1 2] [--out benchmarks]
 
-Each run trains the offline tiny model (random initial weights, full fine-tuning, ``score`` mode) for
+Each run trains the offline tiny model (random initial weights, full fine-tuning, ``score`` mode; the rest of the
+hyper-parameters from the env's CPU preset of ``gigpo-train``: ``cpu-webshop`` or ``cpu-quickstart``) for
 ``--rounds`` rollout rounds of ``n_groups`` x ``group_size`` episodes, and evaluates it (sampled, seeded) on the
 first ``--eval-tasks`` tasks of the evaluation split before and after training (the untrained model is the same
 for every estimator of a seed, so it is evaluated once per seed). The curves are the training rollouts' success
@@ -25,8 +26,7 @@ from pathlib import Path
 import gigpo_gym  # noqa: F401
 from trainer.config import resolve_config
 from trainer.evaluation import evaluate
-from trainer.gigpo import GiGPO
-from trainer.train import eval_task_ids
+from trainer.train import build_model, eval_task_ids
 
 ESTIMATORS = ("gigpo", "grpo", "rloo")
 SETUPS = {
@@ -40,13 +40,7 @@ _BEFORE: dict[tuple, dict] = {}
 
 def run(env_id: str, estimator: str, seed: int, rounds: int, eval_tasks: int) -> dict:
     config = resolve_config(SETUPS[env_id]["preset"], algo=estimator, seed=seed, rounds=rounds, eval_tasks=eval_tasks)
-    model = GiGPO(
-        "LLMPolicy", config.env, env_kwargs={**config.env_kwargs, "max_episode_steps": config.max_episode_steps},
-        n_groups=config.n_groups, group_size=config.group_size, estimator=estimator,
-        learning_rate=config.learning_rate, history_length=config.history_length,
-        batch_size=config.batch_size, micro_batch_size=config.micro_batch_size, seed=seed,
-        policy_kwargs=dict(model_name_or_path="tiny", action_mode="score", use_lora=False),
-    )  # fmt: skip
+    model = build_model(config)  # the preset's hyper-parameters; only the estimator differs
     tasks = eval_task_ids(config)
     eval_kwargs = {**config.env_kwargs, "split": config.eval_split, "max_episode_steps": config.max_episode_steps}
     start = time.perf_counter()
@@ -105,7 +99,7 @@ def plot(env_id: str, results: dict, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="WebShop-text-v0", choices=list(SETUPS), help="env id")
-    parser.add_argument("--rounds", type=int, default=12, help="rollout rounds per run")
+    parser.add_argument("--rounds", type=int, default=8, help="rollout rounds per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (one run per estimator each)")
     parser.add_argument("--eval-tasks", type=int, default=50, help="evaluation tasks")
     parser.add_argument("--estimators", nargs="+", default=list(ESTIMATORS), choices=ESTIMATORS)

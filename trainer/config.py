@@ -96,7 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     "cpu-webshop": dict(
         env="WebShop-text-v0", env_kwargs={"split": "train"}, model="tiny", rounds=8, max_episode_steps=15,
-        eval_split="test", eval_tasks=100, history_length=1,
+        eval_split="test", eval_tasks=50, history_length=1, n_epochs=4, learning_rate=3e-3,
     ),
     # the paper's setups (GPU): Qwen2.5-Instruct, group size 8, 16 groups, gamma 0.95, omega 1
     "alfworld-qwen2.5-1.5b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct",
