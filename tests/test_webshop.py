@@ -369,7 +369,7 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         make(data_dir=tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="products file not found"):
         make(data_dir=tmp_path)
-    with pytest.raises(ValueError, match="task_id 500 is outside"):
+    with pytest.raises(ValueError, match="task_id 500 is not one of the 500 tasks"):
         make().reset(options={"task_id": 500})
     with pytest.raises(RuntimeError, match="reset"):
         make().unwrapped.step("search[x]")

@@ -6,15 +6,14 @@ from typing import Any
 
 import gymnasium as gym
 
-from ..rendering import render_text
-from ..spaces import AnyText, text_observation_space
+from ..text_env import TextEnv
 from .generator import generate_task, n_tasks, split_task_types
 from .world import TASK_TYPES, Engine, Task
 
 __all__ = ["ALFWorldTextEnv", "make_alfworld_env"]
 
 
-class ALFWorldTextEnv(gym.Env):
+class ALFWorldTextEnv(TextEnv):
     """ALFWorld (Shridhar et al. 2021) household tasks in text, played by an embedded engine.
 
     The agent is put in a room (kitchen, living room, bedroom or bathroom) with numbered
@@ -63,8 +62,6 @@ class ALFWorldTextEnv(gym.Env):
     ``scene`` and ``is_success`` (= ``won``, the key SB3's callbacks read).
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
-
     def __init__(
         self,
         split: str = "train",
@@ -72,6 +69,7 @@ class ALFWorldTextEnv(gym.Env):
         success_reward: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
+        super().__init__(render_mode, max_action_length=256)
         self.split = split
         size = n_tasks(split)
         if task_types is None:
@@ -84,44 +82,23 @@ class ALFWorldTextEnv(gym.Env):
             self.task_ids = [i for i in range(size) if kinds[i] in task_types]
         if not self.task_ids:
             raise ValueError(f"split {split!r} holds no task of types {list(task_types)}")
-        self._task_set = frozenset(self.task_ids)
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.success_reward = float(success_reward)
-        self.render_mode = render_mode
-        self.observation_space = text_observation_space()
-        self.action_space = AnyText(max_length=256, min_length=0)
         self.engine: Engine | None = None
-        self._text = ""
 
     # ------------------------------------------------------------------ gym API
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        options = options or {}
-        if "task_id" in options:
-            index = int(options["task_id"])
-            if index not in self._task_set:
-                raise ValueError(
-                    f"task_id {index} is not a task of split {self.split!r} with the chosen task_types"
-                )
-        else:
-            index = self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
+        index = self._choose_task(options, self.task_ids, f"split {self.split!r} with the chosen task_types")
         self.engine = Engine(self.load_task(index))
         self._text = self.engine.reset()
         return self._observation(), self._info(won=False)
 
     def step(self, action: str):
-        if self.engine is None:
-            raise RuntimeError("call reset() before step()")
-        if not isinstance(action, str):
-            raise TypeError(f"action must be a command string, got {type(action).__name__}")
+        self._check_action(action)
         self._text, won = self.engine.step(action)
         reward = self.success_reward if won else 0.0
         return self._observation(), reward, won, False, self._info(won=won)
-
-    def render(self) -> str | None:
-        return render_text(self.render_mode, self._text)
 
     # ------------------------------------------------------------------ helpers
 

@@ -17,11 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
-
 from ..hashing import canonical_hash
-from ..rendering import render_text
-from ..spaces import AnyText, text_observation_space
+from ..text_env import TextEnv
 from .world import TASK_TYPES
 
 __all__ = ["ALFWorldTextWorldEnv", "find_games"]
@@ -52,14 +49,12 @@ def find_games(data_path: str | os.PathLike[str], split: str) -> list[Path]:
     return games
 
 
-class ALFWorldTextWorldEnv(gym.Env):
+class ALFWorldTextWorldEnv(TextEnv):
     """The real ALFWorld/TextWorld env with ``ALFWorld-text-v0``'s spaces and info keys.
 
     Arguments: ``split``, ``data_path`` (or ``ALFWORLD_DATA``), ``success_reward``,
     ``render_mode``. ``reset(options={"task_id": i})`` plays game ``i`` of the sorted game list.
     """
-
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
 
     def __init__(
         self,
@@ -68,6 +63,7 @@ class ALFWorldTextWorldEnv(gym.Env):
         success_reward: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
+        super().__init__(render_mode, max_action_length=256)
         try:
             import textworld
             import textworld.gym  # noqa: F401
@@ -83,23 +79,16 @@ class ALFWorldTextWorldEnv(gym.Env):
         self.split = split
         self.games = find_games(data_path, split)
         self.success_reward = float(success_reward)
-        self.render_mode = render_mode
-        self.observation_space = text_observation_space()
-        self.action_space = AnyText(max_length=256, min_length=0)
         self._textworld = textworld
         self._wrappers = [AlfredDemangler(), AlfredInfos]
         self._infos = textworld.EnvInfos(won=True, admissible_commands=True, facts=True, extras=["gamefile"])
         self._env = None
         self._game = -1
-        self._text = ""
         self._goal = ""
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        options = options or {}
-        index = int(options["task_id"]) if "task_id" in options else int(self.np_random.integers(len(self.games)))
-        if not 0 <= index < len(self.games):
-            raise ValueError(f"task_id must lie in [0, {len(self.games)}), got {index}")
+        index = self._choose_task(options, range(len(self.games)), f"the {self.split!r} games")
         if index != self._game:
             if self._env is not None:
                 self._env.close()
@@ -116,14 +105,10 @@ class ALFWorldTextWorldEnv(gym.Env):
         return self._observation(infos), self._info(infos)
 
     def step(self, action: str):
-        if self._env is None:
-            raise RuntimeError("call reset() before step()")
+        self._check_action(action)
         self._text, _, _, infos = self._env.step(action)
         won = bool(infos["won"])
         return self._observation(infos), self.success_reward if won else 0.0, won, False, self._info(infos)
-
-    def render(self) -> str | None:
-        return render_text(self.render_mode, self._text)
 
     def close(self) -> None:
         if self._env is not None:

@@ -8,8 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from ..rendering import render_text
-from ..spaces import AnyText, text_observation_space
+from ..text_env import TextEnv
 from .catalog import Catalog, generate_catalog, load_catalog
 from .engine import WebShopEngine
 from .search import SearchEngine
@@ -30,7 +29,7 @@ def _catalog(catalog_key: tuple) -> Catalog:
     return generate_catalog(*args) if kind == "generated" else load_catalog(*args)
 
 
-class WebShopTextEnv(gym.Env):
+class WebShopTextEnv(TextEnv):
     """WebShop (Yao et al. 2022): find, customise and buy the product an instruction asks for.
 
     An embedded re-implementation of princeton-nlp/WebShop's text environment: the same pages
@@ -91,8 +90,6 @@ class WebShopTextEnv(gym.Env):
     original hides it by default).
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
-
     def __init__(
         self,
         split: str = "test",
@@ -104,10 +101,9 @@ class WebShopTextEnv(gym.Env):
         attributes_file: str = "items_ins_v2_1000.json",
         render_mode: str | None = None,
     ) -> None:
+        super().__init__(render_mode, max_action_length=512)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
         if data_dir is None:
             key: tuple = ("generated", int(catalog_seed), int(n_products), int(n_goals))
         else:
@@ -121,35 +117,19 @@ class WebShopTextEnv(gym.Env):
         self.goals = self.catalog.goals[split]
         if not self.goals:
             raise ValueError(f"the {split!r} split of this catalog holds no goal")
-        self.render_mode = render_mode
-        self.observation_space = text_observation_space()
-        self.action_space = AnyText(max_length=512, min_length=0)
         self.engine: WebShopEngine | None = None
-        self._text = ""
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        options = options or {}
-        if "task_id" in options:
-            index = int(options["task_id"])
-            if not 0 <= index < len(self.goals):
-                raise ValueError(f"task_id {index} is outside the {self.split!r} split (0..{len(self.goals) - 1})")
-        else:
-            index = int(self.np_random.integers(len(self.goals)))
+        index = self._choose_task(options, range(len(self.goals)), f"the {self.split!r} split")
         self.engine = WebShopEngine(self.catalog, self.search_engine, self.goals[index], index)
         self._text = self.engine.render()
         return self._observation(), self._info(valid=True)
 
     def step(self, action: str):
-        if self.engine is None:
-            raise RuntimeError("call reset() before step()")
-        if not isinstance(action, str):
-            raise TypeError(f"action must be a command string, got {type(action).__name__}")
+        self._check_action(action)
         self._text, reward, terminated, valid = self.engine.step(action)
         return self._observation(), reward, terminated, False, self._info(valid=valid)
-
-    def render(self) -> str | None:
-        return render_text(self.render_mode, self._text)
 
     def _observation(self) -> dict[str, str]:
         return {"text": self._text, "state_hash": self.engine.state_hash()}

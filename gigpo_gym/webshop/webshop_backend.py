@@ -11,11 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import gymnasium as gym
-
 from ..hashing import canonical_hash
-from ..rendering import render_text
-from ..spaces import AnyText, text_observation_space
+from ..text_env import TextEnv
 
 __all__ = ["WebShopRealEnv"]
 
@@ -32,42 +29,33 @@ def _import_text_env():
     return WebAgentTextEnv
 
 
-class WebShopRealEnv(gym.Env):
+class WebShopRealEnv(TextEnv):
     """WebShop's ``WebAgentTextEnv`` (``observation_mode="text"``) with gigpo-gym's spaces and info keys.
 
     Arguments: ``num_products`` (WebShop's 1,000-product setting by default), ``human_goals``,
     ``render_mode``; ``reset(options={"task_id": i})`` plays WebShop's goal ``i``.
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
-
     def __init__(self, num_products: int = 1000, human_goals: bool = True, render_mode: str | None = None) -> None:
+        super().__init__(render_mode, max_action_length=512)
         text_env = _import_text_env()
         self._env = text_env(observation_mode="text", num_products=num_products, human_goals=human_goals)
-        self.render_mode = render_mode
-        self.observation_space = text_observation_space()
-        self.action_space = AnyText(max_length=512, min_length=0)
-        self._text = ""
         self._task_id = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        options = options or {}
-        n_goals = len(self._env.server.goals)
-        task_id = int(options["task_id"]) if "task_id" in options else int(self.np_random.integers(n_goals))
+        task_id = self._choose_task(options, range(len(self._env.server.goals)), "WebShop's goals")
         self._task_id = task_id
         self._text, _ = self._env.reset(session=task_id)
         return self._observation(), self._info(valid=True, reward=0.0, done=False)
 
     def step(self, action: str):
+        self._check_action(action)
         before = self._env.state["url"]
         text, reward, done, _ = self._env.step(action)
         valid = done or self._env.state["url"] != before
         self._text = text
         return self._observation(), float(reward), bool(done), False, self._info(valid, float(reward), bool(done))
-
-    def render(self) -> str | None:
-        return render_text(self.render_mode, self._text)
 
     def _observation(self) -> dict[str, str]:
         url = re.sub(r"/" + re.escape(str(self._env.session)) + r"(?=/|$)", "", self._env.state["url"] or "")

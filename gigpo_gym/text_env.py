@@ -1,0 +1,56 @@
+"""The base of every gigpo-gym env: the observation contract, task selection, action checks and rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+
+from .spaces import AnyText, text_observation_space
+
+__all__ = ["TextEnv"]
+
+
+class TextEnv(gym.Env):
+    """A Gymnasium env with ``Dict({"text", "state_hash"})`` observations and command-string actions.
+
+    Subclasses set ``self._text`` (the last observation text) and call :meth:`_choose_task` in
+    ``reset`` and :meth:`_check_action` in ``step``.
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+
+    def __init__(self, render_mode: str | None = None, max_action_length: int = 256) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.observation_space = text_observation_space()
+        self.action_space = AnyText(max_length=max_action_length, min_length=0)
+        self._text = ""
+        self._started = False
+
+    def _choose_task(self, options: dict[str, Any] | None, task_ids: Sequence[int], what: str) -> int:
+        """``options["task_id"]`` when given (it must be one of ``task_ids``), else a draw from ``np_random``."""
+        self._started = True
+        options = options or {}
+        if "task_id" not in options:
+            return int(task_ids[int(self.np_random.integers(len(task_ids)))])
+        index = int(options["task_id"])
+        if index not in task_ids:
+            raise ValueError(f"task_id {index} is not one of the {len(task_ids)} tasks of {what}")
+        return index
+
+    def _check_action(self, action: Any) -> None:
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        if not isinstance(action, str):
+            raise TypeError(f"action must be a command string, got {type(action).__name__}")
+
+    def render(self) -> str | None:
+        """``"ansi"`` returns the last text, ``"human"`` prints it, ``None`` renders nothing."""
+        if self.render_mode == "ansi":
+            return self._text
+        if self.render_mode == "human":
+            print(self._text)
+        return None
