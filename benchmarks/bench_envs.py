@@ -11,8 +11,8 @@ random policy and the expert on valid_seen (50-step limit).
 WebShop-text-v0 (embedded, generated 1,000-product catalog): env steps/s under a random admissible
 policy (the step includes BM25 search, page rendering, the state hash and the clickables; search
 results are cached per query, as repeated rollouts of a group reuse them), the same with the cache
-cleared before every search, and score (100 x mean reward) and success rate of the random policy and
-the expert on the 500 test goals (15-step limit).
+cleared before every search, and score (100 x mean reward) and success rate on the 500 test goals (15-step
+limit) of a random policy, WebShop's rule baseline (search the instruction, buy the first result) and the expert.
 """
 
 from __future__ import annotations
@@ -86,6 +86,15 @@ def webshop_throughput(steps: int, cold_search: bool, seed: int = 0) -> float:
     return steps / (time.perf_counter() - start - reset_time)
 
 
+def rule_action(info: dict) -> str:
+    """WebShop's rule baseline: search the instruction, open the first result, buy it."""
+    commands = info["admissible_commands"]
+    if "click[buy now]" in commands:
+        return "click[buy now]"
+    products = [c for c in commands if c.startswith("click[b0")]
+    return products[0] if products else commands[0]
+
+
 def webshop_scores(policy: str, seed: int = 0) -> tuple[float, float]:
     """(score = 100 x mean reward, success %) on the 500 test goals."""
     env = gym.make("WebShop-text-v0", split="test")
@@ -97,6 +106,8 @@ def webshop_scores(policy: str, seed: int = 0) -> tuple[float, float]:
         while not done:
             if policy == "expert":
                 command = expert_action(env.unwrapped.engine)
+            elif policy == "rule":
+                command = rule_action(info)
             else:
                 command = rng.choice(info["admissible_commands"])
             _, reward, terminated, truncated, info = env.step(command)
@@ -122,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     cold = webshop_throughput(args.steps, cold_search=True)
     print(f"WebShop-text-v0 embedded: {warm:,.0f} steps/s (search cache on), {cold:,.0f} steps/s (every search cold)")
     print("WebShop test goals (500)  score  success %")
-    for policy in ("random", "expert"):
+    for policy in ("random", "rule", "expert"):
         score, success = webshop_scores(policy)
         print(f"{policy:<25} {score:>5.1f} {success:>9.1f}")
     return 0

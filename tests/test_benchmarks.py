@@ -26,7 +26,8 @@ def test_bench_advantages():
 def test_bench_envs():
     out = run("bench_envs.py", "--steps", "200")
     assert "ALFWorld-text-v0 embedded:" in out and "WebShop-text-v0 embedded:" in out
-    assert out.strip().splitlines()[-1].split()[:3] == ["expert", "100.0", "100.0"]
+    lines = out.strip().splitlines()
+    assert lines[-1].split()[:3] == ["expert", "100.0", "100.0"] and lines[-2].split()[0] == "rule"
 
 
 def test_bench_learning(tmp_path):
