@@ -34,6 +34,7 @@ setup(
         "rapidfuzz>=3.0",
         "pyyaml>=6",
         "matplotlib>=3.7",
+        "tensorboard>=2.10",
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5"],

@@ -33,6 +33,7 @@ def test_train_writes_config_logs_checkpoint_eval_and_curve(run_dir):
     assert json.loads((run_dir / "state.json").read_text())["rounds_done"] == 1
     header = (run_dir / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"rollout/round_success_rate", "train/kl", "gigpo/anchor_fraction", "time/total_timesteps"} <= set(header)
+    assert list(run_dir.glob("events.out.tfevents.*"))  # TensorBoard
     table = json.loads((run_dir / "eval.json").read_text())
     assert set(table) >= {"all", "score"} and 0.0 <= table["score"] <= 100.0
     assert (run_dir / "eval.md").read_text().startswith("| Score | Success |")

@@ -4,8 +4,8 @@
     gigpo-train --env WebShop-text-v0 --algo grpo --model tiny --set rounds=20 --set history_length=1
     gigpo-train --resume --run-dir runs/my-run --set rounds=30
 
-The run directory holds ``config.yaml`` (the resolved config), ``progress.csv`` (and TensorBoard
-events when ``tensorboard`` is installed), ``checkpoint.zip`` + ``state.json`` (written atomically
+The run directory holds ``config.yaml`` (the resolved config), ``progress.csv`` and TensorBoard
+events, ``checkpoint.zip`` + ``state.json`` (written atomically
 after every ``checkpoint_every`` rounds), and at the end ``eval.json``, ``eval.md`` and
 ``learning_curve.png``.
 """
@@ -153,17 +153,10 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         model = build_model(config)
         rounds_done = 0
     _atomic_write(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    formats = ["csv"]
-    try:
-        import tensorboard  # noqa: F401
-
-        formats.append("tensorboard")
-    except ImportError:
-        pass
     progress_csv = run_dir / "progress.csv"
     if resume and progress_csv.exists():  # SB3's CSV logger truncates its file: keep the earlier rounds' rows
         os.replace(progress_csv, run_dir / f"progress-until-round{rounds_done:05d}.csv")
-    model.set_logger(configure(str(run_dir), formats))
+    model.set_logger(configure(str(run_dir), ["csv", "tensorboard"]))
 
     bar = tqdm(total=config.rounds, initial=rounds_done, desc="rounds", disable=not progress, file=sys.stdout)
     start = time.perf_counter()
