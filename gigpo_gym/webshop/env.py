@@ -82,6 +82,9 @@ class WebShopTextEnv(TextEnv):
     ``reward_info``.
 
     ## Differences from the original
+    The generated catalog is easier to search than WebShop's: goal attributes and options appear
+    verbatim in the target's text, so the rule baseline (search the instruction, buy the first
+    result) scores about 73 with 22% success instead of the paper's 45.6 and 9.6%.
     Search is only available on the search page (the original's text env also accepts it
     elsewhere, although no search bar is shown there); the done page shows the purchase and the
     score but no MTurk code; title nouns for r_type come from a stop-word/adjective filter rather
