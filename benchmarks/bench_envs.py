@@ -27,6 +27,7 @@ import gymnasium as gym
 import gigpo_gym  # noqa: F401
 from gigpo_gym.alfworld import SPLIT_SIZES, TASK_TYPES, expert_command
 from gigpo_gym.webshop import expert_action
+from trainer.evaluation import ALFWORLD_COLUMNS
 
 
 def alfworld_throughput(steps: int, seed: int = 0) -> tuple[float, float]:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rate, reset = alfworld_throughput(args.steps)
     print(f"ALFWorld-text-v0 embedded: {rate:,.0f} steps/s, reset {reset * 1e3:.2f} ms ({args.steps:,} steps)")
-    short = ["Pick", "Look", "Clean", "Heat", "Cool", "Pick2", "All"]
+    short = [ALFWORLD_COLUMNS[t] for t in TASK_TYPES] + ["All"]
     print("valid_seen success %  " + " ".join(f"{s:>6}" for s in short))
     for policy in ("random", "expert"):
         row = alfworld_success(policy)

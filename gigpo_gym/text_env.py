@@ -15,8 +15,9 @@ __all__ = ["TextEnv"]
 class TextEnv(gym.Env):
     """A Gymnasium env with ``Dict({"text", "state_hash"})`` observations and command-string actions.
 
-    Subclasses set ``self._text`` (the last observation text) and call :meth:`_choose_task` in
-    ``reset`` and :meth:`_check_action` in ``step``.
+    Subclasses declare their tasks with :meth:`_set_tasks`, set ``self._text`` (the last observation
+    text), and call :meth:`_choose_task` in ``reset`` and :meth:`_check_action` in ``step``.
+    ``task_ids`` lists the ids ``reset(options={"task_id": i})`` accepts.
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -29,16 +30,25 @@ class TextEnv(gym.Env):
         self.action_space = AnyText(max_length=max_action_length, min_length=0)
         self._text = ""
         self._started = False
+        self.task_ids: list[int] = []
+        self._task_set: frozenset[int] = frozenset()
+        self._task_what = ""
 
-    def _choose_task(self, options: dict[str, Any] | None, task_ids: Sequence[int], what: str) -> int:
+    def _set_tasks(self, task_ids: Sequence[int], what: str) -> None:
+        """The tasks of this env (``what`` names them in errors)."""
+        self.task_ids = list(task_ids)
+        self._task_set = frozenset(self.task_ids)
+        self._task_what = what
+
+    def _choose_task(self, options: dict[str, Any] | None) -> int:
         """``options["task_id"]`` when given (it must be one of ``task_ids``), else a draw from ``np_random``."""
         self._started = True
         options = options or {}
         if "task_id" not in options:
-            return int(task_ids[int(self.np_random.integers(len(task_ids)))])
+            return self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
         index = int(options["task_id"])
-        if index not in task_ids:
-            raise ValueError(f"task_id {index} is not one of the {len(task_ids)} tasks of {what}")
+        if index not in self._task_set:
+            raise ValueError(f"task_id {index} is not one of the {len(self.task_ids)} tasks of {self._task_what}")
         return index
 
     def _check_action(self, action: Any) -> None:

@@ -62,6 +62,7 @@ class TrainConfig:
     device: str = _opt("cpu", "torch device: cpu, cuda or auto")
 
     def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the first value that cannot work."""
         from gymnasium.envs.registration import registry
 
         import gigpo_gym
@@ -80,6 +81,7 @@ class TrainConfig:
             raise ConfigError(f"group_size must be >= 2 (group-relative advantages), got {self.group_size}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain data (what ``config.yaml`` holds)."""
         return dataclasses.asdict(self)
 
 
@@ -121,7 +123,7 @@ def _coerce(name: str, value: Any) -> Any:
     kind = kinds[expected]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise ConfigError(f"{name} must be of type {expected}, got {value!r}")
     return value
 

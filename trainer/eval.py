@@ -82,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             probe = gym.make(env_id, **env_kwargs).unwrapped
         except ValueError as error:
             raise ConfigError(str(error)) from error
-        task_ids = list(getattr(probe, "task_ids", range(len(getattr(probe, "goals", [])))))
-        task_ids = task_ids[: args.tasks] if args.tasks else task_ids
+        task_ids = probe.task_ids[: args.tasks] if args.tasks else probe.task_ids
         if args.checkpoint:
             from .gigpo import GiGPO
 

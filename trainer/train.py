@@ -37,6 +37,7 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def env_kwargs_of(config: TrainConfig, split: str | None = None) -> dict[str, Any]:
+    """``gym.make`` keyword arguments of ``config``'s env, on ``split`` when given."""
     kwargs = {**config.env_kwargs, "max_episode_steps": config.max_episode_steps}
     if split is not None:
         kwargs["split"] = split
@@ -44,6 +45,7 @@ def env_kwargs_of(config: TrainConfig, split: str | None = None) -> dict[str, An
 
 
 def build_model(config: TrainConfig, verbose: int = 0):
+    """A new :class:`~trainer.gigpo.GiGPO` agent per ``config`` (deterministic for its seed)."""
     from .gigpo import GiGPO
 
     return GiGPO(
@@ -86,9 +88,7 @@ def eval_task_ids(config: TrainConfig) -> list[int]:
     import gymnasium as gym
 
     env = gym.make(config.env, **env_kwargs_of(config, config.eval_split)).unwrapped
-    size = len(env.task_ids) if hasattr(env, "task_ids") else len(env.goals)
-    ids = env.task_ids if hasattr(env, "task_ids") else list(range(size))
-    return list(ids[: config.eval_tasks])
+    return env.task_ids[: config.eval_tasks]
 
 
 def learning_curve(run_dir: Path) -> Path:

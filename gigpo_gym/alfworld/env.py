@@ -73,15 +73,16 @@ class ALFWorldTextEnv(TextEnv):
         self.split = split
         size = n_tasks(split)
         if task_types is None:
-            self.task_ids = list(range(size))
+            task_ids = list(range(size))
         else:
             unknown = sorted(set(task_types) - set(TASK_TYPES))
             if unknown:
                 raise ValueError(f"task_types {unknown} are not ALFWorld task types {TASK_TYPES}")
             kinds = split_task_types(split)
-            self.task_ids = [i for i in range(size) if kinds[i] in task_types]
-        if not self.task_ids:
+            task_ids = [i for i in range(size) if kinds[i] in task_types]
+        if not task_ids:
             raise ValueError(f"split {split!r} holds no task of types {list(task_types)}")
+        self._set_tasks(task_ids, f"split {split!r} with the chosen task_types")
         self.success_reward = float(success_reward)
         self.engine: Engine | None = None
 
@@ -89,7 +90,7 @@ class ALFWorldTextEnv(TextEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        index = self._choose_task(options, self.task_ids, f"split {self.split!r} with the chosen task_types")
+        index = self._choose_task(options)
         self.engine = Engine(self.load_task(index))
         self._text = self.engine.reset()
         return self._observation(), self._info(won=False)

@@ -78,6 +78,7 @@ class ALFWorldTextWorldEnv(TextEnv):
             raise ValueError("backend='textworld' needs data_path=... or the ALFWORLD_DATA environment variable")
         self.split = split
         self.games = find_games(data_path, split)
+        self._set_tasks(range(len(self.games)), f"the {split!r} games")
         self.success_reward = float(success_reward)
         self._textworld = textworld
         self._wrappers = [AlfredDemangler(), AlfredInfos]
@@ -88,7 +89,7 @@ class ALFWorldTextWorldEnv(TextEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        index = self._choose_task(options, range(len(self.games)), f"the {self.split!r} games")
+        index = self._choose_task(options)
         if index != self._game:
             if self._env is not None:
                 self._env.close()

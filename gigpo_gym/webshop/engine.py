@@ -80,9 +80,12 @@ class WebShopEngine:
             clickables.extend([BACK_TO_SEARCH, PREV])
         return {"has_search_bar": self.page == "search", "clickables": list(dict.fromkeys(clickables))}
 
-    def admissible_commands(self) -> list[str]:
-        """Concrete commands: the instruction as search query on the search page, else every clickable."""
-        available = self.available_actions()
+    def admissible_commands(self, available: dict[str, Any] | None = None) -> list[str]:
+        """Concrete commands: the instruction as search query on the search page, else every clickable.
+
+        ``available`` is :meth:`available_actions` when the caller already has it.
+        """
+        available = available or self.available_actions()
         commands = [f"search[{default_query(self.goal)}]"] if available["has_search_bar"] else []
         return commands + [f"click[{c}]" for c in available["clickables"]]
 

@@ -120,11 +120,12 @@ class WebShopTextEnv(TextEnv):
         self.goals = self.catalog.goals[split]
         if not self.goals:
             raise ValueError(f"the {split!r} split of this catalog holds no goal")
+        self._set_tasks(range(len(self.goals)), f"the {split!r} split")
         self.engine: WebShopEngine | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        index = self._choose_task(options, range(len(self.goals)), f"the {self.split!r} split")
+        index = self._choose_task(options)
         self.engine = WebShopEngine(self.catalog, self.search_engine, self.goals[index], index)
         self._text = self.engine.render()
         return self._observation(), self._info(valid=True)
@@ -140,9 +141,10 @@ class WebShopTextEnv(TextEnv):
     def _info(self, valid: bool) -> dict[str, Any]:
         engine = self.engine
         won = engine.page == "done" and engine.reward == 1.0
+        available = engine.available_actions()
         info = {
-            "available_actions": engine.available_actions(),
-            "admissible_commands": engine.admissible_commands(),
+            "available_actions": available,
+            "admissible_commands": engine.admissible_commands(available),
             "action_is_valid": valid,
             "won": won,
             "is_success": won,  # read by SB3's evaluation callbacks

@@ -30,7 +30,16 @@ from rapidfuzz import fuzz
 
 from .catalog import Goal, Product
 
-__all__ = ["normalize_color", "purchase_reward", "title_nouns", "total_reward", "type_reward"]
+__all__ = [
+    "attribute_matches",
+    "normalize_color",
+    "option_matches",
+    "purchase_reward",
+    "r_type_from",
+    "title_nouns",
+    "total_reward",
+    "type_reward",
+]
 
 EXACT_MATCH_OPTIONS = ("size",)
 # multi-word and more specific colours first: the first colour found in a value names it

@@ -40,11 +40,12 @@ class WebShopRealEnv(TextEnv):
         super().__init__(render_mode, max_action_length=512)
         text_env = _import_text_env()
         self._env = text_env(observation_mode="text", num_products=num_products, human_goals=human_goals)
+        self._set_tasks(range(len(self._env.server.goals)), "WebShop's goals")
         self._task_id = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        task_id = self._choose_task(options, range(len(self._env.server.goals)), "WebShop's goals")
+        task_id = self._choose_task(options)
         self._task_id = task_id
         self._text, _ = self._env.reset(session=task_id)
         return self._observation(), self._info(valid=True, reward=0.0, done=False)
