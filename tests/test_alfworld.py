@@ -12,8 +12,8 @@ from gymnasium.utils.env_checker import check_env
 
 import gigpo_gym  # noqa: F401  (registers the env ids)
 from gigpo_gym.alfworld import SPLIT_SIZES, TASK_TYPES, Engine, expert_command, generate_task
-from gigpo_gym.alfworld.textworld_backend import find_games
-from gigpo_gym.alfworld.world import NOTHING_HAPPENS, render_list
+from gigpo_gym.alfworld.pddl import find_games
+from gigpo_gym.alfworld.world import FLAGS, NOTHING_HAPPENS, render_list
 
 
 def make(split="train", **kw):
@@ -117,15 +117,16 @@ def test_task_types_filter():
 
 
 def _snapshot(engine: Engine) -> dict:
-    return copy.deepcopy({k: getattr(engine, k) for k in (
-        "agent", "held", "where", "opened", "hot", "cool", "clean", "sliced", "on", "toggled")})
+    return copy.deepcopy({k: getattr(engine, k) for k in ("agent", "held", "inside", "left", "item_at", "opened")}
+                         | {f: {i for g, i in engine.flags if g == f} for f in FLAGS})
 
 
 # The state fields each command verb may change.
+_MOVES = {"inside", "left", "item_at", "held"}
 _EFFECTS = {
-    "go": {"agent"}, "open": {"opened"}, "close": {"opened"}, "take": {"where", "held"},
-    "move": {"where", "held"}, "clean": {"clean"}, "heat": {"hot", "cool"}, "cool": {"hot", "cool"},
-    "use": {"on", "toggled"}, "slice": {"sliced"}, "examine": set(), "look": set(), "inventory": set(),
+    "go": {"agent"}, "open": {"opened"}, "close": {"opened"}, "take": _MOVES, "put": _MOVES, "move": _MOVES,
+    "clean": {"clean"}, "heat": {"hot", "cool"}, "cool": {"hot", "cool"}, "use": {"on", "toggled"},
+    "slice": {"sliced"}, "examine": set(), "look": set(), "inventory": set(), "help": set(),
 }  # fmt: skip
 
 
@@ -143,7 +144,7 @@ def test_admissible_commands_change_only_what_they_should():
             changed = {k for k, v in _snapshot(engine).items() if v != before[k]}
             assert changed <= _EFFECTS[verb], (command, changed)
             checked.add(verb)
-    assert checked >= {"go", "open", "take", "move", "examine", "look", "inventory"}
+    assert checked >= {"go", "open", "take", "put", "examine", "look", "inventory"}
 
 
 def test_inadmissible_commands_say_nothing_happens_and_change_nothing():
@@ -198,15 +199,18 @@ def test_state_hash_is_process_independent():
 
 def test_messages_follow_the_alfworld_grammar():
     assert render_list([]) == "nothing"
-    assert render_list(["apple 1"]) == "a apple 1"
-    assert render_list(["apple 1", "mug 2"]) == "a apple 1, and a mug 2"
-    assert render_list(["a 1", "b 1", "c 1"]) == "a a 1, a b 1, and a c 1"
+    assert render_list(["a apple 1"]) == "a apple 1"
+    assert render_list(["a apple 1", "a mug 2"]) == "a apple 1, and a mug 2"
+    assert render_list(["x", "y", "z"]) == "x, y, and z"
     task = next(t for t in (generate_task("train", i) for i in range(300))
                 if t.goal.task_type == "pick_heat_then_place_in_recep")
     engine = Engine(task)
-    fridge = next(r.name for r in task.receptacles if r.rtype == "fridge")
+    fridge = next(r for r in task.receptacles if r.rtype == "fridge")
+    loc, fridge = task.locations[fridge.location], fridge.name
+    assert engine.step("look")[0] == "You are in the middle of a room. Looking quickly around you, you see nothing."
     text, _ = engine.step(f"go to {fridge}")
-    assert text == f"You arrive at {fridge}. The {fridge} is closed."
+    assert text == f"You arrive at {loc}. The {fridge} is closed."
+    assert f"go to {fridge}" not in engine.admissible_commands()  # already there
     text, _ = engine.step(f"open {fridge}")
     assert text.startswith(f"You open the {fridge}. The {fridge} is open. In it, you see ")
     assert engine.step(f"close {fridge}")[0] == f"You close the {fridge}."
@@ -218,7 +222,17 @@ def test_messages_follow_the_alfworld_grammar():
         seen.append(engine.step(command)[0])
     assert any(t.startswith("You pick up the ") and " from the " in t for t in seen)
     assert any(t.startswith("You heat the ") and " using the microwave " in t for t in seen)
-    assert seen[-1].startswith("You move the ")
+    assert seen[-1].startswith("You put the ") and " in/on the " in seen[-1]
+    # ALFWorld 0.4.x's text (game data 2.1.2).
+    engine = Engine(task, grammar_version="2.1.2")
+    assert engine.step(f"go to {fridge}")[0] == f"You arrive at {fridge}. The {fridge} is closed."
+    assert engine.step("help")[0].startswith("\nAvailable commands:\n")
+    seen = []
+    while (command := expert_command(engine)) is not None:
+        seen.append(engine.step(command)[0])
+    assert seen[-1].startswith("You move the ") and " to the " in seen[-1]
+    with pytest.raises(ValueError, match="grammar_version"):
+        Engine(task, grammar_version="2.2")
 
 
 def test_bad_arguments_raise_clear_errors():
@@ -267,14 +281,18 @@ def test_missing_game_folder_is_named(tmp_path):
         find_games(tmp_path, "valid_seen")
 
 
-def test_objects_are_listed_by_type_then_descending_number():
-    engine = next(
-        e for e in (Engine(generate_task("train", i)) for i in range(200))
-        if any(n.endswith(" 2") for n in e._sorted_names(list(range(len(e.task.items)))))
-    )
-    names = engine._sorted_names(list(range(len(engine.task.items))))
-    keys = [(n.rsplit(" ", 1)[0], -int(n.rsplit(" ", 1)[1])) for n in names]
-    assert keys == sorted(keys)
+def test_receptacles_and_objects_are_listed_by_type_then_descending_number():
+    # TextWorld sorts by ALFRED id, and ALFWorld numbers a type's instances backwards in id order.
+    def keys(names):
+        return [(n.rsplit(" ", 1)[0], -int(n.rsplit(" ", 1)[1])) for n in names]
+
+    engine = Engine(generate_task("train", 3))
+    intro = engine.reset().split("you see ", 1)[1].split(".\n", 1)[0]
+    listed = intro.replace(", and ", ", ").removeprefix("a ").split(", a ")
+    assert len(listed) == len(engine.task.receptacles) and keys(listed) == sorted(keys(listed))
+    for r in range(len(engine.task.receptacles)):
+        names = [engine.task.items[i].name for i in engine.contents(r)]
+        assert keys(names) == sorted(keys(names))
 
 
 @pytest.mark.skipif(not SHARED_ALFWORLD.is_dir(), reason="../shared/alfworld (real ALFWorld games) is absent")

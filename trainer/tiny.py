@@ -136,7 +136,7 @@ def tiny_model_path() -> Path:
     from .models import cache_dir
 
     root = cache_dir()
-    path = root / "tiny-qwen2-text-v2"  # v2: tokenizer trained on ALFWorld and WebShop text
+    path = root / "tiny-qwen2-text-v3"  # v3: tokenizer trained on ALFWorld (2.1.1 text) and WebShop text
     if not (path / "config.json").exists():
         root.mkdir(parents=True, exist_ok=True)
         build_tiny_model(path)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
 from ..text_env import TextEnv
-from .generator import generate_task, n_tasks, split_task_types
-from .world import TASK_TYPES, Engine, Task
+from .generator import generate_task, split_task_types
+from .pddl import find_games, load_game
+from .world import GRAMMAR_VERSIONS, TASK_TYPES, Engine, Task
 
 __all__ = ["ALFWorldTextEnv", "make_alfworld_env"]
 
@@ -19,15 +22,18 @@ class ALFWorldTextEnv(TextEnv):
     The agent is put in a room (kitchen, living room, bedroom or bathroom) with numbered
     receptacles (``cabinet 3``, ``fridge 1``) and objects (``apple 1``) and a task such as
     ``"heat some egg and put it in diningtable."``. The embedded engine implements ALFWorld's PDDL
-    rules and TextWorld's messages (ALFWorld 0.4.x, game data 2.1.2) in pure Python, with tasks
-    from a seeded generator (see :mod:`gigpo_gym.alfworld.generator`).
+    rules and TextWorld's text in pure Python (see :mod:`gigpo_gym.alfworld.world`). It plays the
+    real ALFWorld games when given their folder (``data_path`` or the ``ALFWORLD_DATA`` environment
+    variable), transcript for transcript as TextWorld does, and otherwise tasks from a seeded
+    generator with ALFWorld's split sizes and task-type counts (:mod:`gigpo_gym.alfworld.generator`).
 
     ## Action space
     ``AnyText``: a command string. Admissible commands (``info["admissible_commands"]``, sorted)
     follow ALFWorld's grammar: ``go to {recep}``, ``open {recep}``, ``close {recep}``,
-    ``take {obj} from {recep}``, ``move {obj} to {recep}``, ``examine {recep|obj}``,
-    ``use {lamp}``, ``heat {obj} with microwave N``, ``cool {obj} with fridge N``,
-    ``clean {obj} with sinkbasin N``, ``slice {obj} with {knife}``, ``inventory``, ``look``.
+    ``take {obj} from {recep}``, ``put {obj} in/on {recep}`` (``move {obj} to {recep}`` with
+    ``grammar_version="2.1.2"``), ``examine {recep}``, ``examine {held obj}``, ``use {lamp}``,
+    ``heat {obj} with microwave N``, ``cool {obj} with fridge N``, ``clean {obj} with sinkbasin N``,
+    ``slice {obj} with {knife}``, ``inventory``, ``look`` (and ``help`` with 2.1.2).
     A command is matched exactly after ``strip()``; anything else answers ``"Nothing happens."``
     and changes nothing.
 
@@ -35,7 +41,8 @@ class ALFWorldTextEnv(TextEnv):
     ``Dict({"text": AnyText, "state_hash": AnyText(32)})``: the game's feedback text (the intro
     with the room overview and the task after ``reset``) and a 32-hex-digit blake2b digest of the
     full world state (task, agent position, held object, every object's receptacle, open
-    receptacles, hot/cool/clean/sliced/on/toggled flags). Equal states give equal hashes in any
+    receptacles, hot/cool/clean/sliced/on/toggled flags, and which receptacles objects were taken
+    from, since TextWorld's text can depend on it). Equal states give equal hashes in any
     process and whatever the path that reached them; GiGPO groups steps by it.
 
     ## Rewards
@@ -52,14 +59,22 @@ class ALFWorldTextEnv(TextEnv):
     default, set through ``gym.make``).
 
     ## Arguments
-    - ``split``: ``"train"`` (3,553 tasks), ``"valid_seen"`` (140) or ``"valid_unseen"`` (134,
-      floor plans never used in train).
+    - ``split``: ``"train"`` (3,553 generated tasks), ``"valid_seen"`` (140) or ``"valid_unseen"``
+      (134, floor plans never used in train). With real games, the games ALFWorld's loader selects
+      in ``json_2.1.1/<split>`` (6 task types, no ``movable``/``Sliced`` folders, solvable only:
+      140 and 134 for the evaluation splits).
+    - ``data_path``: folder holding ``json_2.1.1/`` with the real games; default ``ALFWORLD_DATA``;
+      ``None`` and no variable set: generated tasks.
+    - ``grammar_version``: ``"2.1.1"`` (default; the game data of the ALFWorld paper, "You arrive
+      at loc 12.", ``put {o} in/on {r}``) or ``"2.1.2"`` (ALFWorld 0.4.x: "You arrive at
+      {recep}.", ``move {o} to {r}``, ``help``).
     - ``task_types``: optional subset of the six task types to draw from.
     - ``success_reward``: reward for completing the task.
     - ``render_mode``: ``"ansi"`` (``render()`` returns the last text) or ``"human"`` (prints it).
 
     ``info`` holds ``admissible_commands``, ``won``, ``task_type``, ``task_id``, ``goal``,
-    ``scene`` and ``is_success`` (= ``won``, the key SB3's callbacks read).
+    ``scene`` and ``is_success`` (= ``won``, the key SB3's callbacks read); with real games
+    ``task_id`` is the game file's path.
     """
 
     def __init__(
@@ -68,20 +83,31 @@ class ALFWorldTextEnv(TextEnv):
         task_types: tuple[str, ...] | list[str] | None = None,
         success_reward: float = 1.0,
         render_mode: str | None = None,
+        data_path: str | os.PathLike[str] | None = None,
+        grammar_version: str = "2.1.1",
     ) -> None:
         super().__init__(render_mode, max_action_length=256)
+        if grammar_version not in GRAMMAR_VERSIONS:
+            raise ValueError(f"grammar_version must be one of {GRAMMAR_VERSIONS}, got {grammar_version!r}")
         self.split = split
-        size = n_tasks(split)
+        self.grammar_version = grammar_version
+        data_path = data_path if data_path is not None else os.environ.get("ALFWORLD_DATA")
+        self.games: list[Path] | None = None
+        if data_path is not None:
+            self.games = find_games(data_path, split)
+            kinds = tuple(game.parent.parent.name.split("-", 1)[0] for game in self.games)
+        else:
+            kinds = split_task_types(split)
         if task_types is None:
-            task_ids = list(range(size))
+            task_ids = list(range(len(kinds)))
         else:
             unknown = sorted(set(task_types) - set(TASK_TYPES))
             if unknown:
                 raise ValueError(f"task_types {unknown} are not ALFWorld task types {TASK_TYPES}")
-            kinds = split_task_types(split)
-            task_ids = [i for i in range(size) if kinds[i] in task_types]
+            task_ids = [i for i, kind in enumerate(kinds) if kind in task_types]
         if not task_ids:
-            raise ValueError(f"split {split!r} holds no task of types {list(task_types)}")
+            wanted = "" if task_types is None else f" of types {list(task_types)}"
+            raise ValueError(f"split {split!r} holds no task{wanted}")
         self._set_tasks(task_ids, f"split {split!r} with the chosen task_types")
         self.success_reward = float(success_reward)
         self.engine: Engine | None = None
@@ -91,7 +117,7 @@ class ALFWorldTextEnv(TextEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         index = self._choose_task(options)
-        self.engine = Engine(self.load_task(index))
+        self.engine = Engine(self.load_task(index), self.grammar_version)
         self._text = self.engine.reset()
         return self._observation(), self._info(won=False)
 
@@ -104,7 +130,9 @@ class ALFWorldTextEnv(TextEnv):
     # ------------------------------------------------------------------ helpers
 
     def load_task(self, index: int) -> Task:
-        """Task ``index`` of this env's split."""
+        """Task ``index`` of this env's split: the real game file, or the generated task."""
+        if self.games is not None:
+            return load_game(self.games[index])
         return generate_task(self.split, index)
 
     def _observation(self) -> dict[str, str]:

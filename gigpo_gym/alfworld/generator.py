@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 
 from .world import TASK_TYPES, Goal, Item, Receptacle, Task
 
-__all__ = ["SPLIT_SIZES", "generate_task", "n_tasks", "split_task_types"]
+__all__ = ["SPLIT_SIZES", "generate_task", "goal_formula", "n_tasks", "split_task_types"]
 
 # ALFWorld's per-type counts: train (3,553, from the ALFWorld paper) and the two evaluation splits.
 _TYPE_COUNTS = {
@@ -68,8 +68,12 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "toaster": (1, 1, False, set()),
     },
     "livingroom": {
-        "armchair": (0, 2, False, _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop",
-                                           "newspaper", "remotecontrol"}),
+        "armchair": (
+            0,
+            2,
+            False,
+            _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
+        ),
         "cabinet": (0, 4, True, _DESK - {"laptop"}),
         "coffeetable": (1, 2, False, _SURFACE_DESK),
         "diningtable": (0, 1, False, _SURFACE_DESK),
@@ -78,14 +82,22 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "garbagecan": (1, 1, False, {"cd", "creditcard", "newspaper", "pen", "pencil"}),
         "shelf": (1, 6, False, _SURFACE_DESK),
         "sidetable": (1, 3, False, _SURFACE_DESK),
-        "sofa": (1, 1, False, _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop",
-                                       "newspaper", "remotecontrol"}),
+        "sofa": (
+            1,
+            1,
+            False,
+            _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
+        ),
         "tvstand": (0, 1, False, _DESK - {"laptop"}),
     },
     "bedroom": {
         "armchair": (0, 1, False, _SOFT | {"book", "cellphone", "laptop"}),
-        "bed": (1, 1, False, _SOFT | _SPORTS | {"book", "cellphone", "creditcard", "keychain", "laptop",
-                                                "newspaper", "remotecontrol"}),
+        "bed": (
+            1,
+            1,
+            False,
+            _SOFT | _SPORTS | {"book", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
+        ),
         "desk": (1, 2, False, _SURFACE_DESK | _SPORTS),
         "drawer": (2, 6, True, _DESK - {"laptop", "vase", "statue", "box"} | {"cloth"}),
         "dresser": (0, 1, False, _SURFACE_DESK),
@@ -104,8 +116,12 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "handtowelholder": (1, 1, False, {"handtowel"}),
         "shelf": (0, 3, False, _BATH - {"handtowel", "towel", "plunger", "scrubbrush"}),
         "sinkbasin": (1, 2, False, {"cloth", "dishsponge", "soapbar"}),
-        "toilet": (1, 1, False, {"candle", "cloth", "soapbar", "soapbottle", "spraybottle", "tissuebox",
-                                 "toiletpaper"}),
+        "toilet": (
+            1,
+            1,
+            False,
+            {"candle", "cloth", "soapbar", "soapbottle", "spraybottle", "tissuebox", "toiletpaper"},
+        ),
         "toiletpaperhanger": (1, 1, False, {"toiletpaper"}),
         "towelholder": (1, 1, False, {"towel"}),
     },
@@ -174,13 +190,13 @@ def _item(otype: str, number: int) -> Item:
 
 
 def _floorplan(room: str, plan: int) -> list[Receptacle]:
-    """The fixed receptacles of one floor plan (counts drawn once per plan)."""
+    """The fixed receptacles of one floor plan (counts drawn once per plan; locations set per task)."""
     rng = random.Random(_seed("plan", room, plan))
     recs = []
     for rtype, (lo, hi, openable, _) in _ROOMS[room].items():
-        recs += [Receptacle(f"{rtype} {k}", rtype, openable) for k in range(1, rng.randint(lo, hi) + 1)]
+        recs += [Receptacle(f"{rtype} {k}", rtype, 0, openable) for k in range(1, rng.randint(lo, hi) + 1)]
     if room in _TASK_ROOMS["look_at_obj_in_light"] and not any(r.rtype in _LAMP_HOLDERS for r in recs):
-        recs.append(Receptacle("sidetable 1", "sidetable"))
+        recs.append(Receptacle("sidetable 1", "sidetable", 0))
     return recs
 
 
@@ -209,7 +225,8 @@ def generate_task(split: str, index: int) -> Task:
             (o, rt)
             for rt in rtypes
             for o in sorted(accepts[rt])
-            if rt != device and (allowed is None or o in allowed)
+            if rt != device
+            and (allowed is None or o in allowed)
             # the object must also fit somewhere that is not a target receptacle
             and any(o in accepts[other] for other in rtypes if other != rt)
         ]
@@ -244,13 +261,79 @@ def generate_task(split: str, index: int) -> Task:
         items.append(_item(ot, counters[ot]))
         where.append(j)
 
+    # Every receptacle stands at its own location; the agent starts at one more, with no receptacle.
+    numbers = list(range(1, len(recs) + 2))
+    rng.shuffle(numbers)
     text = rng.choice(_PHRASES[task_type]).format(o=otype, r=target)
     return Task(
         task_id=f"{split}/{index}",
         scene=f"{room}-{plan + 1}",
-        receptacles=tuple(recs),
+        locations=tuple(f"loc {n}" for n in numbers),
+        receptacles=tuple(Receptacle(r.name, r.rtype, k + 1, r.openable) for k, r in enumerate(recs)),
         items=tuple(items),
         can_contain=can_contain,
-        initial_receptacle=tuple(where),
-        goal=Goal(task_type, otype, target, text),
+        in_receptacle=frozenset(enumerate(where)),
+        item_location=tuple(j + 1 for j in where),
+        agent_location=0,
+        goal=Goal(task_type, otype, target, text, goal_formula(task_type, otype, target)),
+        receptacle_order=_ranks([_id_key(r.name) for r in recs]),
+        item_order=_ranks([_id_key(o.name) for o in items]),
     )
+
+
+def _id_key(name: str) -> tuple[str, int]:
+    """Sort key of the ALFRED id of ``name``: ``sinkbasin 2`` is ``Sink|...|SinkBasin``; numbers run backwards."""
+    base, number = name.rsplit(" ", 1)
+    return base.removesuffix("basin") + "_", -int(number)
+
+
+def _ranks(keys: list) -> tuple[int, ...]:
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    ranks = [0] * len(keys)
+    for rank, k in enumerate(order):
+        ranks[k] = rank
+    return tuple(ranks)
+
+
+def goal_formula(task_type: str, otype: str, rtype: str) -> tuple:
+    """The PDDL goal of a task, in the shape ALFWorld's game files use (lower-case symbols)."""
+    if task_type == "look_at_obj_in_light":
+        lamp = (
+            "and",
+            ("objecttype", "?ot", f"{rtype}type"),
+            ("toggleable", "?ot"),
+            ("istoggled", "?ot"),
+            ("receptacleatlocation", "?r", "?l"),
+            ("atlocation", "?a", "?l"),
+            ("inreceptacle", "?ot", "?r"),
+        )
+        held = ("and", ("objecttype", "?o", f"{otype}type"), ("holds", "?a", "?o"))
+        return (
+            "and",
+            (
+                "exists",
+                ("?ot", "-", "object", "?r", "-", "receptacle", "?a", "-", "agent", "?l", "-", "location"),
+                lamp,
+            ),
+            ("exists", ("?o", "-", "object", "?a", "-", "agent"), held),
+        )
+    placed = (
+        ("objecttype", "?o", f"{otype}type"),
+        ("receptacletype", "?r", f"{rtype}type"),
+        ("inreceptacle", "?o", "?r"),
+    )
+    if task_type == "pick_two_obj_and_place":
+        second = (
+            "exists",
+            ("?o2", "-", "object"),
+            ("and", ("not", ("=", "?o", "?o2")), ("objecttype", "?o2", f"{otype}type"), ("inreceptacle", "?o2", "?r")),
+        )
+        body = ("and", *placed, second)
+    else:
+        treated = {
+            "pick_clean_then_place_in_recep": "isclean",
+            "pick_heat_then_place_in_recep": "ishot",
+            "pick_cool_then_place_in_recep": "iscool",
+        }.get(task_type)
+        body = ("and", *placed, *([(treated, "?o")] if treated else []))
+    return ("and", ("exists", ("?r", "-", "receptacle"), ("exists", ("?o", "-", "object"), body)))  # fmt: skip

@@ -12,41 +12,14 @@ The state hash is the blake2b digest of the game's sorted PDDL facts (TextWorld'
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 from ..hashing import canonical_hash
 from ..text_env import TextEnv
-from .world import TASK_TYPES
+from .pddl import find_games
 
-__all__ = ["ALFWorldTextWorldEnv", "find_games"]
-
-_SPLIT_DIRS = {"train": "train", "valid_seen": "valid_seen", "valid_unseen": "valid_unseen"}
-
-
-def find_games(data_path: str | os.PathLike[str], split: str) -> list[Path]:
-    """The ``game.tw-pddl`` files of ``split`` that ALFWorld's loader would play, sorted."""
-    if split not in _SPLIT_DIRS:
-        raise ValueError(f"split must be one of {tuple(_SPLIT_DIRS)}, got {split!r}")
-    root = Path(data_path) / "json_2.1.1" / _SPLIT_DIRS[split]
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"no ALFWorld games at {root}: set data_path (or ALFWORLD_DATA) to a folder holding "
-            "json_2.1.1/<split>/ (run `alfworld-download`, or use ../shared/alfworld)"
-        )
-    games = []
-    for path in sorted(root.glob("*/*/game.tw-pddl")):
-        task_folder = path.parent.parent.name
-        if "movable" in task_folder or "Sliced" in task_folder:
-            continue
-        if task_folder.split("-")[0] not in TASK_TYPES:
-            continue
-        if not json.loads(path.read_text()).get("solvable", False):
-            continue
-        games.append(path)
-    return games
+__all__ = ["ALFWorldTextWorldEnv"]
 
 
 class ALFWorldTextWorldEnv(TextEnv):

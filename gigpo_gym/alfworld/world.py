@@ -1,25 +1,40 @@
-"""The embedded ALFWorld world model: static task description, dynamic state, rules and text.
+"""The embedded ALFWorld world model: a game's static description, its dynamic state, the rules and the text.
 
-The rules follow ALFWorld's PDDL domain (``logic/alfred.pddl``): an action is admissible exactly
-when its PDDL precondition holds, and its effects are the PDDL effects. The messages follow the
-TextWorld grammar of ALFWorld 0.4.x (``logic/alfred.twl2``, game data 2.1.2): ``"You arrive at
-{r}."``, ``move {o} to {r}``, lists rendered as ``"a X, a Y, and a Z"`` (``"nothing"`` when
-empty; the article is always ``a``, as in ALFWorld).
+The rules are ALFWorld's PDDL domain (``logic/alfred.pddl``): a command is admissible exactly when
+the precondition of its PDDL action holds, and applying it applies the action's effects. The text
+is what TextWorld derives from ALFWorld's grammar for these facts, including its quirks:
 
-Both the procedural task generator and a loader of real ALFWorld games build a :class:`Task`;
-:class:`Engine` plays any of them.
+- lists are sorted by the entities' PDDL ids and rendered ``"a X"``, ``"a X, and a Y"``,
+  ``"a X, a Y, and a Z"``, or ``"nothing"`` (the article is always ``a``);
+- ``look`` in the middle of the room lists the receptacles at the agent's own location, that is
+  ``"nothing"`` (only the intro lists them all);
+- an untoggled lamp is "nothing special" (the grammar tests a ``not_istoggled`` fact that TextWorld
+  never holds), and using a lamp always says "You turn on";
+- after ``take X from Y`` the grammar's "Next to it" list can name objects that left a receptacle at
+  the agent's location for another one there.
+
+``grammar_version`` picks the game-data text: ``"2.1.1"`` (the data of the ALFWorld paper and of
+the paper-era agents: ``"You arrive at loc 12. ..."``, ``put {o} in/on {r}``) or ``"2.1.2"``
+(ALFWorld 0.4.x: ``"You arrive at {r}. ..."``, ``move {o} to {r}``, and a ``help`` command).
+
+A :class:`Task` comes from the real game files (:mod:`gigpo_gym.alfworld.pddl`) or from the
+procedural generator (:mod:`gigpo_gym.alfworld.generator`); :class:`Engine` plays either.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
 
 from ..hashing import canonical_hash
 
-__all__ = ["NOTHING_HAPPENS", "TASK_TYPES", "Engine", "Goal", "Item", "Receptacle", "Task"]
+__all__ = ["GRAMMAR_VERSIONS", "NOTHING_HAPPENS", "TASK_TYPES", "Engine", "Goal", "Item", "Receptacle", "Task"]
 
 NOTHING_HAPPENS = "Nothing happens."
 WELCOME = "-= Welcome to TextWorld, ALFRED! =-"
+GRAMMAR_VERSIONS = ("2.1.1", "2.1.2")
 
 TASK_TYPES = (
     "pick_and_place_simple",
@@ -33,20 +48,39 @@ TASK_TYPES = (
 # Receptacle types that apply an effect to a held object (PDDL CleanObject/HeatObject/CoolObject).
 CLEANER, HEATER, COOLER = "sinkbasin", "microwave", "fridge"
 KNIVES = ("knife", "butterknife")
+FLAGS = ("clean", "hot", "cool", "sliced", "on", "toggled")
+
+# ALFWorld 0.4.x's help text (data 2.1.2).
+HELP = (
+    "\nAvailable commands:\n  look:                             look around your current location\n"
+    "  inventory:                        check your current inventory\n"
+    "  go to (receptacle):               move to a receptacle\n"
+    "  open (receptacle):                open a receptacle\n"
+    "  close (receptacle):               close a receptacle\n"
+    "  take (object) from (receptacle):  take an object from a receptacle\n"
+    "  move (object) to (receptacle):  place an object in or on a receptacle\n"
+    "  examine (something):              examine a receptacle or an object\n"
+    "  use (object):                     use an object\n"
+    "  heat (object) with (receptacle):  heat an object using a receptacle\n"
+    "  clean (object) with (receptacle): clean an object using a receptacle\n"
+    "  cool (object) with (receptacle):  cool an object using a receptacle\n"
+    "  slice (object) with (object):     slice an object using a sharp object\n"
+)
 
 
 @dataclass(frozen=True)
 class Receptacle:
-    """A fixed receptacle, e.g. ``cabinet 3``; each stands at its own location."""
+    """A fixed receptacle, e.g. ``cabinet 3``, standing at location ``location`` (an index of ``Task.locations``)."""
 
     name: str
     rtype: str
+    location: int
     openable: bool = False
 
 
 @dataclass(frozen=True)
 class Item:
-    """A movable or toggleable object, e.g. ``apple 1``, with its PDDL affordances."""
+    """An object, e.g. ``apple 1``, with its PDDL affordances (objects that cannot be picked up included)."""
 
     name: str
     otype: str
@@ -56,47 +90,61 @@ class Item:
     coolable: bool = False
     sliceable: bool = False
     toggleable: bool = False
-    receptacle_object: bool = False  # mug, bowl, pan ...: examined as "This is a normal mug 1. ..."
+    receptacle_object: bool = False  # mug, bowl, pan ...: examined as "This is a normal mug 1. In it, ..."
 
 
 @dataclass(frozen=True)
 class Goal:
-    """What the task asks: a task type over an object type and (but for look-at) a receptacle type.
+    """What the task asks, as the PDDL goal formula (nested tuples of lower-case symbols).
 
-    For ``look_at_obj_in_light``, ``rtype`` is the light's object type (``desklamp``).
+    ``otype`` and ``rtype`` summarise it (for ``look_at_obj_in_light``, ``rtype`` is the light's
+    object type, ``desklamp``); ``text`` is the sentence after ``"Your task is to: "``.
     """
 
     task_type: str
     otype: str
     rtype: str
-    text: str  # the sentence after "Your task is to: "
+    text: str
+    formula: tuple
 
 
 @dataclass(frozen=True)
 class Task:
-    """A complete ALFWorld game: the scene, the initial state and the goal."""
+    """A complete ALFWorld game: the scene, the initial state and the goal.
+
+    Entities are indices: ``receptacles[j]``, ``items[i]``, ``locations[k]`` (location names,
+    ``"loc 12"``). Lists that TextWorld sorts by PDDL id are sorted here by ``receptacle_order``
+    and ``item_order`` (a rank per entity).
+    """
 
     task_id: str
     scene: str
+    locations: tuple[str, ...]
     receptacles: tuple[Receptacle, ...]
     items: tuple[Item, ...]
     can_contain: frozenset[tuple[str, str]]  # (receptacle type, object type)
-    initial_receptacle: tuple[int, ...]  # receptacle index holding each item
+    in_receptacle: frozenset[tuple[int, int]]  # initial (item, receptacle) pairs; an item may be in several
+    item_location: tuple[int, ...]  # initial location of each item (-1: none)
+    agent_location: int  # where the agent starts: a location without receptacles, "the middle of a room"
     goal: Goal
-    initially_open: tuple[bool, ...] = field(default=())
+    in_object: frozenset[tuple[int, int]] = frozenset()  # (inner item, outer item), never changes
+    initial_flags: frozenset[tuple[str, int]] = frozenset()  # e.g. ("cool", i): an item already cold
+    receptacle_order: tuple[int, ...] = ()
+    item_order: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if len(self.initial_receptacle) != len(self.items):
-            raise ValueError("initial_receptacle needs one receptacle index per item")
-        if not self.initially_open:
-            object.__setattr__(self, "initially_open", (False,) * len(self.receptacles))
+        if len(self.item_location) != len(self.items):
+            raise ValueError("item_location needs one location per item")
+        if not self.receptacle_order:
+            object.__setattr__(self, "receptacle_order", tuple(range(len(self.receptacles))))
+        if not self.item_order:
+            object.__setattr__(self, "item_order", tuple(range(len(self.items))))
 
 
-def render_list(names: list[str]) -> str:
-    """TextWorld's list rendering: ``a X``, ``a X, and a Y``, ``a X, a Y, and a Z``, or ``nothing``."""
-    if not names:
+def render_list(phrases: list[str]) -> str:
+    """TextWorld's list rendering: ``X``, ``X, and Y``, ``X, Y, and Z``, or ``nothing``."""
+    if not phrases:
         return "nothing"
-    phrases = [f"a {n}" for n in names]
     if len(phrases) == 1:
         return phrases[0]
     return ", ".join(phrases[:-1]) + ", and " + phrases[-1]
@@ -109,39 +157,42 @@ class Engine:
     ``"Nothing happens."`` and changes nothing, as in TextWorld.
     """
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, grammar_version: str = "2.1.1") -> None:
+        if grammar_version not in GRAMMAR_VERSIONS:
+            raise ValueError(f"grammar_version must be one of {GRAMMAR_VERSIONS}, got {grammar_version!r}")
         self.task = task
-        recs, items = task.receptacles, task.items
-        self._rec_index = {r.name: i for i, r in enumerate(recs)}
-        self._item_index = {o.name: i for i, o in enumerate(items)}
-        # Static parts of the command list and the room overview (sorted as TextWorld lists them:
-        # types alphabetically, numbers descending).
-        self._goto = [f"go to {r.name}" for r in recs]
-        self._overview = render_list(
-            [r.name for r in sorted(recs, key=lambda r: (r.rtype, -_number(r.name)))]
-        )
+        self.grammar_version = grammar_version
+        recs = task.receptacles
+        self._by_rank_r = sorted(range(len(recs)), key=task.receptacle_order.__getitem__)
+        self._at_location: dict[int, list[int]] = {}
+        for j in self._by_rank_r:
+            self._at_location.setdefault(recs[j].location, []).append(j)
         self._fits = [
-            frozenset(j for j, r in enumerate(recs) if (r.rtype, o.otype) in task.can_contain) for o in items
+            frozenset(j for j, r in enumerate(recs) if (r.rtype, o.otype) in task.can_contain) for o in task.items
         ]
+        self._put = "put {o} in/on {r}" if grammar_version == "2.1.1" else "move {o} to {r}"
         self.reset()
 
     # ------------------------------------------------------------------ state
 
     def reset(self) -> str:
         """Restore the initial state and return the intro text."""
-        n = len(self.task.items)
-        self.agent = -1  # receptacle index the agent stands at; -1 = the middle of the room
+        task = self.task
+        self.agent = task.agent_location
         self.held = -1  # item index held, -1 = hands empty
-        self.where = list(self.task.initial_receptacle)  # receptacle of each item, -1 if held
-        self.opened = list(self.task.initially_open)
-        self.hot = [False] * n
-        self.cool = [False] * n
-        self.clean = [False] * n
-        self.sliced = [False] * n
-        self.on = [False] * n
-        self.toggled = [False] * n
+        self.inside = set(task.in_receptacle)  # (item, receptacle)
+        self.left = set()  # (item, receptacle) pairs an item was taken out of: TextWorld's not_inreceptacle facts
+        self.item_at = {(i, loc) for i, loc in enumerate(task.item_location) if loc >= 0}  # objectAtLocation
+        self.opened: set[int] = set()
+        self.flags = set(task.initial_flags)  # (flag, item) for flag in FLAGS
         self._actions: dict[str, tuple] | None = None
-        return f"{WELCOME}\n\n{self._look()}\n\nYour task is to: {self.task.goal.text}"
+        overview = render_list([f"a {self.task.receptacles[j].name}" for j in self._by_rank_r])
+        look = (
+            self._look(overview)
+            if self._receptacles_here()
+            else (f"You are in the middle of a room. Looking quickly around you, you see {overview}.")
+        )
+        return f"{WELCOME}\n\n{look}\n\nYour task is to: {task.goal.text}"
 
     def state_key(self) -> tuple:
         """Canonical tuple of the full dynamic state (with the task id, so tasks never collide)."""
@@ -149,24 +200,37 @@ class Engine:
             self.task.task_id,
             self.agent,
             self.held,
-            tuple(self.where),
-            tuple(self.opened),
-            tuple(self.hot),
-            tuple(self.cool),
-            tuple(self.clean),
-            tuple(self.sliced),
-            tuple(self.on),
-            tuple(self.toggled),
+            tuple(sorted(self.inside)),
+            tuple(sorted(self.left)),
+            tuple(sorted(self.item_at)),
+            tuple(sorted(self.opened)),
+            tuple(sorted(self.flags)),
         )
 
     def state_hash(self) -> str:
         """Canonical, process-independent digest of :meth:`state_key`."""
         return canonical_hash(self.state_key())
 
+    def has(self, flag: str, item: int) -> bool:
+        """Whether ``item`` is ``flag`` (one of ``clean hot cool sliced on toggled``)."""
+        return (flag, item) in self.flags
+
+    def receptacles_of(self, item: int) -> list[int]:
+        """The receptacles ``item`` is in (several for some ALFRED objects), in PDDL-id order."""
+        return sorted((r for i, r in self.inside if i == item), key=self.task.receptacle_order.__getitem__)
+
+    def contents(self, r: int) -> list[int]:
+        """The items in receptacle ``r``, in PDDL-id order."""
+        return sorted((i for i, j in self.inside if j == r), key=self.task.item_order.__getitem__)
+
     # ------------------------------------------------------------------ commands
 
+    def put_command(self, item: int, r: int) -> str:
+        """The command that puts ``item`` in/on receptacle ``r`` (its wording depends on the grammar version)."""
+        return self._put.format(o=self.task.items[item].name, r=self.task.receptacles[r].name)
+
     def admissible_commands(self) -> list[str]:
-        """Every command whose PDDL precondition holds now, sorted."""
+        """Every command whose PDDL precondition holds now, sorted (as TextWorld sorts them)."""
         return sorted(self._admissible())
 
     def step(self, command: str) -> tuple[str, bool]:
@@ -178,86 +242,102 @@ class Engine:
         kind, *args = action
         return getattr(self, f"_do_{kind}")(*args), self.won()
 
-    def _accessible(self, r: int) -> bool:
-        return not self.task.receptacles[r].openable or self.opened[r]
+    def _receptacles_here(self) -> list[int]:
+        return self._at_location.get(self.agent, [])
 
-    def _contents(self, r: int) -> list[int]:
-        return [i for i, w in enumerate(self.where) if w == r]
+    def accessible(self, r: int) -> bool:
+        """Whether the inside of ``r`` can be reached: not openable, or open."""
+        return not self.task.receptacles[r].openable or r in self.opened
 
     def _admissible(self) -> dict[str, tuple]:
         if self._actions is not None:
             return self._actions
         recs, items = self.task.receptacles, self.task.items
-        acts: dict[str, tuple] = {cmd: ("goto", j) for j, cmd in enumerate(self._goto)}
+        # Going to a receptacle where the agent already stands is not admissible (lStart != lEnd).
+        acts: dict[str, tuple] = {
+            f"go to {r.name}": ("goto", j) for j, r in enumerate(recs) if r.location != self.agent
+        }
         acts["inventory"] = ("inventory",)
         acts["look"] = ("look",)
+        if self.grammar_version == "2.1.2":
+            acts["help"] = ("help",)
         held = self.held
         if held >= 0:
             acts[f"examine {items[held].name}"] = ("examine_item", held)
-        r = self.agent
-        if r >= 0:
+        here = self._receptacles_here()
+        for r in here:
             rec = recs[r]
             acts[f"examine {rec.name}"] = ("examine_receptacle", r)
             if rec.openable:
-                if self.opened[r]:
-                    acts[f"close {rec.name}"] = ("close", r)
-                else:
-                    acts[f"open {rec.name}"] = ("open", r)
-            accessible = self._accessible(r)
-            for i in self._contents(r):
+                acts[f"close {rec.name}" if r in self.opened else f"open {rec.name}"] = (
+                    ("close", r) if r in self.opened else ("open", r)
+                )
+            accessible = self.accessible(r)
+            for i in self.contents(r):
                 item = items[i]
-                if accessible:
-                    acts[f"examine {item.name}"] = ("examine_item", i)
-                    if held < 0 and item.pickupable:
-                        acts[f"take {item.name} from {rec.name}"] = ("take", i, r)
+                # examineObject's first disjunct (an object in a reachable receptacle) never grounds
+                # in TextWorld, so only a held object can be examined.
+                if accessible and held < 0 and item.pickupable:
+                    acts[f"take {item.name} from {rec.name}"] = ("take", i, r)
                 if item.toggleable:
                     acts[f"use {item.name}"] = ("use", i)
-                if held >= 0 and item.sliceable and items[held].otype in KNIVES:
-                    acts[f"slice {item.name} with {items[held].name}"] = ("slice", i, held)
             if held >= 0:
                 item = items[held]
                 if accessible and r in self._fits[held]:
-                    acts[f"move {item.name} to {rec.name}"] = ("put", held, r)
+                    acts[self.put_command(held, r)] = ("put", held, r)
                 if rec.rtype == CLEANER and item.cleanable:
                     acts[f"clean {item.name} with {rec.name}"] = ("clean", held, r)
                 if rec.rtype == HEATER and item.heatable:
                     acts[f"heat {item.name} with {rec.name}"] = ("heat", held, r)
                 if rec.rtype == COOLER and item.coolable:
                     acts[f"cool {item.name} with {rec.name}"] = ("cool", held, r)
+        if held >= 0 and items[held].otype in KNIVES:
+            for i, loc in self.item_at:
+                if loc == self.agent and items[i].sliceable:
+                    acts[f"slice {items[i].name} with {items[held].name}"] = ("slice", i, held)
         self._actions = acts
         return acts
 
     # ------------------------------------------------------------------ text
 
+    def _listing(self, items: list[int]) -> str:
+        return render_list([f"a {self.task.items[i].name}" for i in items])
+
     def _describe_receptacle(self, r: int) -> str:
         rec = self.task.receptacles[r]
-        if rec.openable and not self.opened[r]:
+        if rec.openable and r not in self.opened:
             return f"The {rec.name} is closed."
-        listing = render_list(self._sorted_names(self._contents(r)))
+        listing = self._listing(self.contents(r))
         if rec.openable:
             return f"The {rec.name} is open. In it, you see {listing}."
         return f"On the {rec.name}, you see {listing}."
 
-    def _sorted_names(self, indices: list[int]) -> list[str]:
-        items = self.task.items
-        # As TextWorld lists them: types alphabetically, numbers descending ("a laptop 2, a laptop 1").
-        return [items[i].name for i in sorted(indices, key=lambda i: (items[i].otype, -_number(items[i].name)))]
-
-    def _look(self) -> str:
-        if self.agent < 0:
-            return f"You are in the middle of a room. Looking quickly around you, you see {self._overview}."
-        # Objects "on the floor" next to a receptacle never occur in ALFWorld games.
-        return f"You are facing the {self.task.receptacles[self.agent].name}. Next to it, you see nothing."
+    def _look(self, overview: str) -> str:
+        here = self._receptacles_here()
+        if not here:
+            return f"You are in the middle of a room. Looking quickly around you, you see {overview}."
+        facing = render_list([self.task.receptacles[j].name for j in here])
+        # TextWorld's "objects on the floor": an item at this location that left one of its receptacles,
+        # once per such receptacle.
+        order = self.task.item_order
+        floor = [
+            i
+            for i in sorted((i for i, loc in self.item_at if loc == self.agent), key=order.__getitem__)
+            for j in here
+            if (i, j) in self.left
+        ]
+        return f"You are facing the {facing}. Next to it, you see {self._listing(floor)}."
 
     def _describe_item(self, i: int) -> str:
         item = self.task.items[i]
         if item.receptacle_object:
-            # The grammar tests isReceptacleObject first; nothing can be put into one here.
-            return f"This is a normal {item.name}. In it, you see nothing."
-        hot, cool, clean, sliced = self.hot[i], self.cool[i], self.clean[i], self.sliced[i]
-        if sliced:
-            state = " and ".join(s for s, on in (("hot", hot), ("cool", cool), ("clean", clean)) if on)
-            return f"This is a {state + ' ' if state else ''}sliced {item.name}."
+            inner = sorted((a for a, b in self.task.in_object if b == i), key=self.task.item_order.__getitem__)
+            return f"This is a normal {item.name}. In it, you see {self._listing(inner)}."
+        hot, cool, clean, sliced = (self.has(f, i) for f in ("hot", "cool", "clean", "sliced"))
+        if clean and sliced and (hot or cool):
+            return f"This is a {'hot' if hot else 'cool'} and clean sliced {item.name}."
+        if sliced and (clean or hot or cool):
+            return f"This is a {'clean' if clean else 'hot' if hot else 'cool'} sliced {item.name}."
         if clean and (hot or cool):
             return f"This is a {'hot' if hot else 'cool'} and clean {item.name}."
         if hot:
@@ -266,15 +346,19 @@ class Engine:
             return f"This is a clean {item.name}."
         if cool:
             return f"This is a cold {item.name}."
-        if item.toggleable:
-            return f"This {item.name} is {'on' if self.toggled[i] else 'off'}."
+        if item.toggleable and self.has("toggled", i):
+            return f"This {item.name} is on."
+        if item.sliceable and sliced:
+            return f"This is a sliced {item.name}."
         return f"There's nothing special about {item.name}."
 
     # ------------------------------------------------------------------ effects
 
     def _do_goto(self, r: int) -> str:
-        self.agent = r
-        return f"You arrive at {self.task.receptacles[r].name}. {self._describe_receptacle(r)}"
+        rec = self.task.receptacles[r]
+        self.agent = rec.location
+        where = self.task.locations[rec.location] if self.grammar_version == "2.1.1" else rec.name
+        return f"You arrive at {where}. {self._describe_receptacle(r)}"
 
     def _do_inventory(self) -> str:
         if self.held < 0:
@@ -282,7 +366,10 @@ class Engine:
         return f"You are carrying: a {self.task.items[self.held].name}."
 
     def _do_look(self) -> str:
-        return self._look()
+        return self._look(render_list([]))
+
+    def _do_help(self) -> str:
+        return HELP
 
     def _do_examine_receptacle(self, r: int) -> str:
         return self._describe_receptacle(r)
@@ -291,70 +378,146 @@ class Engine:
         return self._describe_item(i)
 
     def _do_open(self, r: int) -> str:
-        self.opened[r] = True
+        self.opened.add(r)
         return f"You open the {self.task.receptacles[r].name}. {self._describe_receptacle(r)}"
 
     def _do_close(self, r: int) -> str:
-        self.opened[r] = False
+        self.opened.discard(r)
         return f"You close the {self.task.receptacles[r].name}."
 
     def _do_take(self, i: int, r: int) -> str:
-        self.where[i] = -1
+        self.inside.discard((i, r))
+        self.left.add((i, r))
+        self.item_at.discard((i, self.agent))
         self.held = i
         return f"You pick up the {self.task.items[i].name} from the {self.task.receptacles[r].name}."
 
     def _do_put(self, i: int, r: int) -> str:
-        self.where[i] = r
+        self.inside.add((i, r))
+        self.left.discard((i, r))
+        self.item_at.add((i, self.agent))
         self.held = -1
-        return f"You move the {self.task.items[i].name} to the {self.task.receptacles[r].name}."
+        item, rec = self.task.items[i].name, self.task.receptacles[r].name
+        if self.grammar_version == "2.1.1":
+            return f"You put the {item} in/on the {rec}."
+        return f"You move the {item} to the {rec}."
 
     def _do_clean(self, i: int, r: int) -> str:
-        self.clean[i] = True
+        self.flags.add(("clean", i))
         return f"You clean the {self.task.items[i].name} using the {self.task.receptacles[r].name}."
 
     def _do_heat(self, i: int, r: int) -> str:
-        self.hot[i], self.cool[i] = True, False
+        self.flags.add(("hot", i))
+        self.flags.discard(("cool", i))
         return f"You heat the {self.task.items[i].name} using the {self.task.receptacles[r].name}."
 
     def _do_cool(self, i: int, r: int) -> str:
-        self.cool[i], self.hot[i] = True, False
+        self.flags.add(("cool", i))
+        self.flags.discard(("hot", i))
         return f"You cool the {self.task.items[i].name} using the {self.task.receptacles[r].name}."
 
     def _do_use(self, i: int) -> str:
-        self.on[i] = not self.on[i]
-        self.toggled[i] = True
+        self.flags ^= {("on", i)}
+        self.flags.add(("toggled", i))
         # The grammar is rendered after the effect and tests isToggled, which stays true.
         return f"You turn on the {self.task.items[i].name}."
 
     def _do_slice(self, i: int, knife: int) -> str:
-        self.sliced[i] = True
+        self.flags.add(("sliced", i))
         return f"You sliced the {self.task.items[i].name} with the {self.task.items[knife].name}."
 
     # ------------------------------------------------------------------ goal
 
     def won(self) -> bool:
-        """Whether the PDDL goal of the task holds in the current state."""
-        goal, items, recs = self.task.goal, self.task.items, self.task.receptacles
-        if goal.task_type == "look_at_obj_in_light":
-            if self.held < 0 or items[self.held].otype != goal.otype or self.agent < 0:
-                return False
-            return any(
-                self.toggled[i] and items[i].otype == goal.rtype for i in self._contents(self.agent)
-            )
-        need = {
-            "pick_clean_then_place_in_recep": self.clean,
-            "pick_heat_then_place_in_recep": self.hot,
-            "pick_cool_then_place_in_recep": self.cool,
-        }.get(goal.task_type)
-        count: dict[int, int] = {}
-        for i, r in enumerate(self.where):
-            if r >= 0 and items[i].otype == goal.otype and recs[r].rtype == goal.rtype:
-                if need is None or need[i]:
-                    count[r] = count.get(r, 0) + 1
-        wanted = 2 if goal.task_type == "pick_two_obj_and_place" else 1
-        return any(c >= wanted for c in count.values())
+        """Whether the task's PDDL goal formula holds in the current state."""
+        return _holds(self.task.goal.formula, {}, self._fact)
+
+    def _fact(self, predicate: str) -> Iterator[tuple]:
+        """Every true fact of ``predicate`` as a tuple of entity symbols (``o3``, ``r1``, ``l5``, ``agent``, types)."""
+        task = self.task
+        recs, items = task.receptacles, task.items
+        if predicate == "objecttype":
+            return ((f"o{i}", f"{o.otype}type") for i, o in enumerate(items))
+        if predicate == "receptacletype":
+            return ((f"r{j}", f"{r.rtype}type") for j, r in enumerate(recs))
+        if predicate == "inreceptacle":
+            return ((f"o{i}", f"r{j}") for i, j in self.inside)
+        if predicate == "receptacleatlocation":
+            return ((f"r{j}", f"l{r.location}") for j, r in enumerate(recs))
+        if predicate == "atlocation":
+            return iter([("agent", f"l{self.agent}")])
+        if predicate == "holds":
+            return iter([("agent", f"o{self.held}")] if self.held >= 0 else [])
+        if predicate in _AFFORDANCES:
+            attribute = _AFFORDANCES[predicate]
+            return ((f"o{i}",) for i, o in enumerate(items) if getattr(o, attribute))
+        if predicate in _STATE_FLAGS:
+            flag = _STATE_FLAGS[predicate]
+            return ((f"o{i}",) for f, i in self.flags if f == flag)
+        raise ValueError(f"the goal uses the predicate {predicate!r}, which the embedded engine does not track")
 
 
-def _number(name: str) -> int:
-    """The instance number of ``"cabinet 12"`` (12)."""
-    return int(name.rsplit(" ", 1)[1])
+_AFFORDANCES = {p: p for p in ("cleanable", "heatable", "coolable", "sliceable", "toggleable", "pickupable")}
+_STATE_FLAGS = {"isclean": "clean", "ishot": "hot", "iscool": "cool", "issliced": "sliced", "ison": "on",
+                "istoggled": "toggled"}  # fmt: skip
+
+
+def _holds(formula: Any, binding: dict[str, str], facts) -> bool:
+    """Whether a PDDL goal formula (``and or not exists = atom``) holds under ``binding``."""
+    head = formula[0]
+    if head == "and":
+        return any(True for _ in _solve(list(formula[1:]), binding, facts))
+    if head == "or":
+        return any(_holds(f, binding, facts) for f in formula[1:])
+    if head == "not":
+        return not _holds(formula[1], binding, facts)
+    if head == "exists":
+        return any(True for _ in _solve([formula[2]], binding, facts))
+    if head == "=":
+        return _value(formula[1], binding) == _value(formula[2], binding)
+    args = tuple(_value(a, binding) for a in formula[1:])
+    return any(fact == args for fact in facts(head))
+
+
+def _value(term: str, binding: dict[str, str]) -> str:
+    return binding.get(term, term)
+
+
+def _free(formula: Any) -> set[str]:
+    if isinstance(formula, str):
+        return {formula} if formula.startswith("?") else set()
+    if formula[0] == "exists":
+        return _free(formula[2]) - {v for v in formula[1] if v.startswith("?")}
+    return set(chain.from_iterable(_free(f) for f in formula[1:]))
+
+
+def _solve(conjuncts: list, binding: dict[str, str], facts) -> Iterator[dict[str, str]]:
+    """Bindings that make every conjunct true: atoms bind variables from the facts, the rest are tested."""
+    if not conjuncts:
+        yield binding
+        return
+    # Test what is fully bound first; otherwise bind the variables of the first atom.
+    for k, c in enumerate(conjuncts):
+        if _free(c) <= binding.keys():
+            if _holds(c, binding, facts):
+                yield from _solve(conjuncts[:k] + conjuncts[k + 1 :], binding, facts)
+            return
+    for k, c in enumerate(conjuncts):
+        if c[0] == "and":
+            yield from _solve(conjuncts[:k] + list(c[1:]) + conjuncts[k + 1 :], binding, facts)
+            return
+        if c[0] == "exists":
+            yield from _solve(conjuncts[:k] + [c[2]] + conjuncts[k + 1 :], binding, facts)
+            return
+        if c[0] not in ("or", "not", "="):
+            rest = conjuncts[:k] + conjuncts[k + 1 :]
+            for fact in facts(c[0]):
+                if len(fact) != len(c) - 1:
+                    continue
+                new = dict(binding)
+                if all(
+                    new.setdefault(a, v) == v if a.startswith("?") else a == v for a, v in zip(c[1:], fact, strict=True)
+                ):
+                    yield from _solve(rest, new, facts)
+            return
+    raise ValueError(f"cannot evaluate the goal conjuncts {conjuncts}: variables bound by no atom")
