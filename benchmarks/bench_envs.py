@@ -2,11 +2,18 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_envs.py [--steps 20000]
+    python benchmarks/bench_envs.py [--steps 20000] [--alfworld-data ../shared/alfworld]
+        [--alfworld-transcripts T1.jsonl T2.jsonl ...]
 
 ALFWorld-text-v0 (embedded): env steps/s under a random admissible policy (the step includes the
 state hash and the admissible-command list), reset time, and the success per task type of the
 random policy and the expert on valid_seen (50-step limit).
+
+Real ALFWorld games (when ``--alfworld-data`` names a folder with ``json_2.1.1``, ``../shared/alfworld`` by
+default): the embedded expert's success per task type on the 274 valid_seen + valid_unseen games; and, given
+transcripts of the real TextWorld env recorded by ``benchmarks/alfworld_real.py``, the share of steps whose
+text, sorted admissible commands and ``won`` flag match exactly, with the real env's steps/s and reset time
+(from the recording) against the embedded engine's on the same commands.
 
 WebShop-text-v0 (embedded, generated 1,000-product catalog): env steps/s under a random admissible
 policy (the step includes BM25 search, page rendering, the state hash and the clickables; search
@@ -21,13 +28,18 @@ import argparse
 import random
 import time
 from collections import defaultdict
+from pathlib import Path
 
 import gymnasium as gym
 
 import gigpo_gym  # noqa: F401
-from gigpo_gym.alfworld import SPLIT_SIZES, TASK_TYPES, expert_command
+from gigpo_gym.alfworld import SPLIT_SIZES, TASK_TYPES, Engine, expert_command
+from gigpo_gym.alfworld.pddl import find_games, load_game
+from gigpo_gym.alfworld.transcripts import read_transcripts, replay_game
 from gigpo_gym.webshop import expert_action
 from trainer.evaluation import ALFWORLD_COLUMNS
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def alfworld_throughput(steps: int, seed: int = 0) -> tuple[float, float]:
@@ -66,6 +78,43 @@ def alfworld_success(policy: str, split: str = "valid_seen", seed: int = 0) -> d
     table = {t: 100.0 * wins[t] / counts[t] for t in TASK_TYPES}
     table["all"] = 100.0 * sum(wins.values()) / sum(counts.values())
     return table
+
+
+def real_expert_success(data: Path) -> dict[str, float]:
+    """The embedded expert's success % per task type on the real valid_seen + valid_unseen games (50 steps)."""
+    wins, counts = defaultdict(int), defaultdict(int)
+    for game in find_games(data, "valid_seen") + find_games(data, "valid_unseen"):
+        engine = Engine(load_game(game))
+        for _ in range(50):
+            if (command := expert_command(engine)) is None:
+                break
+            engine.step(command)
+        counts[engine.task.goal.task_type] += 1
+        wins[engine.task.goal.task_type] += engine.won()
+    table = {t: 100.0 * wins[t] / counts[t] for t in TASK_TYPES}
+    table["all"] = 100.0 * sum(wins.values()) / sum(counts.values())
+    return table
+
+
+def real_fidelity(data: Path, transcripts: list[Path]) -> None:
+    """Replay real-env transcripts through the embedded engine; print the match share and the speed ratio."""
+    records = read_transcripts(*transcripts)
+    results = [replay_game(record, data) for record in records]
+    steps, matched = sum(r.steps for r in results), sum(r.matched for r in results)
+    games_ok = sum(r.first_mismatch is None for r in results)
+    commands, resets = sum(r.commands for r in results), sum(r.resets for r in results)
+    real_rate = commands / sum(r.real_step_s for r in results)
+    embedded_rate = commands / sum(r.embedded_step_s for r in results)
+    real_reset, embedded_reset = (sum(getattr(r, f) for r in results) / resets
+                                  for f in ("real_reset_s", "embedded_reset_s"))  # fmt: skip
+    print(f"real ALFWorld transcripts: {len(records)} games, {steps:,} observations ({commands:,} commands): "
+          f"{100.0 * matched / steps:.2f}% identical (text, admissible commands, won); {games_ok} games all identical")
+    for r in results:
+        if r.first_mismatch:
+            print(f"  first mismatch: {r.first_mismatch}")
+    print(f"steps/s: real TextWorld {real_rate:,.1f}, embedded {embedded_rate:,.0f} "
+          f"(x{embedded_rate / real_rate:,.0f}); reset: real {real_reset:.2f} s, "
+          f"embedded {embedded_reset * 1e3:.2f} ms (x{real_reset / embedded_reset:,.0f})")
 
 
 def webshop_throughput(steps: int, cold_search: bool, seed: int = 0) -> float:
@@ -120,6 +169,10 @@ def webshop_scores(policy: str, seed: int = 0) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="random-policy steps to time")
+    parser.add_argument("--alfworld-data", type=Path, default=SHARED / "alfworld",
+                        help="folder with the real games (json_2.1.1/); skipped when absent")
+    parser.add_argument("--alfworld-transcripts", type=Path, nargs="*", default=[],
+                        help="real-env transcripts from benchmarks/alfworld_real.py to compare against")
     args = parser.parse_args(argv)
 
     rate, reset = alfworld_throughput(args.steps)
@@ -129,6 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     for policy in ("random", "expert"):
         row = alfworld_success(policy)
         print(f"{policy:<21}" + " ".join(f"{v:>6.1f}" for v in row.values()))
+
+    if (args.alfworld_data / "json_2.1.1").is_dir():
+        row = real_expert_success(args.alfworld_data)
+        print("real games (274) success % " + " ".join(f"{s:>6}" for s in short))
+        print(f"{'expert':<26}" + " ".join(f"{v:>6.1f}" for v in row.values()))
+        if args.alfworld_transcripts:
+            real_fidelity(args.alfworld_data, args.alfworld_transcripts)
+    else:
+        print(f"real ALFWorld games: skipped ({args.alfworld_data} has no json_2.1.1/)")
 
     warm = webshop_throughput(args.steps, cold_search=False)
     cold = webshop_throughput(args.steps, cold_search=True)

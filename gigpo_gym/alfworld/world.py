@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 
@@ -171,6 +172,8 @@ class Engine:
             frozenset(j for j, r in enumerate(recs) if (r.rtype, o.otype) in task.can_contain) for o in task.items
         ]
         self._put = "put {o} in/on {r}" if grammar_version == "2.1.1" else "move {o} to {r}"
+        self._symbols = {"o": [f"o{i}" for i in range(len(task.items))], "r": [f"r{j}" for j in range(len(recs))]}
+        self._static_facts = self._static_facts_of()
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -430,34 +433,45 @@ class Engine:
 
     def won(self) -> bool:
         """Whether the task's PDDL goal formula holds in the current state."""
-        return _holds(self.task.goal.formula, {}, self._fact)
+        memo: dict[str, frozenset[tuple] | set[tuple]] = {}
 
-    def _fact(self, predicate: str) -> Iterator[tuple]:
-        """Every true fact of ``predicate`` as a tuple of entity symbols (``o3``, ``r1``, ``l5``, ``agent``, types)."""
-        task = self.task
-        recs, items = task.receptacles, task.items
-        if predicate == "objecttype":
-            return ((f"o{i}", f"{o.otype}type") for i, o in enumerate(items))
-        if predicate == "receptacletype":
-            return ((f"r{j}", f"{r.rtype}type") for j, r in enumerate(recs))
+        def facts(predicate: str) -> frozenset[tuple] | set[tuple]:
+            if predicate not in memo:
+                memo[predicate] = self._fact(predicate)
+            return memo[predicate]
+
+        return _holds(self.task.goal.formula, {}, facts)
+
+    def _fact(self, predicate: str) -> frozenset[tuple] | set[tuple]:
+        """Every true fact of ``predicate`` as tuples of entity symbols (``o3``, ``r1``, ``l5``, ``agent``, types)."""
+        if predicate in self._static_facts:
+            return self._static_facts[predicate]
+        o = self._symbols["o"]
         if predicate == "inreceptacle":
-            return ((f"o{i}", f"r{j}") for i, j in self.inside)
-        if predicate == "receptacleatlocation":
-            return ((f"r{j}", f"l{r.location}") for j, r in enumerate(recs))
+            return {(o[i], self._symbols["r"][j]) for i, j in self.inside}
         if predicate == "atlocation":
-            return iter([("agent", f"l{self.agent}")])
+            return {("agent", f"l{self.agent}")}
         if predicate == "holds":
-            return iter([("agent", f"o{self.held}")] if self.held >= 0 else [])
-        if predicate in _AFFORDANCES:
-            attribute = _AFFORDANCES[predicate]
-            return ((f"o{i}",) for i, o in enumerate(items) if getattr(o, attribute))
+            return {("agent", o[self.held])} if self.held >= 0 else set()
         if predicate in _STATE_FLAGS:
             flag = _STATE_FLAGS[predicate]
-            return ((f"o{i}",) for f, i in self.flags if f == flag)
+            return {(o[i],) for f, i in self.flags if f == flag}
         raise ValueError(f"the goal uses the predicate {predicate!r}, which the embedded engine does not track")
 
+    def _static_facts_of(self) -> dict[str, frozenset[tuple]]:
+        recs, items = self.task.receptacles, self.task.items
+        o, r = self._symbols["o"], self._symbols["r"]
+        static = {
+            "objecttype": frozenset((o[i], f"{item.otype}type") for i, item in enumerate(items)),
+            "receptacletype": frozenset((r[j], f"{rec.rtype}type") for j, rec in enumerate(recs)),
+            "receptacleatlocation": frozenset((r[j], f"l{rec.location}") for j, rec in enumerate(recs)),
+        }
+        for predicate in _AFFORDANCES:
+            static[predicate] = frozenset((o[i],) for i, item in enumerate(items) if getattr(item, predicate))
+        return static
 
-_AFFORDANCES = {p: p for p in ("cleanable", "heatable", "coolable", "sliceable", "toggleable", "pickupable")}
+
+_AFFORDANCES = ("cleanable", "heatable", "coolable", "sliceable", "toggleable", "pickupable")
 _STATE_FLAGS = {"isclean": "clean", "ishot": "hot", "iscool": "cool", "issliced": "sliced", "ison": "on",
                 "istoggled": "toggled"}  # fmt: skip
 
@@ -475,20 +489,20 @@ def _holds(formula: Any, binding: dict[str, str], facts) -> bool:
         return any(True for _ in _solve([formula[2]], binding, facts))
     if head == "=":
         return _value(formula[1], binding) == _value(formula[2], binding)
-    args = tuple(_value(a, binding) for a in formula[1:])
-    return any(fact == args for fact in facts(head))
+    return tuple(_value(a, binding) for a in formula[1:]) in facts(head)
 
 
 def _value(term: str, binding: dict[str, str]) -> str:
     return binding.get(term, term)
 
 
-def _free(formula: Any) -> set[str]:
+@lru_cache(maxsize=4096)
+def _free(formula: Any) -> frozenset[str]:
     if isinstance(formula, str):
-        return {formula} if formula.startswith("?") else set()
+        return frozenset([formula] if formula.startswith("?") else [])
     if formula[0] == "exists":
         return _free(formula[2]) - {v for v in formula[1] if v.startswith("?")}
-    return set(chain.from_iterable(_free(f) for f in formula[1:]))
+    return frozenset(chain.from_iterable(_free(f) for f in formula[1:]))
 
 
 def _solve(conjuncts: list, binding: dict[str, str], facts) -> Iterator[dict[str, str]]:
@@ -496,28 +510,28 @@ def _solve(conjuncts: list, binding: dict[str, str], facts) -> Iterator[dict[str
     if not conjuncts:
         yield binding
         return
-    # Test what is fully bound first; otherwise bind the variables of the first atom.
+    # Test what is fully bound first; then open nested and/exists; then bind variables from the facts.
     for k, c in enumerate(conjuncts):
         if _free(c) <= binding.keys():
             if _holds(c, binding, facts):
                 yield from _solve(conjuncts[:k] + conjuncts[k + 1 :], binding, facts)
             return
     for k, c in enumerate(conjuncts):
-        if c[0] == "and":
-            yield from _solve(conjuncts[:k] + list(c[1:]) + conjuncts[k + 1 :], binding, facts)
+        if c[0] in ("and", "exists"):
+            inner = list(c[1:]) if c[0] == "and" else [c[2]]
+            yield from _solve(conjuncts[:k] + inner + conjuncts[k + 1 :], binding, facts)
             return
-        if c[0] == "exists":
-            yield from _solve(conjuncts[:k] + [c[2]] + conjuncts[k + 1 :], binding, facts)
-            return
-        if c[0] not in ("or", "not", "="):
-            rest = conjuncts[:k] + conjuncts[k + 1 :]
-            for fact in facts(c[0]):
-                if len(fact) != len(c) - 1:
-                    continue
-                new = dict(binding)
-                if all(
-                    new.setdefault(a, v) == v if a.startswith("?") else a == v for a, v in zip(c[1:], fact, strict=True)
-                ):
-                    yield from _solve(rest, new, facts)
-            return
+    # Bind the variables of the atom with the fewest facts: cheapest first, and an empty one fails at once.
+    atoms = [k for k, c in enumerate(conjuncts) if c[0] not in ("or", "not", "=")]
+    if atoms:
+        k = min(atoms, key=lambda k: len(facts(conjuncts[k][0])))
+        c, rest = conjuncts[k], conjuncts[:k] + conjuncts[k + 1 :]
+        for fact in facts(c[0]):
+            if len(fact) != len(c) - 1:
+                continue
+            new = dict(binding)
+            pairs = zip(c[1:], fact, strict=True)
+            if all(new.setdefault(a, v) == v if a.startswith("?") else a == v for a, v in pairs):
+                yield from _solve(rest, new, facts)
+        return
     raise ValueError(f"cannot evaluate the goal conjuncts {conjuncts}: variables bound by no atom")
