@@ -72,7 +72,7 @@ def inadmissible(rng: random.Random, admissible: list[str]) -> str:
     if choice == 3:
         return f"move apple 1 to {rng.choice(words)}"
     if choice == 4:
-        return "  " + rng.choice(admissible) + " "  # TextWorld strips: admissible
+        return "  " + rng.choice(admissible) + " "  # TextWorld strips: admissible (it may divert a walkthrough)
     return "go to the moon"
 
 
