@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output .json.gz")
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     parser.add_argument("--per-type", type=int, default=None, help="games per task type and split (default all)")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N games (already recorded)")
     parser.add_argument("--shard", default="1/1", help="k/n: play games k, k+n, k+2n ... (1-based)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
     request = textworld.EnvInfos(won=True, admissible_commands=True, extras=["walkthrough"])
     k, n = (int(x) for x in args.shard.split("/"))
-    games = game_files(args.data, tuple(args.splits), args.per_type)[k - 1 :: n]
+    games = game_files(args.data, tuple(args.splits), args.per_type)[args.skip :][k - 1 :: n]
     opener = gzip.open if args.out.suffix == ".gz" else open
     with opener(args.out, "wt") as out:
         for count, game in enumerate(games, 1):
