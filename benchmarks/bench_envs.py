@@ -98,7 +98,7 @@ def real_expert_success(data: Path) -> dict[str, float]:
 
 def real_fidelity(data: Path, transcripts: list[Path]) -> None:
     """Replay real-env transcripts through the embedded engine; print the match share and the speed ratio."""
-    records = read_transcripts(*transcripts)
+    records = list({r["game"]: r for r in read_transcripts(*transcripts)}.values())  # one record per game
     results = [replay_game(record, data) for record in records]
     steps, matched = sum(r.steps for r in results), sum(r.matched for r in results)
     games_ok = sum(r.first_mismatch is None for r in results)
