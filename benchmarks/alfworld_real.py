@@ -1,7 +1,8 @@
 """Record transcripts of the real ALFWorld games played by the real TextWorld env (for fidelity tests and benchmarks).
 
 This script runs in a separate Python environment that has ``alfworld==0.4.2`` (TextWorld + Fast Downward), never
-in the project's own; it imports nothing from gigpo-gym. Run it as::
+in the project's own. It imports nothing from gigpo-gym, whose dependencies that environment lacks, so it keeps its
+own copy of the task types and of the game selection (``gigpo_gym.alfworld.pddl.find_games``). Run it as::
 
     ALFWORLD_DATA=/tmp/alfworld-data python benchmarks/alfworld_real.py \\
         --data ../shared/alfworld --out transcripts.jsonl.gz [--per-type 2] [--shard 1/2] [--seed 0]

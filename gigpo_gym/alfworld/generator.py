@@ -68,12 +68,8 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "toaster": (1, 1, False, set()),
     },
     "livingroom": {
-        "armchair": (
-            0,
-            2,
-            False,
-            _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
-        ),
+        "armchair": (0, 2, False, _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop",
+                                           "newspaper", "remotecontrol"}),
         "cabinet": (0, 4, True, _DESK - {"laptop"}),
         "coffeetable": (1, 2, False, _SURFACE_DESK),
         "diningtable": (0, 1, False, _SURFACE_DESK),
@@ -82,22 +78,14 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "garbagecan": (1, 1, False, {"cd", "creditcard", "newspaper", "pen", "pencil"}),
         "shelf": (1, 6, False, _SURFACE_DESK),
         "sidetable": (1, 3, False, _SURFACE_DESK),
-        "sofa": (
-            1,
-            1,
-            False,
-            _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
-        ),
+        "sofa": (1, 1, False, _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop",
+                                       "newspaper", "remotecontrol"}),
         "tvstand": (0, 1, False, _DESK - {"laptop"}),
     },
     "bedroom": {
         "armchair": (0, 1, False, _SOFT | {"book", "cellphone", "laptop"}),
-        "bed": (
-            1,
-            1,
-            False,
-            _SOFT | _SPORTS | {"book", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
-        ),
+        "bed": (1, 1, False, _SOFT | _SPORTS | {"book", "cellphone", "creditcard", "keychain", "laptop",
+                                                "newspaper", "remotecontrol"}),
         "desk": (1, 2, False, _SURFACE_DESK | _SPORTS),
         "drawer": (2, 6, True, _DESK - {"laptop", "vase", "statue", "box"} | {"cloth"}),
         "dresser": (0, 1, False, _SURFACE_DESK),
@@ -116,12 +104,8 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "handtowelholder": (1, 1, False, {"handtowel"}),
         "shelf": (0, 3, False, _BATH - {"handtowel", "towel", "plunger", "scrubbrush"}),
         "sinkbasin": (1, 2, False, {"cloth", "dishsponge", "soapbar"}),
-        "toilet": (
-            1,
-            1,
-            False,
-            {"candle", "cloth", "soapbar", "soapbottle", "spraybottle", "tissuebox", "toiletpaper"},
-        ),
+        "toilet": (1, 1, False, {"candle", "cloth", "soapbar", "soapbottle", "spraybottle", "tissuebox",
+                                 "toiletpaper"}),
         "toiletpaperhanger": (1, 1, False, {"toiletpaper"}),
         "towelholder": (1, 1, False, {"towel"}),
     },
@@ -225,8 +209,7 @@ def generate_task(split: str, index: int) -> Task:
             (o, rt)
             for rt in rtypes
             for o in sorted(accepts[rt])
-            if rt != device
-            and (allowed is None or o in allowed)
+            if rt != device and (allowed is None or o in allowed)
             # the object must also fit somewhere that is not a target receptacle
             and any(o in accepts[other] for other in rtypes if other != rt)
         ]

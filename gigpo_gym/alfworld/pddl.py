@@ -22,11 +22,11 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from .world import TASK_TYPES, Goal, Item, Receptacle, Task
+from .world import AFFORDANCES, STATE_PREDICATES, TASK_TYPES, Goal, Item, Receptacle, Task
 
-__all__ = ["SPLIT_FOLDERS", "find_games", "load_game", "parse_sexp"]
+__all__ = ["SPLITS", "find_games", "load_game", "parse_sexp"]
 
-SPLIT_FOLDERS = {"train": "train", "valid_seen": "valid_seen", "valid_unseen": "valid_unseen"}
+SPLITS = ("train", "valid_seen", "valid_unseen")  # folders of json_2.1.1/
 _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 _TASK_RULE = re.compile(r'"task":\s*\[\s*\{\s*"rhs":\s*"Your task is to: (.*?)"')
 
@@ -58,9 +58,9 @@ def find_games(data_path: str | os.PathLike[str], split: str) -> list[Path]:
 
     As ALFWorld: the six task types, no ``movable`` or ``Sliced`` task folders, ``solvable`` only.
     """
-    if split not in SPLIT_FOLDERS:
-        raise ValueError(f"split must be one of {tuple(SPLIT_FOLDERS)}, got {split!r}")
-    root = Path(data_path) / "json_2.1.1" / SPLIT_FOLDERS[split]
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    root = Path(data_path) / "json_2.1.1" / split
     if not root.is_dir():
         raise FileNotFoundError(
             f"no ALFWorld games at {root}: set data_path (or ALFWORLD_DATA) to a folder holding "
@@ -93,8 +93,11 @@ def _demangled_names(ids: list[str]) -> dict[str, str]:
 
 
 @lru_cache(maxsize=512)
-def load_game(path: str | os.PathLike[str], task_id: str | None = None) -> Task:
-    """The :class:`Task` of one ``game.tw-pddl`` file (its task type, object and target from its folder name)."""
+def load_game(path: str | os.PathLike[str]) -> Task:
+    """The :class:`Task` of one ``game.tw-pddl`` file (its task type, object and target from its folder name).
+
+    Its ``task_id`` is the file's path.
+    """
     path = Path(path)
     data = json.loads(path.read_text())
     problem = parse_sexp(data["pddl_problem"])
@@ -126,26 +129,19 @@ def load_game(path: str | os.PathLike[str], task_id: str | None = None) -> Task:
     )
     receptacle_index = {r: j for j, r in enumerate(receptacle_ids)}
 
-    flags = {
-        p: {o for (o,) in facts(p)}
-        for p in ("pickupable", "cleanable", "heatable", "coolable", "sliceable", "toggleable", "isreceptacleobject")
-    }
+    flags = {p: {o for (o,) in facts(p)} for p in (*AFFORDANCES, "isreceptacleobject")}
     item_ids = [o for o, _ in facts("objecttype")]
     items = tuple(
-        Item(names[o], otype.removesuffix("type"), pickupable=o in flags["pickupable"],
-             cleanable=o in flags["cleanable"], heatable=o in flags["heatable"], coolable=o in flags["coolable"],
-             sliceable=o in flags["sliceable"], toggleable=o in flags["toggleable"],
-             receptacle_object=o in flags["isreceptacleobject"])
+        Item(names[o], otype.removesuffix("type"), receptacle_object=o in flags["isreceptacleobject"],
+             **{p: o in flags[p] for p in AFFORDANCES})
         for o, otype in facts("objecttype")
     )  # fmt: skip
     item_index = {o: i for i, o in enumerate(item_ids)}
     item_location = [-1] * len(items)
     for o, loc in facts("objectatlocation"):
         item_location[item_index[o]] = location_index[loc]
-    state_flags = {"isclean": "clean", "ishot": "hot", "iscool": "cool", "issliced": "sliced", "ison": "on",
-                   "istoggled": "toggled"}  # fmt: skip
     initial_flags = frozenset(
-        (flag, item_index[o]) for predicate, flag in state_flags.items() for (o,) in facts(predicate)
+        (flag, item_index[o]) for predicate, flag in STATE_PREDICATES.items() for (o,) in facts(predicate)
     )
     (agent_location,) = [location_index[loc] for _, loc in facts("atlocation")]
 
@@ -156,7 +152,7 @@ def load_game(path: str | os.PathLike[str], task_id: str | None = None) -> Task:
         raise ValueError(f"{path}: the grammar holds no 'task' rule with the task sentence")
     goal = Goal(task_type, otype.lower(), rtype.lower(), match.group(1), _as_tuple(sections[":goal"][0]))
     return Task(
-        task_id=task_id or str(path),
+        task_id=str(path),
         scene=scene,
         locations=tuple(names[loc] for loc in location_ids),
         receptacles=receptacles,

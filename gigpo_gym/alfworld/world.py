@@ -174,6 +174,7 @@ class Engine:
         self._put = "put {o} in/on {r}" if grammar_version == "2.1.1" else "move {o} to {r}"
         self._symbols = {"o": [f"o{i}" for i in range(len(task.items))], "r": [f"r{j}" for j in range(len(recs))]}
         self._static_facts = self._static_facts_of()
+        self._overview = render_list([f"a {recs[j].name}" for j in self._by_rank_r])  # the intro lists them all
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -189,13 +190,7 @@ class Engine:
         self.opened: set[int] = set()
         self.flags = set(task.initial_flags)  # (flag, item) for flag in FLAGS
         self._actions: dict[str, tuple] | None = None
-        overview = render_list([f"a {self.task.receptacles[j].name}" for j in self._by_rank_r])
-        look = (
-            self._look(overview)
-            if self._receptacles_here()
-            else (f"You are in the middle of a room. Looking quickly around you, you see {overview}.")
-        )
-        return f"{WELCOME}\n\n{look}\n\nYour task is to: {task.goal.text}"
+        return f"{WELCOME}\n\n{self._look(self._overview)}\n\nYour task is to: {task.goal.text}"
 
     def state_key(self) -> tuple:
         """Canonical tuple of the full dynamic state (with the task id, so tasks never collide)."""
@@ -217,10 +212,6 @@ class Engine:
     def has(self, flag: str, item: int) -> bool:
         """Whether ``item`` is ``flag`` (one of ``clean hot cool sliced on toggled``)."""
         return (flag, item) in self.flags
-
-    def receptacles_of(self, item: int) -> list[int]:
-        """The receptacles ``item`` is in (several for some ALFRED objects), in PDDL-id order."""
-        return sorted((r for i, r in self.inside if i == item), key=self.task.receptacle_order.__getitem__)
 
     def contents(self, r: int) -> list[int]:
         """The items in receptacle ``r``, in PDDL-id order."""
@@ -453,8 +444,8 @@ class Engine:
             return {("agent", f"l{self.agent}")}
         if predicate == "holds":
             return {("agent", o[self.held])} if self.held >= 0 else set()
-        if predicate in _STATE_FLAGS:
-            flag = _STATE_FLAGS[predicate]
+        if predicate in STATE_PREDICATES:
+            flag = STATE_PREDICATES[predicate]
             return {(o[i],) for f, i in self.flags if f == flag}
         raise ValueError(f"the goal uses the predicate {predicate!r}, which the embedded engine does not track")
 
@@ -466,13 +457,14 @@ class Engine:
             "receptacletype": frozenset((r[j], f"{rec.rtype}type") for j, rec in enumerate(recs)),
             "receptacleatlocation": frozenset((r[j], f"l{rec.location}") for j, rec in enumerate(recs)),
         }
-        for predicate in _AFFORDANCES:
+        for predicate in AFFORDANCES:
             static[predicate] = frozenset((o[i],) for i, item in enumerate(items) if getattr(item, predicate))
         return static
 
 
-_AFFORDANCES = ("cleanable", "heatable", "coolable", "sliceable", "toggleable", "pickupable")
-_STATE_FLAGS = {"isclean": "clean", "ishot": "hot", "iscool": "cool", "issliced": "sliced", "ison": "on",
+# PDDL predicates: static affordances (also the Item fields) and the dynamic flags they name.
+AFFORDANCES = ("cleanable", "heatable", "coolable", "sliceable", "toggleable", "pickupable")
+STATE_PREDICATES = {"isclean": "clean", "ishot": "hot", "iscool": "cool", "issliced": "sliced", "ison": "on",
                 "istoggled": "toggled"}  # fmt: skip
 
 
