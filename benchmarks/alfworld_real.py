@@ -5,7 +5,7 @@ in the project's own. It imports nothing from gigpo-gym, whose dependencies that
 own copy of the task types and of the game selection (``gigpo_gym.alfworld.pddl.find_games``). Run it as::
 
     ALFWORLD_DATA=/tmp/alfworld-data python benchmarks/alfworld_real.py \\
-        --data ../shared/alfworld --out transcripts.jsonl.gz [--per-type 2] [--shard 1/2] [--seed 0]
+        --data ../shared/alfworld --out transcripts.jsonl.gz [--per-type 2] [--shard 1/2] [--exclude done.jsonl]
 
 Each game is played twice from its reset: the planner's walkthrough (``extra.walkthrough``, Fast Downward) with
 detours that leave the state unchanged (go elsewhere, look, examine, open and close, go back) and inadmissible
@@ -58,6 +58,11 @@ def game_files(data: Path, splits: tuple[str, ...], per_type: int | None) -> lis
                 taken[kind] = taken.get(kind, 0) + 1
                 chosen.append(game)
     return chosen
+
+
+def open_text(path: Path, mode: str = "rt"):
+    """A text file, gzipped when its name ends in ``.gz``."""
+    return (gzip.open if path.suffix == ".gz" else open)(path, mode)
 
 
 def inadmissible(rng: random.Random, admissible: list[str]) -> str:
@@ -148,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output .json.gz")
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     parser.add_argument("--per-type", type=int, default=None, help="games per task type and split (default all)")
-    parser.add_argument("--skip", type=int, default=0, help="leave out the first N games (already recorded)")
+    parser.add_argument("--exclude", type=Path, nargs="+", default=[],
+                        help="transcript files whose games are already recorded: leave those games out (resume)")
     parser.add_argument("--shard", default="1/1", help="k/n: play games k, k+n, k+2n ... (1-based)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -161,9 +167,10 @@ def main(argv: list[str] | None = None) -> int:
 
     request = textworld.EnvInfos(won=True, admissible_commands=True, extras=["walkthrough"])
     k, n = (int(x) for x in args.shard.split("/"))
-    games = game_files(args.data, tuple(args.splits), args.per_type)[args.skip :][k - 1 :: n]
-    opener = gzip.open if args.out.suffix == ".gz" else open
-    with opener(args.out, "wt") as out:
+    done = {json.loads(line)["game"] for path in args.exclude for line in open_text(path)}
+    games = [game for game in game_files(args.data, tuple(args.splits), args.per_type)
+             if str(game.relative_to(args.data)) not in done][k - 1 :: n]
+    with open_text(args.out, "wt") as out:
         for count, game in enumerate(games, 1):
             env_id = textworld.gym.register_game(str(game), request, max_episode_steps=10_000,
                                                  wrappers=[AlfredDemangler(), AlfredInfos])

@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/bench_envs.py [--steps 20000] [--alfworld-data ../shared/alfworld]
-        [--alfworld-transcripts T1.jsonl T2.jsonl ...]
+        [--alfworld-transcripts T1.jsonl T2.jsonl ...] [--alfworld-real-python ALFWORLD_VENV/bin/python]
 
 ALFWorld-text-v0 (embedded): env steps/s under a random admissible policy (the step includes the
 state hash and the admissible-command list), reset time, and the success per task type of the
@@ -12,8 +12,9 @@ random policy and the expert on valid_seen (50-step limit).
 Real ALFWorld games (when ``--alfworld-data`` names a folder with ``json_2.1.1``, ``../shared/alfworld`` by
 default): the embedded expert's success per task type on the 274 valid_seen + valid_unseen games; and, given
 transcripts of the real TextWorld env recorded by ``benchmarks/alfworld_real.py``, the share of steps whose
-text, sorted admissible commands and ``won`` flag match exactly, with the real env's steps/s and reset time
-(from the recording) against the embedded engine's on the same commands.
+text, sorted admissible commands and ``won`` flag match exactly; and, given the python of an environment with
+``alfworld==0.4.2``, the real env's steps/s and reset time against the embedded engine's on the same commands,
+both measured in this run (the real env records ``--alfworld-real-per-type`` valid_seen games per task type).
 
 WebShop-text-v0 (embedded, generated 1,000-product catalog): env steps/s under a random admissible
 policy (the step includes BM25 search, page rendering, the state hash and the clickables; search
@@ -25,7 +26,10 @@ limit) of a random policy, WebShop's rule baseline (search the instruction, buy 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import subprocess
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -97,23 +101,38 @@ def real_expert_success(data: Path) -> dict[str, float]:
 
 
 def real_fidelity(data: Path, transcripts: list[Path]) -> None:
-    """Replay real-env transcripts through the embedded engine; print the match share and the speed ratio."""
+    """Replay real-env transcripts through the embedded engine; print the share of identical observations."""
     records = list({r["game"]: r for r in read_transcripts(*transcripts)}.values())  # one record per game
     results = [replay_game(record, data) for record in records]
     steps, matched = sum(r.steps for r in results), sum(r.matched for r in results)
     games_ok = sum(r.first_mismatch is None for r in results)
-    commands, resets = sum(r.commands for r in results), sum(r.resets for r in results)
-    real_rate = commands / sum(r.real_step_s for r in results)
-    embedded_rate = commands / sum(r.embedded_step_s for r in results)
-    real_reset, embedded_reset = (sum(getattr(r, f) for r in results) / resets
-                                  for f in ("real_reset_s", "embedded_reset_s"))  # fmt: skip
+    commands = sum(r.commands for r in results)
     print(f"real ALFWorld transcripts: {len(records)} games, {steps:,} observations ({commands:,} commands): "
           f"{100.0 * matched / steps:.2f}% identical (text, admissible commands, won); {games_ok} games all identical")
     for r in results:
         if r.first_mismatch:
             print(f"  first mismatch: {r.first_mismatch}")
-    print(f"steps/s: real TextWorld {real_rate:,.1f}, embedded {embedded_rate:,.0f} "
-          f"(x{embedded_rate / real_rate:,.0f}); reset: real {real_reset:.2f} s, "
+
+
+def real_speed(data: Path, python: str, per_type: int) -> None:
+    """Record ``per_type`` valid_seen games per task type with the real env now (``python`` runs
+    ``alfworld_real.py``), replay the same commands through the embedded engine, print both speeds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "timing.jsonl"
+        env = {"ALFWORLD_DATA": str(Path(tmp) / "alfworld-home"), **os.environ}
+        subprocess.run([python, str(Path(__file__).with_name("alfworld_real.py")), "--data", str(data),
+                        "--out", str(out), "--splits", "valid_seen", "--per-type", str(per_type)],
+                       env=env, check=True, stderr=subprocess.DEVNULL)  # fmt: skip
+        results = [replay_game(record, data) for record in read_transcripts(out)]
+    commands, resets = sum(r.commands for r in results), sum(r.resets for r in results)
+    real_rate = commands / sum(r.real_step_s for r in results)
+    embedded_rate = commands / sum(r.embedded_step_s for r in results)
+    real_reset, embedded_reset = (sum(getattr(r, f) for r in results) / resets
+                                  for f in ("real_reset_s", "embedded_reset_s"))  # fmt: skip
+    identical = all(r.first_mismatch is None for r in results)
+    print(f"real vs embedded, {len(results)} valid_seen games ({per_type} per type) played now, {commands} commands "
+          f"({'all identical' if identical else 'MISMATCHES'}): steps/s real TextWorld {real_rate:,.1f}, "
+          f"embedded {embedded_rate:,.0f} (x{embedded_rate / real_rate:,.0f}); reset real {real_reset:.2f} s, "
           f"embedded {embedded_reset * 1e3:.2f} ms (x{real_reset / embedded_reset:,.0f})")
 
 
@@ -173,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder with the real games (json_2.1.1/); skipped when absent")
     parser.add_argument("--alfworld-transcripts", type=Path, nargs="*", default=[],
                         help="real-env transcripts from benchmarks/alfworld_real.py to compare against")
+    parser.add_argument("--alfworld-real-python", default=None,
+                        help="python of an environment with alfworld==0.4.2: time the real env in this run")
+    parser.add_argument("--alfworld-real-per-type", type=int, default=2,
+                        help="valid_seen games per task type that the real env plays for the timing")
     args = parser.parse_args(argv)
 
     rate, reset = alfworld_throughput(args.steps)
@@ -189,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'expert':<26}" + " ".join(f"{v:>6.1f}" for v in row.values()))
         if args.alfworld_transcripts:
             real_fidelity(args.alfworld_data, args.alfworld_transcripts)
+        if args.alfworld_real_python:
+            real_speed(args.alfworld_data, args.alfworld_real_python, args.alfworld_real_per_type)
     else:
         print(f"real ALFWorld games: skipped ({args.alfworld_data} has no json_2.1.1/)")
 
