@@ -112,6 +112,10 @@ def real_fidelity(data: Path, transcripts: list[Path]) -> None:
     for r in results:
         if r.first_mismatch:
             print(f"  first mismatch: {r.first_mismatch}")
+    games = [str(g.relative_to(data)) for split in ("valid_seen", "valid_unseen") for g in find_games(data, split)]
+    missing = sorted(set(games) - {r["game"] for r in records})
+    print(f"transcripts cover {len(games) - len(missing)} of the {len(games)} valid_seen + valid_unseen games"
+          + "".join(f"\n  not recorded: {game}" for game in missing))
 
 
 def real_speed(data: Path, python: str, per_type: int) -> None:
