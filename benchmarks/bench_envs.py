@@ -123,10 +123,14 @@ def real_speed(data: Path, python: str, per_type: int) -> None:
     ``alfworld_real.py``), replay the same commands through the embedded engine, print both speeds."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "timing.jsonl"
-        env = {"ALFWORLD_DATA": str(Path(tmp) / "alfworld-home"), **os.environ}
-        subprocess.run([python, str(Path(__file__).with_name("alfworld_real.py")), "--data", str(data),
-                        "--out", str(out), "--splits", "valid_seen", "--per-type", str(per_type)],
-                       env=env, check=True, stderr=subprocess.DEVNULL)  # fmt: skip
+        # alfworld writes its own files under ALFWORLD_DATA on import, so it gets a scratch folder (the user's
+        # ALFWORLD_DATA may name the read-only game folder); the games come from --data.
+        env = {**os.environ, "ALFWORLD_DATA": str(Path(tmp) / "alfworld-home")}
+        done = subprocess.run([python, str(Path(__file__).with_name("alfworld_real.py")), "--data", str(data),
+                               "--out", str(out), "--splits", "valid_seen", "--per-type", str(per_type)],
+                              env=env, capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"the real env's recorder failed under {python}:\n{done.stderr[-2000:]}")
         results = [replay_game(record, data) for record in read_transcripts(out)]
     commands, resets = sum(r.commands for r in results), sum(r.resets for r in results)
     real_rate = commands / sum(r.real_step_s for r in results)

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_ALFWORLD = ROOT.parent / "shared" / "alfworld"
 
 
 def run(script: str, *args: str) -> str:
@@ -42,3 +45,17 @@ def test_bench_learning(tmp_path):
 def test_bench_rollout():
     out = run("bench_rollout.py", "--rounds", "1", "--repeats", "1", "--mode", "score", "--env", "WebShop-text-v0")
     assert "GiGPO/GRPO" in out and "peak RSS MB" in out
+
+
+@pytest.mark.skipif(not (SHARED_ALFWORLD / "json_2.1.1").is_dir(), reason="../shared/alfworld (real games) is absent")
+def test_bench_envs_real_games_fidelity_coverage_and_recorder_failure():
+    # the project's python has no alfworld, so the real env's recorder fails, and the bench must say so
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_envs.py", "--steps", "200", "--alfworld-transcripts",
+         "tests/fixtures/alfworld_transcripts.jsonl.gz", "--alfworld-real-python", sys.executable],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert "24 games all identical" in done.stdout and "100.00% identical" in done.stdout
+    assert "transcripts cover 24 of the 274 valid_seen + valid_unseen games" in done.stdout
+    assert done.stdout.count("  not recorded: json_2.1.1/") == 250
+    assert done.returncode != 0 and "the real env's recorder failed" in done.stderr

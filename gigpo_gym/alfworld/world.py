@@ -465,7 +465,7 @@ class Engine:
 # PDDL predicates: static affordances (also the Item fields) and the dynamic flags they name.
 AFFORDANCES = ("cleanable", "heatable", "coolable", "sliceable", "toggleable", "pickupable")
 STATE_PREDICATES = {"isclean": "clean", "ishot": "hot", "iscool": "cool", "issliced": "sliced", "ison": "on",
-                "istoggled": "toggled"}  # fmt: skip
+                    "istoggled": "toggled"}  # fmt: skip
 
 
 def _holds(formula: Any, binding: dict[str, str], facts) -> bool:
