@@ -116,6 +116,34 @@ def test_task_types_filter():
         assert env.reset(seed=seed)[1]["task_type"] == "pick_heat_then_place_in_recep"
 
 
+@pytest.mark.parametrize("size", [3, 5])
+def test_small_rooms_keep_the_task_and_what_it_needs(size):
+    for i in range(0, 3553, 7):
+        full, small = generate_task("train", i), generate_task("train", i, size)
+        assert len(small.receptacles) <= size
+        assert (small.goal.formula, small.goal.task_type, small.scene) == (full.goal.formula, full.goal.task_type,
+                                                                           full.scene)
+        names = [r.name for r in small.receptacles]
+        for rtype in {r.rtype for r in small.receptacles}:  # renumbered 1..k per type
+            count = sum(r.rtype == rtype for r in small.receptacles)
+            assert {f"{rtype} {k}" for k in range(1, count + 1)} <= set(names)
+        won, _ = run_expert(Engine(small))
+        assert won, f"train/{i} with max_receptacles={size} not solved"
+
+
+def test_small_rooms_through_the_env():
+    env = make("valid_seen", max_receptacles=3)
+    obs, info = env.reset(options={"task_id": 0})
+    assert info["task_id"] == "valid_seen/0/max_receptacles=3"
+    overview = obs["text"].split("you see ", 1)[1].split(".", 1)[0]
+    assert overview.count(",") <= 2  # "a X, a Y, and a Z"
+    assert obs["state_hash"] != make("valid_seen").reset(options={"task_id": 0})[0]["state_hash"]
+    with pytest.raises(ValueError, match="max_receptacles must be >= 3"):
+        make(max_receptacles=2)
+    with pytest.raises(ValueError, match="max_receptacles applies to generated tasks"):
+        make(max_receptacles=4, data_path="/nonexistent")
+
+
 def _snapshot(engine: Engine) -> dict:
     return copy.deepcopy({k: getattr(engine, k) for k in ("agent", "held", "inside", "left", "item_at", "opened")}
                          | {f: {i for g, i in engine.flags if g == f} for f in FLAGS})

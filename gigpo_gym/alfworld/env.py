@@ -69,6 +69,11 @@ class ALFWorldTextEnv(TextEnv):
       at loc 12.", ``put {o} in/on {r}``) or ``"2.1.2"`` (ALFWorld 0.4.x: "You arrive at
       {recep}.", ``move {o} to {r}``, ``help``).
     - ``task_types``: optional subset of the six task types to draw from.
+    - ``max_receptacles``: generated tasks only; ``None`` (default) for ALFWorld-size rooms (8 to 30
+      receptacles), or a number (>= 3) for small rooms of the same tasks: the receptacles the task needs
+      plus random others up to that number, and at most that many distractor object types. A uniform
+      random policy almost never solves a full-size task; small rooms give a learning signal to models
+      trained from scratch.
     - ``success_reward``: reward for completing the task.
     - ``render_mode``: ``"ansi"`` (``render()`` returns the last text) or ``"human"`` (prints it).
 
@@ -85,6 +90,7 @@ class ALFWorldTextEnv(TextEnv):
         render_mode: str | None = None,
         data_path: str | os.PathLike[str] | None = None,
         grammar_version: str = "2.1.1",
+        max_receptacles: int | None = None,
     ) -> None:
         super().__init__(render_mode, max_action_length=256)
         if grammar_version not in GRAMMAR_VERSIONS:
@@ -93,6 +99,12 @@ class ALFWorldTextEnv(TextEnv):
         self.grammar_version = grammar_version
         data_path = data_path if data_path is not None else os.environ.get("ALFWORLD_DATA")
         self.games: list[Path] | None = None
+        if max_receptacles is not None and data_path is not None:
+            raise ValueError("max_receptacles applies to generated tasks; the real games keep their rooms "
+                             "(unset data_path and ALFWORLD_DATA to use it)")  # fmt: skip
+        if max_receptacles is not None and max_receptacles < 3:
+            raise ValueError(f"max_receptacles must be >= 3, got {max_receptacles}")
+        self.max_receptacles = max_receptacles
         if data_path is not None:
             self.games = find_games(data_path, split)
             kinds = tuple(game.parent.parent.name.split("-", 1)[0] for game in self.games)
@@ -133,7 +145,7 @@ class ALFWorldTextEnv(TextEnv):
         """Task ``index`` of this env's split: the real game file, or the generated task."""
         if self.games is not None:
             return load_game(self.games[index])
-        return generate_task(self.split, index)
+        return generate_task(self.split, index, self.max_receptacles)
 
     def _observation(self) -> dict[str, str]:
         return {"text": self._text, "state_hash": self.engine.state_hash()}

@@ -185,11 +185,20 @@ def _floorplan(room: str, plan: int) -> list[Receptacle]:
 
 
 @lru_cache(maxsize=4096)
-def generate_task(split: str, index: int) -> Task:
-    """Task ``index`` of ``split``, the same in every process."""
+def generate_task(split: str, index: int, max_receptacles: int | None = None) -> Task:
+    """Task ``index`` of ``split``, the same in every process.
+
+    ``max_receptacles`` (at least 3) makes a small room: the floor plan keeps the receptacles the task needs (one
+    of the target type, the cleaning/heating/cooling device, a lamp holder, a home for the goal object) and
+    others drawn at random up to that number, renumbered per type, and holds at most that many distractor object
+    types. The task type, room, floor plan and goal formula are those of the full-size task ``index``.
+    """
     size = n_tasks(split)
     if not 0 <= index < size:
         raise ValueError(f"task index must lie in [0, {size}) for split {split!r}, got {index}")
+    if max_receptacles is not None and max_receptacles < 3:
+        raise ValueError(f"max_receptacles must be >= 3 (target, device and the goal object's home), "
+                         f"got {max_receptacles}")  # fmt: skip
     task_type = split_task_types(split)[index]
     rng = random.Random(_seed("task", split, index))
     room = rng.choice(_TASK_ROOMS[task_type])
@@ -216,6 +225,10 @@ def generate_task(split: str, index: int) -> Task:
         if device is not None:
             candidates = [c for c in candidates if device in rtypes]
     otype, target = rng.choice(candidates)
+    if max_receptacles is not None:
+        recs = _small_room(recs, task_type, otype, target, accepts, max_receptacles, rng)
+        rtypes = sorted({r.rtype for r in recs})
+        can_contain = frozenset((rt, ot) for rt in rtypes for ot in accepts[rt])
 
     # Object placement: the goal object(s) away from any target receptacle, then distractors.
     by_type: dict[str, list[int]] = {}
@@ -233,7 +246,8 @@ def generate_task(split: str, index: int) -> Task:
         holders = [j for j, r in enumerate(recs) if r.rtype in _LAMP_HOLDERS]
         homes.append((LIGHT, rng.choice(holders)))
     room_objects = sorted({o for rt in rtypes for o in accepts[rt]} - {otype})
-    for ot in rng.sample(room_objects, min(len(room_objects), rng.randint(6, 12))):
+    n_distractors = rng.randint(6, 12) if max_receptacles is None else rng.randint(1, max_receptacles)
+    for ot in rng.sample(room_objects, min(len(room_objects), n_distractors)):
         place(ot, rng.randint(1, 2), None)
 
     # Number instances per type in placement order, as ALFWorld names them ("mug 1", "mug 2").
@@ -249,7 +263,7 @@ def generate_task(split: str, index: int) -> Task:
     rng.shuffle(numbers)
     text = rng.choice(_PHRASES[task_type]).format(o=otype, r=target)
     return Task(
-        task_id=f"{split}/{index}",
+        task_id=f"{split}/{index}" if max_receptacles is None else f"{split}/{index}/max_receptacles={max_receptacles}",
         scene=f"{room}-{plan + 1}",
         locations=tuple(f"loc {n}" for n in numbers),
         receptacles=tuple(Receptacle(r.name, r.rtype, k + 1, r.openable) for k, r in enumerate(recs)),
@@ -262,6 +276,34 @@ def generate_task(split: str, index: int) -> Task:
         receptacle_order=_ranks([_id_key(r.name) for r in recs]),
         item_order=_ranks([_id_key(o.name) for o in items]),
     )
+
+
+def _small_room(
+    recs: list[Receptacle], task_type: str, otype: str, target: str, accepts: dict[str, set[str]], size: int,
+    rng: random.Random,
+) -> list[Receptacle]:  # fmt: skip
+    """At most ``size`` of ``recs``: first those the task needs, then random others; numbered 1.. per type."""
+    device = _TREATMENT.get(task_type, (None, None))[1]
+    needs = [lambda r: otype in accepts[r.rtype] and r.rtype != target]  # a home for the goal object
+    if task_type == "look_at_obj_in_light":
+        needs.append(lambda r: r.rtype in _LAMP_HOLDERS)
+    else:
+        needs.append(lambda r: r.rtype == target)
+    if device is not None:
+        needs.append(lambda r: r.rtype == device)
+    kept: list[int] = []
+    for need in needs:
+        fits = [j for j, r in enumerate(recs) if need(r)]
+        if fits and not any(need(recs[j]) for j in kept):
+            kept.append(rng.choice(fits))
+    others = [j for j in range(len(recs)) if j not in kept]
+    kept += rng.sample(others, max(0, min(len(others), size - len(kept))))
+    counters: dict[str, int] = {}
+    small = []
+    for j in sorted(kept):
+        counters[recs[j].rtype] = counters.get(recs[j].rtype, 0) + 1
+        small.append(Receptacle(f"{recs[j].rtype} {counters[recs[j].rtype]}", recs[j].rtype, 0, recs[j].openable))
+    return small
 
 
 def _id_key(name: str) -> tuple[str, int]:
