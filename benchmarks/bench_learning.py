@@ -7,7 +7,8 @@ Run from the repository root::
 Each run trains the offline tiny model (random initial weights, full fine-tuning, ``score`` mode; the rest of the
 hyper-parameters from the env's CPU preset of ``gigpo-train``: ``cpu-webshop`` or ``cpu-quickstart``) for
 ``--rounds`` rollout rounds of ``n_groups`` x ``group_size`` episodes, and evaluates it (sampled, seeded) on the
-first ``--eval-tasks`` tasks of the evaluation split before and after training (the untrained model is the same
+first ``--eval-tasks`` tasks of the evaluation split (the preset's episodes per task: 1 on WebShop, 4 on ALFWorld,
+whose small rooms the training and evaluation share) before and after training (the untrained model is the same
 for every estimator of a seed, so it is evaluated once per seed). The curves are the training rollouts' success
 and return per round. Only the
 estimator differs between runs; GRPO normalises by the group std (the paper's GRPO), GiGPO and RLOO by the mean
@@ -46,7 +47,8 @@ def run(env_id: str, estimator: str, seed: int, rounds: int, eval_tasks: int) ->
     start = time.perf_counter()
 
     def evaluation(label: str) -> dict:
-        table = evaluate(model, config.env, tasks, env_kwargs=eval_kwargs, seed=seed)
+        table = evaluate(model, config.env, tasks, env_kwargs=eval_kwargs, episodes_per_task=config.eval_episodes,
+                         seed=seed)  # fmt: skip
         print(f"{env_id} {estimator} seed {seed} {label}: steps {model.num_timesteps:>6} success {table['all']:5.1f}% "
               f"score {table['score']:5.1f} ({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
         return {"env_steps": model.num_timesteps, "success": table["all"], "score": table["score"]}

@@ -21,3 +21,16 @@ def test_gigpo_raises_the_webshop_score_of_the_tiny_policy():
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
     after = evaluate(model, config.env, tasks, env_kwargs=kwargs, seed=0)
     assert after["score"] >= before["score"] + 5.0, (before, after)
+
+
+@pytest.mark.slow
+def test_gigpo_raises_the_alfworld_success_of_the_tiny_policy():
+    """The quickstart: 8 rounds of GiGPO (about 6 minutes on 2 cores) on pick tasks in 3-receptacle rooms."""
+    config = resolve_config("cpu-quickstart", seed=0)
+    model = build_model(config)
+    tasks, kwargs = eval_task_ids(config), env_kwargs_of(config, config.eval_split)
+    before = evaluate(model, config.env, tasks, env_kwargs=kwargs, episodes_per_task=config.eval_episodes, seed=0)
+    for done in range(config.rounds):
+        model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
+    after = evaluate(model, config.env, tasks, env_kwargs=kwargs, episodes_per_task=config.eval_episodes, seed=0)
+    assert after["all"] >= before["all"] + 5.0, (before, after)
