@@ -33,15 +33,6 @@ def test_bench_envs():
     assert lines[-1].split()[:3] == ["expert", "100.0", "100.0"] and lines[-2].split()[0] == "rule"
 
 
-def test_bench_learning(tmp_path):
-    out = run("bench_learning.py", "--rounds", "1", "--seeds", "0", "--eval-tasks", "2",
-              "--estimators", "gigpo", "grpo", "--out", str(tmp_path))  # fmt: skip
-    assert "estimator   success before" in out and out.count("seed 0 after 1 rounds") == 2
-    results = json.loads((tmp_path / "learning_webshop.json").read_text())
-    assert set(results) == {"gigpo", "grpo"} and len(results["gigpo"][0]["curve"]) == 1
-    assert (tmp_path / "learning_webshop.png").read_bytes().startswith(b"\x89PNG")
-
-
 def test_bench_rollout():
     out = run("bench_rollout.py", "--rounds", "1", "--repeats", "1", "--mode", "score", "--env", "WebShop-text-v0")
     assert "GiGPO/GRPO" in out and "peak RSS MB" in out
@@ -59,3 +50,26 @@ def test_bench_envs_real_games_fidelity_coverage_and_recorder_failure():
     assert "transcripts cover 24 of the 274 valid_seen + valid_unseen games" in done.stdout
     assert done.stdout.count("  not recorded: json_2.1.1/") == 250
     assert done.returncode != 0 and "the real env's recorder failed" in done.stderr
+
+
+def test_entry_point_runs_the_chosen_benchmarks_and_writes_results(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--budget", "smoke", "--only", "advantages", "learning_webshop",
+         "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = (tmp_path / "RESULTS.md").read_text()
+    assert "## Advantage estimators" in results and "## Learning on WebShop" in results
+    assert "## Environments" not in results  # left out by --only
+    assert "Command: `python benchmarks/bench_advantages.py --sizes 4 8 --repeats 1`" in results
+    assert "growth:" in results and "estimator   success before" in results  # the scripts' own output
+    assert "- GiGPO - GRPO final score:" in results and "(per seed: " in results
+    assert "![Learning on WebShop: GiGPO vs GRPO vs RLOO](learning_webshop.png)" in results
+    assert "Smoke budget" in results
+    learning = json.loads((tmp_path / "learning_webshop.json").read_text())  # bench_learning's own files
+    assert set(learning) == {"gigpo", "grpo"} and len(learning["gigpo"][0]["curve"]) == 1
+    assert (tmp_path / "learning_webshop.png").read_bytes().startswith(b"\x89PNG")
+    bad = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "nope"], cwd=ROOT, capture_output=True,
+                         text=True)  # fmt: skip
+    assert bad.returncode == 2 and "unknown benchmark(s) ['nope']" in bad.stderr
