@@ -72,6 +72,9 @@ def test_eval_baselines_print_the_paper_columns(capsys):
     row = capsys.readouterr().out.strip().splitlines()[-1]
     score, success = (float(x) for x in row.strip("| ").split(" | "))
     assert 0.0 < score < 60.0 and 0.0 <= success < 50.0
+    small = '{"task_types": ["pick_and_place_simple"], "max_receptacles": 3}'
+    assert eval_cli.main(["--env", "ALFWorld-text-v0", "--policy", "expert", "--env-kwargs", small]) == 0
+    assert capsys.readouterr().out.strip().endswith("| Pick | All |\n|---:|---:|\n| 100.0 | 100.0 |")
 
 
 @pytest.mark.parametrize(
@@ -81,6 +84,11 @@ def test_eval_baselines_print_the_paper_columns(capsys):
         (eval_cli, ["--policy", "random"], "--policy needs --env"),
         (eval_cli, ["--checkpoint", "/nonexistent/run"], "checkpoint not found"),
         (eval_cli, ["--env", "WebShop-text-v0", "--policy", "random", "--split", "dev"], "split must be one of"),
+        (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", "{max"], "not valid JSON"),
+        (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", "[3]"], "must be a JSON object"),
+        (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", '{"max_receptacles": 2}'],
+         "max_receptacles must be >= 3"),
+        (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", '{"room": 2}'], "'room'"),
         (train_cli, ["--env", "Nope-v0"], "unknown env id 'Nope-v0'; registered gigpo-gym envs: ALFWorld-text-v0"),
         (train_cli, ["--set", "learning_rat=0.1"], "did you mean 'learning_rate'?"),
         (train_cli, ["--set", "rounds=many"], "rounds must be of type int"),

@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--policy", choices=["random", "expert"], help="a baseline policy instead of a checkpoint")
     parser.add_argument("--env", help="env id (default: the checkpoint's; required with --policy)")
     parser.add_argument("--split", help="split (ALFWorld valid_seen/valid_unseen/train, WebShop test/train)")
+    parser.add_argument("--env-kwargs", default="{}",
+                        help="gym.make keyword arguments as a JSON object, over the checkpoint's "
+                             "(e.g. '{\"max_receptacles\": 3}')")  # fmt: skip
     parser.add_argument("--tasks", type=int, help="evaluate the first N tasks of the split (default: all)")
     parser.add_argument("--episodes", type=int, default=1, help="episodes per task (default 1)")
     parser.add_argument("--max-episode-steps", type=int, help="step limit (default: the checkpoint's or the env's)")
@@ -71,7 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.episodes < 1 or (args.tasks is not None and args.tasks < 1):
             raise ConfigError("--episodes and --tasks must be >= 1")
         split = args.split or (config.eval_split if config else DEFAULT_SPLITS.get(env_id))
-        env_kwargs = dict(config.env_kwargs) if config else {}
+        try:
+            extra = json.loads(args.env_kwargs)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--env-kwargs is not valid JSON ({error}): {args.env_kwargs!r}") from error
+        if not isinstance(extra, dict):
+            raise ConfigError(f"--env-kwargs must be a JSON object of keyword arguments, got {args.env_kwargs!r}")
+        env_kwargs = {**(config.env_kwargs if config else {}), **extra}
         env_kwargs.pop("split", None)
         if split is not None:
             env_kwargs["split"] = split
@@ -80,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             env_kwargs["max_episode_steps"] = steps
         try:
             probe = gym.make(env_id, **env_kwargs).unwrapped
-        except ValueError as error:
+        except (TypeError, ValueError) as error:  # an unknown or wrong keyword argument
             raise ConfigError(str(error)) from error
         task_ids = probe.task_ids[: args.tasks] if args.tasks else probe.task_ids
         if args.checkpoint:
