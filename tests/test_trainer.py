@@ -93,6 +93,16 @@ def test_full_fine_tuning_keeps_a_frozen_reference(tiny_path):
     model.train()
     assert all(torch.equal(a, b) for a, b in zip(before, model.policy.reference.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(trained_before, model.policy.model.parameters()))
+    # The reference log-probs cached for the round's epochs are the frozen reference's, not the trained policy's.
+    records = model.rollout_buffer.records[:4]
+    prompts, responses = [r.prompt_ids for r in records], [r.response_ids for r in records]
+    with torch.no_grad():
+        reference, mask, _ = model.policy.response_logprobs(prompts, responses, reference=True)
+        trained, _, _ = model.policy.response_logprobs(prompts, responses)
+    for b, record in enumerate(records):
+        kept = mask[b].bool()
+        np.testing.assert_allclose(record.ref_logprobs, reference[b, kept].numpy(), atol=1e-5)
+        assert not np.allclose(record.ref_logprobs, trained[b, kept].numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("env_id", gigpo_gym.ENV_IDS)

@@ -30,6 +30,9 @@ class StepRecord:
     traj_id: int
     step: int
     valid: bool
+    # the reference policy's log-probs of the response tokens; the update fills it once per round (the
+    # reference is frozen, so the epochs share it)
+    ref_logprobs: np.ndarray | None = None
 
 
 @dataclass

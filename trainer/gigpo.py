@@ -306,24 +306,19 @@ class GiGPO(OnPolicyAlgorithm):
         totals = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "entropy": 0.0, "tokens": 0.0, "loss": 0.0}
         grad_norms = []
         params = self.policy.trainable_parameters()
+        self._fill_reference_logprobs(records)
         for _ in range(self.n_epochs):
             for batch in buffer.minibatches(self.batch_size, self._shuffle_rng):
                 self.policy.optimizer.zero_grad(set_to_none=True)
                 n_tokens = sum(len(records[j].response_ids) for j in batch)
                 for m in range(0, len(batch), self.micro_batch_size):
                     micro = batch[m : m + self.micro_batch_size]
-                    prompts = [records[j].prompt_ids for j in micro]
-                    resps = [records[j].response_ids for j in micro]
                     logp, mask, entropy = self.policy.response_logprobs(
-                        prompts, resps, with_entropy=self.ent_coef > 0 or self.verbose >= 1
-                    )
-                    with torch.no_grad():
-                        ref_logp, _, _ = self.policy.response_logprobs(prompts, resps, reference=True)
-                    old = torch.zeros_like(logp)
-                    for b, j in enumerate(micro):
-                        old[b, old.shape[1] - len(records[j].old_logprobs) :] = torch.from_numpy(
-                            records[j].old_logprobs
-                        )
+                        [records[j].prompt_ids for j in micro], [records[j].response_ids for j in micro],
+                        with_entropy=self.ent_coef > 0 or self.verbose >= 1,
+                    )  # fmt: skip
+                    old = _left_padded([records[j].old_logprobs for j in micro], logp.shape[1])
+                    ref_logp = _left_padded([records[j].ref_logprobs for j in micro], logp.shape[1])
                     loss, stats = policy_loss(
                         logp, old, ref_logp, advantages[micro], mask,
                         clip_range=self.clip_range, kl_coef=self.kl_coef, ent_coef=self.ent_coef,
@@ -350,6 +345,18 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
         self.last_train_stats = {k: v / tokens for k, v in totals.items() if k != "tokens"}
+
+    @torch.no_grad()
+    def _fill_reference_logprobs(self, records: list[StepRecord]) -> None:
+        """The reference policy's response log-probs of every step, computed once per round in micro-batches."""
+        for m in range(0, len(records), self.micro_batch_size):
+            micro = records[m : m + self.micro_batch_size]
+            logp, _, _ = self.policy.response_logprobs(
+                [r.prompt_ids for r in micro], [r.response_ids for r in micro], reference=True
+            )
+            logp = logp.cpu()
+            for b, record in enumerate(micro):
+                record.ref_logprobs = logp[b, logp.shape[1] - len(record.response_ids) :].numpy().copy()
 
     # ------------------------------------------------------------------ inference and persistence
 
@@ -391,3 +398,11 @@ class GiGPO(OnPolicyAlgorithm):
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def _left_padded(rows: list[np.ndarray], width: int) -> torch.Tensor:
+    """``(len(rows), width)`` float32 tensor with each row right-aligned (left padding is zero), as the policy's."""
+    out = torch.zeros((len(rows), width), dtype=torch.float32)
+    for b, row in enumerate(rows):
+        out[b, width - len(row) :] = torch.from_numpy(np.asarray(row, dtype=np.float32))
+    return out
