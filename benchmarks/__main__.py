@@ -1,17 +1,22 @@
-"""Run every benchmark and rewrite ``RESULTS.md``: ``python -m benchmarks`` from the repository root.
+"""Run the benchmarks and rewrite ``RESULTS.md``: ``python -m benchmarks`` from the repository root.
 
     python -m benchmarks [--budget full|smoke] [--only NAME ...] [--out benchmarks]
                          [--alfworld-transcripts T.jsonl ...] [--alfworld-real-python ALFWORLD_VENV/bin/python]
 
-Each benchmark script runs in its own process, its output streamed to the terminal and kept; ``RESULTS.md`` (in
-``--out``, with the learning PNG/JSON files beside it) is then written from scratch: the machine, the date, this
-command, and per benchmark its exact command, wall time, everything it printed, what it measures, and for the
-learning runs GiGPO's paired difference to GRPO per seed. Nothing in it is typed by hand.
+Each benchmark script runs in its own process, its output streamed to the terminal and kept. When a script
+finishes, its section (its exact command, machine, date, wall time and everything it printed) is saved in
+``--out``/sections/NAME.json and ``RESULTS.md`` is rewritten from all saved sections, in a fixed order; the learning
+sections add GiGPO's paired per-seed difference to GRPO and RLOO, from the JSON files bench_learning wrote beside.
+So ``--only`` refreshes some sections and keeps the others, and an interrupted run loses only the unfinished
+benchmark. Nothing in a section's figures is typed by hand; a hand-written reading of a full run may sit in
+``benchmarks/notes/NAME.md``, shown under its section with the date of the run it reads.
 
-Budgets: ``full`` is the study (3 seeds x 3 estimators x 8 rounds on each env). On 2 CPU cores it takes about two
-hours, most of it the 18 learning runs (5 to 7 minutes each); ``--seeds`` and ``--rounds`` shrink it.
+Budgets: ``full`` is the study (3 seeds x 3 estimators x 8 rounds on each env); on 2 CPU cores it takes about
+80 minutes, most of it the 18 learning runs (3 to 6 minutes each); ``--seeds`` and ``--rounds`` shrink it.
 ``smoke`` runs each script on a tiny budget (about a minute per benchmark) to check that the pipeline works; its
-figures mean nothing. ``--only`` runs some of the benchmarks (the others are left out of ``RESULTS.md``).
+figures mean nothing and it writes to ``runs/benchmarks-smoke`` unless told. ``smollm`` (the real pretrained
+SmolLM2-135M-Instruct, needs the ``smollm`` extra and takes about 25 minutes on 2 cores) runs only when named in
+``--only``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class Benchmark:
     smoke: tuple[str, ...]
     what: str
     learning_env: str | None = None  # bench_learning's env: the section gets the GiGPO - GRPO comparison
+    default: bool = True  # run when --only is not given
 
 
 def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
@@ -69,6 +75,12 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "memory and little extra time (ratios near 1).",
         ),
         Benchmark(
+            "warmstart", "Supervised warm start (one run)", "bench_warmstart.py", (),
+            ("--episodes", "10", "--epochs", "1"),
+            "Behaviour cloning of the tiny model on expert demonstrations of ALFWorld look-at tasks (trainer.sft), "
+            "and its success on the valid_seen look-at tasks before and after.",
+        ),
+        Benchmark(
             "learning_webshop", "Learning on WebShop: GiGPO vs GRPO vs RLOO", "bench_learning.py",
             ("--env", "WebShop-text-v0", *learning), ("--env", "WebShop-text-v0", *smoke_learning),
             "The tiny random-init model in score mode (the cpu-webshop preset), only the estimator differing; "
@@ -83,6 +95,15 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "rooms, 30-step episodes), only the estimator differing; success on the 35 valid_seen pick tasks x 4 "
             "sampled episodes before and after training.",
             learning_env="ALFWorld-text-v0",
+        ),
+        Benchmark(
+            "smollm", "SmolLM2-135M-Instruct (real pretrained weights, offline)", "bench_smollm.py",
+            ("--alfworld-per-type", "1", "--alfworld-steps", "15", "--webshop-goals", "5"),
+            ("--alfworld-per-type", "1", "--alfworld-steps", "2", "--webshop-goals", "1"),
+            "Zero-shot success of SmolLM2-135M-Instruct in the paper's prompting setup (greedy score mode) on a small "
+            "sample of ALFWorld valid_seen games and WebShop test goals, and the time and peak memory of one GiGPO "
+            "LoRA update at micro-batch 4. Needs the smollm extra; run with --only smollm.",
+            default=False,
         ),
     ]  # fmt: skip
 
@@ -138,41 +159,60 @@ def paired_comparison(json_path: Path) -> str:
     return "\n".join(lines)
 
 
-def write_results(out: Path, command: str, sections: list[tuple[Benchmark, list[str], str, float]], total: float,
-                  budget: str) -> Path:  # fmt: skip
+def save_section(out: Path, bench: Benchmark, args: list[str], output: str, seconds: float, budget: str) -> None:
+    """Keep one finished benchmark's section, written atomically."""
+    section = {
+        "command": shlex.join(["python", f"benchmarks/{bench.script}", *args]), "seconds": round(seconds, 1),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(), "budget": budget, "output": output,
+    }  # fmt: skip
+    path = out / "sections" / f"{bench.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(section, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def write_results(out: Path, chosen: list[Benchmark]) -> Path:
+    """``RESULTS.md`` from the saved sections of ``chosen``, in that order; a section never run says so."""
     parts = [
         "# Benchmark results",
         "",
-        "Written by `python -m benchmarks` (`benchmarks/__main__.py`); every figure is what a script printed in this "
-        "run. Do not edit by hand: re-run the command.",
-        "",
-        f"- Machine: {machine()}",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
-        f"- Command: `{command}` (budget `{budget}`; {total / 60:.1f} minutes in all)",
+        "Written by `python -m benchmarks` (`benchmarks/__main__.py`) from the benchmarks' own output. Each section "
+        "carries the command, machine and date of the run that printed it; `python -m benchmarks --only NAME` "
+        "refreshes one section. Do not edit by hand; a hand-written reading of a run is marked as such.",
     ]
-    if budget == "smoke":
-        parts += ["", "**Smoke budget: these figures only show that each script runs; they measure nothing.**"]
-    for bench, args, output, seconds in sections:
-        parts += ["", f"## {bench.title}", "", bench.what, "",
-                  f"Command: `{shlex.join(['python', f'benchmarks/{bench.script}', *args])}` ({seconds:.0f} s)", "",
-                  "```", output.rstrip("\n"), "```"]  # fmt: skip
+    for bench in chosen:
+        parts += ["", f"## {bench.title}", "", bench.what, ""]
+        path = out / "sections" / f"{bench.name}.json"
+        if not path.is_file():
+            parts += [f"Not run yet: `python -m benchmarks --only {bench.name}`."]
+            continue
+        section = json.loads(path.read_text())
+        parts += [f"Command: `{section['command']}`", "",
+                  f"Run {section['date']} on {section['machine']}, {section['seconds']:.0f} s.", ""]  # fmt: skip
+        if section["budget"] == "smoke":
+            parts += ["**Smoke budget: these figures only show that the script runs; they measure nothing.**", ""]
+        parts += ["```", section["output"].rstrip("\n"), "```"]
         if bench.learning_env is not None:
             name = bench.learning_env.split("-")[0].lower()
             comparison = paired_comparison(out / f"learning_{name}.json")
             if comparison:
                 parts += ["", comparison]
             parts += ["", f"![{bench.title}](learning_{name}.png)"]
+        notes = HERE / "notes" / f"{bench.name}.md"
+        if section["budget"] == "full" and notes.is_file():
+            parts += ["", notes.read_text().rstrip("\n")]
     path = out / "RESULTS.md"
     tmp = path.with_suffix(".md.tmp")
     tmp.write_text("\n".join(parts) + "\n")
-    tmp.replace(path)  # atomic: an interrupted run leaves the previous results whole
+    tmp.replace(path)  # atomic: an interrupted write leaves the previous results whole
     return path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--budget", choices=("full", "smoke"), default="full", help="full study or a quick check")
-    parser.add_argument("--only", nargs="+", default=None, help="benchmark names to run (default all)")
+    parser.add_argument("--only", nargs="+", default=None, help="benchmark names to run (default: all but smollm)")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder of RESULTS.md and the learning files (default: benchmarks/ for the full "
                              "budget, runs/benchmarks-smoke/ for the smoke budget, so a smoke run never replaces "
@@ -190,11 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.only or []) - set(names))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {names}")
-    if args.only:
-        chosen = [b for b in chosen if b.name in args.only]
+    to_run = [b for b in chosen if (b.name in args.only if args.only else b.default)]
     args.out.mkdir(parents=True, exist_ok=True)
-    start, sections = time.perf_counter(), []
-    for bench in chosen:
+    start = time.perf_counter()
+    for bench in to_run:
         script_args = list(bench.full if args.budget == "full" else bench.smoke)
         if bench.name == "envs":
             if args.alfworld_transcripts:
@@ -204,10 +243,10 @@ def main(argv: list[str] | None = None) -> int:
         if bench.learning_env is not None:
             script_args += ["--out", str(args.out)]
         output, seconds = run(bench, script_args)
-        sections.append((bench, script_args, output, seconds))
-    command = shlex.join(["python", "-m", "benchmarks", *(argv if argv is not None else sys.argv[1:])])
-    path = write_results(args.out, command, sections, time.perf_counter() - start, args.budget)
-    print(f"\nwrote {path}")
+        save_section(args.out, bench, script_args, output, seconds, args.budget)
+        write_results(args.out, chosen)  # after each benchmark, so an interrupted run keeps what finished
+    path = write_results(args.out, chosen)
+    print(f"\nwrote {path} ({len(to_run)} benchmark(s), {(time.perf_counter() - start) / 60:.1f} minutes)")
     return 0
 
 

@@ -38,6 +38,12 @@ def test_bench_rollout():
     assert "GiGPO/GRPO" in out and "peak RSS MB" in out
 
 
+def test_bench_warmstart():
+    out = run("bench_warmstart.py", "--episodes", "10", "--epochs", "1")
+    assert "warm start: " in out and "expert steps, 1 epochs" in out
+    assert out.count("greedy") == 2 and out.rstrip().splitlines()[-1].startswith("after: sampled ")
+
+
 @pytest.mark.skipif(not (SHARED_ALFWORLD / "json_2.1.1").is_dir(), reason="../shared/alfworld (real games) is absent")
 def test_bench_envs_real_games_fidelity_coverage_and_recorder_failure():
     # the project's python has no alfworld, so the real env's recorder fails, and the bench must say so
@@ -52,24 +58,33 @@ def test_bench_envs_real_games_fidelity_coverage_and_recorder_failure():
     assert done.returncode != 0 and "the real env's recorder failed" in done.stderr
 
 
-def test_entry_point_runs_the_chosen_benchmarks_and_writes_results(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--budget", "smoke", "--only", "advantages", "learning_webshop",
-         "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+def test_entry_point_runs_the_chosen_benchmarks_and_keeps_the_other_sections(tmp_path):
+    def entry_point(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "benchmarks", "--budget", "smoke", "--out", str(tmp_path), *args],
+                              cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+
+    done = entry_point("--only", "advantages", "learning_webshop")
     assert done.returncode == 0, done.stderr[-2000:]
     results = (tmp_path / "RESULTS.md").read_text()
     assert "## Advantage estimators" in results and "## Learning on WebShop" in results
-    assert "## Environments" not in results  # left out by --only
+    assert "## Environments\n" in results and "Not run yet: `python -m benchmarks --only envs`." in results
     assert "Command: `python benchmarks/bench_advantages.py --sizes 4 8 --repeats 1`" in results
     assert "growth:" in results and "estimator   success before" in results  # the scripts' own output
     assert "- GiGPO - GRPO final score:" in results and "(per seed: " in results
     assert "![Learning on WebShop: GiGPO vs GRPO vs RLOO](learning_webshop.png)" in results
-    assert "Smoke budget" in results
+    assert results.count("Smoke budget") == 2
     learning = json.loads((tmp_path / "learning_webshop.json").read_text())  # bench_learning's own files
     assert set(learning) == {"gigpo", "grpo"} and len(learning["gigpo"][0]["curve"]) == 1
     assert (tmp_path / "learning_webshop.png").read_bytes().startswith(b"\x89PNG")
+    learning_section = json.loads((tmp_path / "sections" / "learning_webshop.json").read_text())
+
+    # refreshing one section keeps the other one, byte for byte
+    again = entry_point("--only", "advantages")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads((tmp_path / "sections" / "learning_webshop.json").read_text()) == learning_section
+    refreshed = (tmp_path / "RESULTS.md").read_text()
+    assert learning_section["output"].rstrip("\n") in refreshed and "## Learning on WebShop" in refreshed
+
     bad = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "nope"], cwd=ROOT, capture_output=True,
                          text=True)  # fmt: skip
     assert bad.returncode == 2 and "unknown benchmark(s) ['nope']" in bad.stderr
