@@ -12,7 +12,7 @@ benchmark. Nothing in a section's figures is typed by hand; a hand-written readi
 ``benchmarks/notes/NAME.md``, shown under its section with the date of the run it reads.
 
 Budgets: ``full`` is the study (3 seeds x 3 estimators x 8 rounds on each env); on 2 CPU cores it takes about
-80 minutes, most of it the 18 learning runs (3 to 6 minutes each); ``--seeds`` and ``--rounds`` shrink it.
+90 minutes, most of it the 18 learning runs (3.5 to 4.5 minutes each); ``--seeds`` and ``--rounds`` shrink it.
 ``smoke`` runs each script on a tiny budget (about a minute per benchmark) to check that the pipeline works; its
 figures mean nothing and it writes to ``runs/benchmarks-smoke`` unless told. ``smollm`` (the real pretrained
 SmolLM2-135M-Instruct, needs the ``smollm`` extra and takes about 25 minutes on 2 cores) runs only when named in
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.alfworld_real_python:
                 script_args += ["--alfworld-real-python", args.alfworld_real_python]
         if bench.learning_env is not None:
-            script_args += ["--out", str(args.out)]
+            script_args += ["--out", os.path.relpath(args.out, ROOT)]  # the scripts run in ROOT
         output, seconds = run(bench, script_args)
         save_section(args.out, bench, script_args, output, seconds, args.budget)
         write_results(args.out, chosen)  # after each benchmark, so an interrupted run keeps what finished
