@@ -244,8 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             script_args += ["--out", os.path.relpath(args.out, ROOT)]  # the scripts run in ROOT
         output, seconds = run(bench, script_args)
         save_section(args.out, bench, script_args, output, seconds, args.budget)
-        write_results(args.out, chosen)  # after each benchmark, so an interrupted run keeps what finished
-    path = write_results(args.out, chosen)
+        path = write_results(args.out, chosen)  # after each benchmark, so an interrupted run keeps what finished
     print(f"\nwrote {path} ({len(to_run)} benchmark(s), {(time.perf_counter() - start) / 60:.1f} minutes)")
     return 0
 
