@@ -15,7 +15,7 @@ Budgets: ``full`` is the study (3 seeds x 3 estimators x 8 rounds on each env); 
 90 minutes, most of it the 18 learning runs (3.5 to 4.5 minutes each); ``--seeds`` and ``--rounds`` shrink it.
 ``smoke`` runs each script on a tiny budget (about a minute per benchmark) to check that the pipeline works; its
 figures mean nothing and it writes to ``runs/benchmarks-smoke`` unless told. ``smollm`` (the real pretrained
-SmolLM2-135M-Instruct, needs the ``smollm`` extra and takes about 25 minutes on 2 cores) runs only when named in
+SmolLM2-135M-Instruct, needs the ``smollm`` extra and takes about an hour on 2 cores) runs only when named in
 ``--only``.
 """
 
@@ -98,11 +98,14 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
         ),
         Benchmark(
             "smollm", "SmolLM2-135M-Instruct (real pretrained weights, offline)", "bench_smollm.py",
-            ("--alfworld-per-type", "1", "--alfworld-steps", "15", "--webshop-goals", "5"),
-            ("--alfworld-per-type", "1", "--alfworld-steps", "2", "--webshop-goals", "1"),
+            ("--alfworld-per-type", "1", "--alfworld-steps", "15", "--webshop-goals", "5", "--train-minutes", "30",
+             "--train-eval-tasks", "20"),
+            ("--alfworld-per-type", "1", "--alfworld-steps", "1", "--webshop-goals", "1", "--webshop-steps", "1",
+             "--train-minutes", "0", "--train-steps", "2", "--train-eval-tasks", "1"),
             "Zero-shot success of SmolLM2-135M-Instruct in the paper's prompting setup (greedy score mode) on a small "
-            "sample of ALFWorld valid_seen games and WebShop test goals, and the time and peak memory of one GiGPO "
-            "LoRA update at micro-batch 4. Needs the smollm extra; run with --only smollm.",
+            "sample of ALFWorld valid_seen games and WebShop test goals; then a short GiGPO LoRA run (micro-batch 4, "
+            "as many rounds as fit in 30 minutes) on pick tasks in 3-receptacle rooms, with each round's time and "
+            "peak memory and the greedy success before and after. Needs the smollm extra; run with --only smollm.",
             default=False,
         ),
     ]  # fmt: skip

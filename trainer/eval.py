@@ -1,7 +1,12 @@
-"""``gigpo-eval``: the paper's evaluation table for a checkpoint or a baseline policy.
+"""``gigpo-eval``: the paper's evaluation table for a checkpoint, a pretrained model (zero-shot) or a baseline.
 
     gigpo-eval --env ALFWorld-text-v0 --policy expert --split valid_seen
     gigpo-eval --checkpoint runs/my-run --split valid_unseen --episodes 2 --markdown table.md
+    gigpo-eval --model smollm2-135m-instruct --env WebShop-text-v0 --tasks 10 --action-mode generate
+
+``--model`` is the paper's "Prompting" row: the untrained model in the training prompt (task, last
+``--history-length`` observation/action pairs, admissible actions, ``<think>``/``<action>`` instruction, the
+model's chat template).
 
 ALFWorld: success % per task type (Pick, Look, Clean, Heat, Cool, Pick2) and All; WebShop: score
 (100 x mean reward) and success %. All episodes run batched; a seed gives the same table.
@@ -25,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gigpo-eval", description="Evaluate an agent on a gigpo-gym text env.")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", help="a run directory of gigpo-train (or its checkpoint.zip)")
+    who.add_argument("--model", help="zero-shot: a Hugging Face id, local path or preset (smollm2-135m-instruct, tiny)")
     who.add_argument("--policy", choices=["random", "expert"], help="a baseline policy instead of a checkpoint")
     parser.add_argument("--env", help="env id (default: the checkpoint's; required with --policy)")
     parser.add_argument("--split", help="split (ALFWorld valid_seen/valid_unseen/train, WebShop test/train)")
@@ -36,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-episode-steps", type=int, help="step limit (default: the checkpoint's or the env's)")
     parser.add_argument("--deterministic", action="store_true", help="greedy actions instead of sampling")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--action-mode", choices=["score", "generate"], default="score",
+                        help="with --model: score the admissible actions or generate free text (default score)")
+    parser.add_argument("--max-new-tokens", type=int, default=256, help="with --model: generate-mode response limit")
+    parser.add_argument("--history-length", type=int, default=2,
+                        help="with --model: past observation/action pairs in the prompt (default 2, the paper's)")
+    parser.add_argument("--device", default="cpu", help="with --model: torch device (cpu, cuda or auto)")
     parser.add_argument("--json", help="also write the table as JSON to this file")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     return parser
@@ -50,6 +62,22 @@ def _checkpoint_config(path: Path) -> tuple[Path, TrainConfig]:
     if not saved.is_file():
         raise ConfigError(f"{saved} not found: --checkpoint expects a gigpo-train run directory")
     return zip_path, resolve_config(None, saved)
+
+
+def _zero_shot_model(args: argparse.Namespace, env_id: str, env_kwargs: dict):
+    """An untrained agent around ``--model``: a fresh LoRA adapter (its B matrices are zero, so the outputs are
+    exactly the pretrained model's) spares the frozen reference copy that full fine-tuning would make."""
+    from .gigpo import GiGPO
+
+    if args.max_new_tokens < 1 or args.history_length < 0:
+        raise ConfigError("--max-new-tokens must be >= 1 and --history-length >= 0")
+    policy_kwargs = dict(model_name_or_path=args.model, action_mode=args.action_mode, use_lora=True,
+                         max_new_tokens=args.max_new_tokens)  # fmt: skip
+    try:
+        return GiGPO("LLMPolicy", env_id, n_groups=1, group_size=2, env_kwargs=env_kwargs, policy_kwargs=policy_kwargs,
+                     history_length=args.history_length, seed=args.seed, device=args.device)  # fmt: skip
+    except (OSError, ImportError) as error:  # no such path, no hub access offline, or a preset's extra missing
+        raise ConfigError(f"cannot load model {args.model!r}: {error}") from error
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.env and args.env != config.env:
                 raise ConfigError(f"the checkpoint was trained on {config.env}, not {args.env}")
         if config is None and not args.env:
-            raise ConfigError("--policy needs --env")
+            raise ConfigError(f"{'--model' if args.model else '--policy'} needs --env")
         env_id = args.env or config.env
         if env_id not in gym.registry:
             raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
@@ -98,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             model = GiGPO.load(zip_path, device=config.device)
             table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
             who = f"checkpoint {zip_path}"
+        elif args.model:
+            model = _zero_shot_model(args, env_id, env_kwargs)
+            table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
+            who = f"model {args.model} zero-shot ({args.action_mode} mode)"
         else:
             table = run_episodes(env_id, task_ids, baseline_chooser(args.policy, args.seed), env_kwargs, args.episodes)
             who = f"{args.policy} policy"
