@@ -15,7 +15,7 @@ Budgets: ``full`` is the study (3 seeds x 3 estimators x 8 rounds on each env); 
 90 minutes, most of it the 18 learning runs (3.5 to 4.5 minutes each); ``--seeds`` and ``--rounds`` shrink it.
 ``smoke`` runs each script on a tiny budget (about a minute per benchmark) to check that the pipeline works; its
 figures mean nothing and it writes to ``runs/benchmarks-smoke`` unless told. ``smollm`` (the real pretrained
-SmolLM2-135M-Instruct, needs the ``smollm`` extra and takes about an hour on 2 cores) runs only when named in
+SmolLM2-135M-Instruct, needs the ``smollm`` extra and takes about 45 minutes on 2 cores) runs only when named in
 ``--only``.
 """
 
