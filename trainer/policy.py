@@ -51,6 +51,9 @@ class LLMPolicy(BasePolicy):
         max_new_tokens: response budget in ``generate`` mode.
         max_prompt_tokens: prompts are truncated on the left to this many tokens.
         score_chunk: prompts per forward pass when scoring (their candidates go 4x as many at a time).
+        gradient_checkpointing: recompute each layer's activations in the backward pass instead of
+            keeping them (less memory for longer prompts and larger micro-batches, about a third more time);
+            the gradients are the same.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class LLMPolicy(BasePolicy):
         max_new_tokens: int = 64,
         max_prompt_tokens: int = 1024,
         score_chunk: int = 16,
+        gradient_checkpointing: bool = False,
     ) -> None:
         super().__init__(observation_space, action_space)
         if action_mode not in ACTION_MODES:
@@ -85,12 +89,16 @@ class LLMPolicy(BasePolicy):
         self.max_new_tokens = int(max_new_tokens)
         self.max_prompt_tokens = int(max_prompt_tokens)
         self.score_chunk = int(score_chunk)
+        self.gradient_checkpointing = bool(gradient_checkpointing)
 
         path = resolve_model(model_name_or_path)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        if gradient_checkpointing:
+            # non-reentrant: gradients reach LoRA adapters even though the frozen embeddings need none
+            model.activation_checkpointing_enable({"use_reentrant": False})
         if use_lora:
             from peft import LoraConfig, get_peft_model
 
@@ -134,6 +142,7 @@ class LLMPolicy(BasePolicy):
             lora_dropout=self.lora_dropout,
             target_modules=self.target_modules,
             score_chunk=self.score_chunk,
+            gradient_checkpointing=self.gradient_checkpointing,
             temperature=self.temperature,
             top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,

