@@ -123,6 +123,13 @@ def test_bad_arguments_exit_2_with_a_message(module, argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_train_with_a_missing_model_names_it_and_leaves_no_run_directory(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert train_cli.main(["--model", str(tmp_path / "no-model"), "--run-dir", str(run_dir), "--no-progress"]) == 2
+    assert f"cannot load model '{tmp_path / 'no-model'}': model path" in capsys.readouterr().err
+    assert not run_dir.exists()
+
+
 def test_config_layers_presets_file_and_overrides(tmp_path):
     file = tmp_path / "c.yaml"
     file.write_text("rounds: 3\nlearning_rate: 1\n")

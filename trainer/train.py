@@ -150,8 +150,11 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
     else:
         if checkpoint.exists():
             raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
-        run_dir.mkdir(parents=True, exist_ok=True)
-        model = build_model(config)
+        try:
+            model = build_model(config)
+        except (OSError, ImportError) as error:  # no such path, no hub access offline, or a preset's extra missing
+            raise ConfigError(f"cannot load model {config.model!r}: {error}") from error
+        run_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty run directory
         rounds_done = 0
     _atomic_write(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     progress_csv = run_dir / "progress.csv"
