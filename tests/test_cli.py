@@ -101,6 +101,7 @@ def test_eval_of_a_pretrained_model_zero_shot_is_the_models_own_policy(tiny_path
         (eval_cli, ["--env", "CartPole-v9", "--policy", "random"], "unknown env id 'CartPole-v9'; registered"),
         (eval_cli, ["--policy", "random"], "--policy needs --env"),
         (eval_cli, ["--model", "tiny"], "--model needs --env"),
+        (eval_cli, ["--model", "tiny", "--env", "WebShop-text-v0", "--history-length", "-1"], "history_length must"),
         (eval_cli, ["--model", "/nonexistent/model", "--env", "WebShop-text-v0"],
          "cannot load model '/nonexistent/model': model path '/nonexistent/model' does not exist"),
         (eval_cli, ["--checkpoint", "/nonexistent/run"], "checkpoint not found"),

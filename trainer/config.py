@@ -78,6 +78,11 @@ class TrainConfig:
         for name in ("rounds", "n_groups", "eval_tasks", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.history_length < 0 or self.max_new_tokens < 1:
+            raise ConfigError(
+                f"history_length must be >= 0 and max_new_tokens >= 1, got {self.history_length} and "
+                f"{self.max_new_tokens}"
+            )
         if self.group_size < 2:
             raise ConfigError(f"group_size must be >= 2 (group-relative advantages), got {self.group_size}")
 

@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--checkpoint", help="a run directory of gigpo-train (or its checkpoint.zip)")
     who.add_argument("--model", help="zero-shot: a Hugging Face id, local path or preset (smollm2-135m-instruct, tiny)")
     who.add_argument("--policy", choices=["random", "expert"], help="a baseline policy instead of a checkpoint")
-    parser.add_argument("--env", help="env id (default: the checkpoint's; required with --policy)")
+    parser.add_argument("--env", help="env id (default: the checkpoint's; required with --model and --policy)")
     parser.add_argument("--split", help="split (ALFWorld valid_seen/valid_unseen/train, WebShop test/train)")
     parser.add_argument("--env-kwargs", default="{}",
                         help="gym.make keyword arguments as a JSON object, over the checkpoint's "
@@ -64,20 +64,16 @@ def _checkpoint_config(path: Path) -> tuple[Path, TrainConfig]:
     return zip_path, resolve_config(None, saved)
 
 
-def _zero_shot_model(args: argparse.Namespace, env_id: str, env_kwargs: dict):
-    """An untrained agent around ``--model``: a fresh LoRA adapter (its B matrices are zero, so the outputs are
-    exactly the pretrained model's) spares the frozen reference copy that full fine-tuning would make."""
-    from .gigpo import GiGPO
+def _zero_shot_model(args: argparse.Namespace, env_id: str):
+    """An untrained agent around ``--model``. With a fresh LoRA adapter (its B matrices are zero) the outputs are
+    exactly the pretrained model's, without the frozen reference copy that full fine-tuning would make."""
+    from .train import build_model
 
-    if args.max_new_tokens < 1 or args.history_length < 0:
-        raise ConfigError("--max-new-tokens must be >= 1 and --history-length >= 0")
-    policy_kwargs = dict(model_name_or_path=args.model, action_mode=args.action_mode, use_lora=True,
-                         max_new_tokens=args.max_new_tokens)  # fmt: skip
-    try:
-        return GiGPO("LLMPolicy", env_id, n_groups=1, group_size=2, env_kwargs=env_kwargs, policy_kwargs=policy_kwargs,
-                     history_length=args.history_length, seed=args.seed, device=args.device)  # fmt: skip
-    except (OSError, ImportError) as error:  # no such path, no hub access offline, or a preset's extra missing
-        raise ConfigError(f"cannot load model {args.model!r}: {error}") from error
+    config = resolve_config(
+        env=env_id, model=args.model, action_mode=args.action_mode, use_lora=True, max_new_tokens=args.max_new_tokens,
+        history_length=args.history_length, seed=args.seed, device=args.device,
+    )  # fmt: skip
+    return build_model(config)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
             who = f"checkpoint {zip_path}"
         elif args.model:
-            model = _zero_shot_model(args, env_id, env_kwargs)
+            model = _zero_shot_model(args, env_id)
             table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
             who = f"model {args.model} zero-shot ({args.action_mode} mode)"
         else:

@@ -45,43 +45,50 @@ def env_kwargs_of(config: TrainConfig, split: str | None = None) -> dict[str, An
 
 
 def build_model(config: TrainConfig, verbose: int = 0):
-    """A new :class:`~trainer.gigpo.GiGPO` agent per ``config`` (deterministic for its seed)."""
+    """A new :class:`~trainer.gigpo.GiGPO` agent per ``config`` (deterministic for its seed).
+
+    A model that cannot be loaded (no such path, no hub access offline, a preset's extra missing) raises
+    :class:`ConfigError` naming it.
+    """
     from .gigpo import GiGPO
 
-    return GiGPO(
-        "LLMPolicy",
-        config.env,
-        env_kwargs=env_kwargs_of(config),
-        n_groups=config.n_groups,
-        group_size=config.group_size,
-        estimator=config.algo,
-        learning_rate=config.learning_rate,
-        gamma=config.gamma,
-        omega=config.omega,
-        norm=config.norm,
-        history_length=config.history_length,
-        invalid_action_penalty=config.invalid_action_penalty,
-        n_epochs=config.n_epochs,
-        batch_size=config.batch_size,
-        micro_batch_size=config.micro_batch_size,
-        clip_range=config.clip_range,
-        kl_coef=config.kl_coef,
-        ent_coef=config.ent_coef,
-        max_grad_norm=config.max_grad_norm,
-        policy_kwargs=dict(
-            model_name_or_path=config.model,
-            action_mode=config.action_mode,
-            use_lora=config.use_lora,
-            lora_r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            gradient_checkpointing=config.gradient_checkpointing,
-            temperature=config.temperature,
-            max_new_tokens=config.max_new_tokens,
-        ),
-        seed=config.seed,
-        device=config.device,
-        verbose=verbose,
-    )
+    try:
+        return GiGPO(
+            "LLMPolicy",
+            config.env,
+            env_kwargs=env_kwargs_of(config),
+            n_groups=config.n_groups,
+            group_size=config.group_size,
+            estimator=config.algo,
+            learning_rate=config.learning_rate,
+            gamma=config.gamma,
+            omega=config.omega,
+            norm=config.norm,
+            history_length=config.history_length,
+            invalid_action_penalty=config.invalid_action_penalty,
+            n_epochs=config.n_epochs,
+            batch_size=config.batch_size,
+            micro_batch_size=config.micro_batch_size,
+            clip_range=config.clip_range,
+            kl_coef=config.kl_coef,
+            ent_coef=config.ent_coef,
+            max_grad_norm=config.max_grad_norm,
+            policy_kwargs=dict(
+                model_name_or_path=config.model,
+                action_mode=config.action_mode,
+                use_lora=config.use_lora,
+                lora_r=config.lora_r,
+                lora_alpha=config.lora_alpha,
+                gradient_checkpointing=config.gradient_checkpointing,
+                temperature=config.temperature,
+                max_new_tokens=config.max_new_tokens,
+            ),
+            seed=config.seed,
+            device=config.device,
+            verbose=verbose,
+        )
+    except (OSError, ImportError) as error:
+        raise ConfigError(f"cannot load model {config.model!r}: {error}") from error
 
 
 def eval_task_ids(config: TrainConfig) -> list[int]:
@@ -150,10 +157,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
     else:
         if checkpoint.exists():
             raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
-        try:
-            model = build_model(config)
-        except (OSError, ImportError) as error:  # no such path, no hub access offline, or a preset's extra missing
-            raise ConfigError(f"cannot load model {config.model!r}: {error}") from error
+        model = build_model(config)
         run_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty run directory
         rounds_done = 0
     _atomic_write(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
