@@ -43,31 +43,40 @@ def test_loss_matches_a_hand_computation():
     assert stats["kl"] == pytest.approx(kl[1], rel=1e-6)
 
 
-def test_buffer_adds_the_invalid_action_penalty_and_uses_the_estimator():
-    buffer = GroupRolloutBuffer(estimator="gigpo")
-    for traj, (reward, valid) in enumerate([(1.0, True), (0.0, False)]):
-        buffer.add(
-            StepRecord(
-                [1],
-                [2],
-                np.zeros(1, np.float32),
-                reward + (0 if valid else -0.1),
-                reward,
-                True,
-                "s0",
-                "o",
-                0,
-                traj,
-                0,
-                valid,
-            )
-        )
-    adv = buffer.compute_advantages()
-    # Episode: returns (1, -0.1), mean 0.45; step: same anchor, same values again.
-    np.testing.assert_allclose(adv, [0.55 * 2, -0.55 * 2])
-    assert list(buffer.step_group_sizes()) == [2, 2]
+def _record(reward, penalty, traj, step, anchor):
+    return StepRecord([1], [2], np.zeros(1, np.float32), reward, penalty, False, anchor, "o", 0, traj, step, penalty == 0)
+
+
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        # the penalty in the step reward: trajectory A's return falls to 0.9 for both its rows; mean 0.45
+        ("reward", [0.45, 0.45, -0.45]),
+        # the reference: only the invalid row's value falls (0.9, 1.0); each trajectory counts once: mean 0.475
+        ("row", [0.425, 0.525, -0.475]),
+    ],
+)
+def test_buffer_applies_the_invalid_action_penalty_per_mode(mode, expected):
+    buffer = GroupRolloutBuffer(estimator="gigpo", penalty_mode=mode)  # unique anchors: the episode part only
+    for record in (_record(0.0, -0.1, 0, 0, "a"), _record(1.0, 0.0, 0, 1, "b"), _record(0.0, 0.0, 1, 0, "c")):
+        buffer.add(record)
+    np.testing.assert_allclose(buffer.compute_advantages(), expected, rtol=1e-12)
+    assert list(buffer.step_group_sizes()) == [1, 1, 1]
     with pytest.raises(ValueError, match="estimator"):
         GroupRolloutBuffer(estimator="ppo")
+    with pytest.raises(ValueError, match="penalty_mode.*'row', 'reward'"):
+        GroupRolloutBuffer(penalty_mode="late")
+
+
+def test_signal_rows_keep_groups_with_step_level_signal():
+    # group 0: equal returns but a shared anchor with different returns-to-go (step signal); group 1: no signal
+    buffer = GroupRolloutBuffer(estimator="gigpo")
+    rows = [(0, 0, 0.0, "s"), (0, 0, 1.0, "t"), (0, 1, 0.0, "t"), (0, 1, 1.0, "u"), (1, 2, 0.0, "v"), (1, 3, 0.0, "v")]
+    for group, traj, reward, anchor in rows:
+        buffer.add(StepRecord([1], [2], np.zeros(1, np.float32), reward, 0.0, False, anchor, "o", group, traj, 0, True))
+    adv = buffer.compute_advantages()
+    assert np.all(adv[4:] == 0.0) and np.any(adv[:4] != 0.0)
+    assert list(buffer.signal_rows()) == [True] * 4 + [False] * 2
 
 
 def test_only_lora_parameters_get_gradients_and_kl_starts_at_zero(tiny_path):
@@ -124,14 +133,12 @@ def test_full_fine_tuning_keeps_a_frozen_reference(tiny_path):
     assert not all(torch.equal(a, b) for a, b in zip(trained_before, model.policy.model.parameters()))
     # The reference log-probs cached for the round's epochs are the frozen reference's, not the trained policy's.
     records = model.rollout_buffer.records[:4]
-    prompts, responses = [r.prompt_ids for r in records], [r.response_ids for r in records]
     with torch.no_grad():
-        reference, mask, _ = model.policy.response_logprobs(prompts, responses, reference=True)
-        trained, _, _ = model.policy.response_logprobs(prompts, responses)
-    for b, record in enumerate(records):
-        kept = mask[b].bool()
-        np.testing.assert_allclose(record.ref_logprobs, reference[b, kept].numpy(), atol=1e-5)
-        assert not np.allclose(record.ref_logprobs, trained[b, kept].numpy(), atol=1e-5)
+        reference, _, _ = model._logprobs(records, reference=True)
+        trained, _, _ = model._logprobs(records)
+    cached = np.concatenate([r.ref_logprobs for r in records])
+    np.testing.assert_allclose(cached, reference[:, 0].numpy(), atol=1e-5)
+    assert not np.allclose(cached, trained[:, 0].numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("env_id", gigpo_gym.ENV_IDS)

@@ -43,7 +43,9 @@ def test_negative_history_length_is_rejected():
     "text, admissible, expected",
     [
         ("<think>go</think><action> go to shelf 1 </action>", ["go to shelf 1"], ("go to shelf 1", True)),
-        ("<action>a</action> then <action>look</action>", ["look"], ("look", True)),
+        ("<action>look</action> then <action>a</action>", ["look"], ("look", True)),
+        ("<action>a</action> then <action>look</action>", ["look"], ("a", False)),
+        ("<action>Go to Shelf 1</action>", ["go to shelf 1"], ("go to shelf 1", True)),
         ("<ACTION>look</ACTION>", ["look"], ("look", True)),
         ("I will look around", ["look"], ("I will look around", False)),
         ("<action>look", ["look"], ("<action>look", False)),
@@ -53,6 +55,21 @@ def test_negative_history_length_is_rejected():
 )
 def test_project_action(text, admissible, expected):
     assert project_action(text, admissible) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<think>x</think><action>dance</action>", ("dance", True)),  # well formed: valid whatever the command
+        ("<action>look</action>", ("look", False)),  # no reasoning block
+        ("<think>x</think>no action", ("<think>x</think>no action", False)),
+        ("<think>\u6211\u60f3</think><action>look</action>", ("look", False)),  # CJK text
+    ],
+)
+def test_project_action_format_rule(text, expected):
+    assert project_action(text, ["look"], rule="format") == expected
+    with pytest.raises(ValueError, match="validity rule.*'admissible', 'format'.*'strict'"):
+        project_action(text, ["look"], rule="strict")
 
 
 def test_format_and_parse_round_trip():

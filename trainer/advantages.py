@@ -58,15 +58,15 @@ EpisodeStats = Literal["trajectory", "step"]
 # --------------------------------------------------------------------------- validation
 
 
-def _as_rewards(rewards: Any) -> np.ndarray:
+def _as_rewards(rewards: Any, name: str = "rewards") -> np.ndarray:
     arr = np.asarray(rewards)
     if arr.ndim != 1:
-        raise ValueError(f"rewards must be a 1-D array of shape (S,), got shape {arr.shape}")
+        raise ValueError(f"{name} must be a 1-D array of shape (S,), got shape {arr.shape}")
     if arr.dtype.kind not in "biuf":
-        raise ValueError(f"rewards must be real numbers, got dtype {arr.dtype}")
+        raise ValueError(f"{name} must be real numbers, got dtype {arr.dtype}")
     arr = arr.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
-        raise ValueError("rewards must be finite: found NaN or infinity")
+        raise ValueError(f"{name} must be finite: found NaN or infinity")
     return arr
 
 
@@ -150,29 +150,43 @@ def step_group_ids(group_ids: Any, anchor_keys: Any) -> np.ndarray:
     return _pair_codes(_factorize(groups), _factorize(anchors))
 
 
-def _centre_and_scale(values: np.ndarray, codes: np.ndarray, norm: str, eps: float, singleton: str) -> np.ndarray:
+def _centre_and_scale(
+    values: np.ndarray,
+    codes: np.ndarray,
+    norm: str,
+    eps: float,
+    singleton: str,
+    weights: np.ndarray | None = None,
+    members: np.ndarray | None = None,
+) -> np.ndarray:
     """Normalise ``values`` within the groups given by dense ``codes``.
 
+    ``weights`` (default 1 per row) weigh the rows in the group's mean and variance, and ``members`` (default:
+    the rows) is the group's number of members ``N`` in the singleton test and the unbiased ``N - 1``: with
+    weights ``1 / len(trajectory)`` and members = trajectories, every trajectory counts once whatever its length.
     ``singleton="identity"`` treats a one-member group with mean 0 and std 1;
     ``singleton="zero"`` gives it 0. The mean is taken relative to the group's first member,
     so that equal values give exactly zero deviation.
     """
     n_groups = int(codes.max()) + 1 if codes.size else 0
     counts = np.bincount(codes, minlength=n_groups).astype(np.float64)
+    w = np.ones_like(values) if weights is None else weights
+    mass = counts if weights is None else np.bincount(codes, weights=w, minlength=n_groups)
+    n = counts if members is None else members.astype(np.float64)
     first = np.zeros(n_groups, dtype=np.int64)
     first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)
     shifted = values - values[first][codes]
-    mean_shift = np.bincount(codes, weights=shifted, minlength=n_groups) / counts
+    mean_shift = np.bincount(codes, weights=w * shifted, minlength=n_groups) / mass
     deviation = shifted - mean_shift[codes]
-    multi = counts > 1
+    multi = n > 1
     if singleton == "identity":
         deviation = np.where(multi[codes], deviation, values)
     else:
         deviation = np.where(multi[codes], deviation, 0.0)
     if norm == "mean":
         return deviation
-    sq = np.bincount(codes, weights=deviation * deviation, minlength=n_groups)
-    std = np.where(multi, np.sqrt(sq / np.maximum(counts - 1.0, 1.0)), 1.0)
+    sq = np.bincount(codes, weights=w * deviation * deviation, minlength=n_groups) * (n / mass)
+    std = np.where(multi, np.sqrt(sq / np.maximum(n - 1.0, 1.0)), 1.0)
     denom = std[codes] + eps
     # A group of equal values has deviation exactly 0; keep it 0 even with eps == 0.
     out = np.zeros_like(deviation)
@@ -231,13 +245,27 @@ def episode_returns(rewards: Any, group_ids: Any, traj_ids: Any) -> np.ndarray:
 
 
 def _episode_from_codes(
-    r: np.ndarray, groups: np.ndarray, trajs: np.ndarray, norm: str, stats: str, eps: float
+    r: np.ndarray, groups: np.ndarray, trajs: np.ndarray, norm: str, stats: str, eps: float, penalties: np.ndarray
 ) -> np.ndarray:
+    """Each row's value, its trajectory's return plus its own penalty, normalised in its episode group."""
     traj_return = np.bincount(trajs, weights=r)
+    values = traj_return[trajs] + penalties
     if stats == "step":
-        return _centre_and_scale(traj_return[trajs], groups, norm, eps, "identity")
-    per_traj = _centre_and_scale(traj_return, _traj_group(groups, trajs), norm, eps, "identity")
-    return per_traj[trajs]
+        return _centre_and_scale(values, groups, norm, eps, "identity")
+    # every trajectory counts once: row weights 1 / length, N = the group's trajectories (without penalties this
+    # is exactly the statistics of the trajectory returns)
+    lengths = np.bincount(trajs).astype(np.float64)
+    n_traj = np.bincount(_traj_group(groups, trajs))
+    return _centre_and_scale(values, groups, norm, eps, "identity", weights=1.0 / lengths[trajs], members=n_traj)
+
+
+def _as_penalties(penalties: Any, n: int) -> np.ndarray:
+    if penalties is None:
+        return np.zeros(n)
+    p = _as_rewards(penalties, "penalties")
+    if p.shape[0] != n:
+        raise ValueError(f"penalties has {p.shape[0]} rows but rewards has {n}")
+    return p
 
 
 def episode_advantages(
@@ -248,6 +276,7 @@ def episode_advantages(
     norm: Norm = "mean",
     episode_stats: EpisodeStats = "trajectory",
     eps: float = 1e-6,
+    penalties: Any = None,
 ) -> np.ndarray:
     """GiGPO's episode (macro) advantage: the trajectory's return normalised within its group.
 
@@ -259,17 +288,21 @@ def episode_advantages(
         episode_stats: ``"trajectory"`` (statistics over the group's trajectories) or ``"step"``
             (over its rows, each carrying its trajectory's return).
         eps: added to the std when ``norm="std"``.
+        penalties: ``(S,)`` per-row penalties (default none), added to the row's own value after the returns are
+            summed, as the reference applies the invalid-action penalty: row ``i`` is normalised as
+            ``R(tau) + penalties[i]`` and no other row of its trajectory changes.
 
     Returns:
-        ``(S,)`` float64; every row of a trajectory carries the same value.
+        ``(S,)`` float64; without penalties every row of a trajectory carries the same value.
     """
     _check_choice("norm", norm, ("mean", "std"))
     _check_choice("episode_stats", episode_stats, ("trajectory", "step"))
     eps = _check_eps(eps)
     r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
+    p = _as_penalties(penalties, r.shape[0])
     if r.size == 0:
         return r.copy()
-    return _episode_from_codes(r, groups, trajs, norm, episode_stats, eps)
+    return _episode_from_codes(r, groups, trajs, norm, episode_stats, eps, p)
 
 
 def step_advantages(
@@ -281,6 +314,7 @@ def step_advantages(
     gamma: float = 0.95,
     norm: Norm = "mean",
     eps: float = 1e-6,
+    penalties: Any = None,
 ) -> np.ndarray:
     """GiGPO's step (micro) advantage: discounted return-to-go normalised within its anchor group.
 
@@ -292,6 +326,8 @@ def step_advantages(
         gamma: discount of the return-to-go, in ``[0, 1]`` (paper: 0.95).
         norm: ``"mean"`` or ``"std"``.
         eps: added to the std when ``norm="std"``.
+        penalties: ``(S,)`` per-row penalties added to the row's return-to-go after discounting (they reach no
+            earlier step), as the reference applies the invalid-action penalty.
 
     Returns:
         ``(S,)`` float64; 0 for every row whose step group holds only itself.
@@ -301,9 +337,10 @@ def step_advantages(
     eps = _check_eps(eps)
     r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
     anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]))
+    p = _as_penalties(penalties, r.shape[0])
     if r.size == 0:
         return r.copy()
-    return _step_from_codes(r, groups, trajs, anchors, gamma, norm, eps)
+    return _step_from_codes(r, groups, trajs, anchors, gamma, norm, eps, p)
 
 
 def _step_from_codes(
@@ -314,8 +351,9 @@ def _step_from_codes(
     gamma: float,
     norm: str,
     eps: float,
+    penalties: np.ndarray,
 ) -> np.ndarray:
-    returns = _discounted_from_codes(r, trajs, gamma)
+    returns = _discounted_from_codes(r, trajs, gamma) + penalties
     return _centre_and_scale(returns, _pair_codes(groups, anchors), norm, eps, "zero")
 
 
@@ -330,6 +368,7 @@ def gigpo_advantages(
     norm: Norm = "mean",
     episode_stats: EpisodeStats = "trajectory",
     eps: float = 1e-6,
+    penalties: Any = None,
 ) -> np.ndarray:
     """GiGPO advantage ``A = A_episode + omega * A_step`` (paper eq. 7), shape ``(S,)`` float64.
 
@@ -340,6 +379,8 @@ def gigpo_advantages(
         norm: ``"mean"`` or ``"std"``, used for both levels.
         episode_stats: see :func:`episode_advantages`.
         eps: added to the std when ``norm="std"``.
+        penalties: per-row penalties applied at both levels after the returns (see :func:`episode_advantages`
+            and :func:`step_advantages`).
     """
     omega = float(omega)
     if not np.isfinite(omega):
@@ -350,10 +391,11 @@ def gigpo_advantages(
     eps = _check_eps(eps)
     r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
     anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]))
+    p = _as_penalties(penalties, r.shape[0])
     if r.size == 0:
         return r.copy()
-    episode = _episode_from_codes(r, groups, trajs, norm, episode_stats, eps)
-    return episode + omega * _step_from_codes(r, groups, trajs, anchors, gamma, norm, eps)
+    episode = _episode_from_codes(r, groups, trajs, norm, episode_stats, eps, p)
+    return episode + omega * _step_from_codes(r, groups, trajs, anchors, gamma, norm, eps, p)
 
 
 def grpo_advantages(
@@ -364,22 +406,33 @@ def grpo_advantages(
     norm: Norm = "std",
     episode_stats: EpisodeStats = "trajectory",
     eps: float = 1e-6,
+    penalties: Any = None,
 ) -> np.ndarray:
     """GRPO advantage (Shao et al. 2024): the episode advantage, std-normalised by default."""
-    return episode_advantages(rewards, group_ids, traj_ids, norm=norm, episode_stats=episode_stats, eps=eps)
+    return episode_advantages(
+        rewards, group_ids, traj_ids, norm=norm, episode_stats=episode_stats, eps=eps, penalties=penalties
+    )
 
 
-def rloo_advantages(rewards: Any, group_ids: Any, traj_ids: Any) -> np.ndarray:
+def rloo_advantages(
+    rewards: Any, group_ids: Any, traj_ids: Any, *, episode_stats: EpisodeStats = "trajectory", penalties: Any = None
+) -> np.ndarray:
     """RLOO advantage (Ahmadian et al. 2024): return minus the mean return of the *other* members.
 
-    ``A_i = R_i - (sum_{j != i} R_j) / (N - 1)`` over the N trajectories of a group; a group of a
-    single trajectory has no baseline and keeps ``A = R``. Shape ``(S,)`` float64.
+    ``A_i = R_i - (sum_{j != i} R_j) / (N - 1)`` over the N trajectories of a group (``episode_stats="step"``:
+    over its N rows, as the reference); a group of a single member has no baseline and keeps ``A = R``.
+    ``penalties`` as in :func:`episode_advantages`. Shape ``(S,)`` float64.
     """
+    _check_choice("episode_stats", episode_stats, ("trajectory", "step"))
     r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
+    p = _as_penalties(penalties, r.shape[0])
     if r.size == 0:
         return r.copy()
     # Leave-one-out equals N/(N-1) times the mean-centred return.
-    centred = _episode_from_codes(r, groups, trajs, "mean", "trajectory", 0.0)
-    n_traj = np.bincount(_traj_group(groups, trajs))[groups].astype(np.float64)
+    centred = _episode_from_codes(r, groups, trajs, "mean", episode_stats, 0.0, p)
+    if episode_stats == "step":
+        n_traj = np.bincount(groups)[groups].astype(np.float64)
+    else:
+        n_traj = np.bincount(_traj_group(groups, trajs))[groups].astype(np.float64)
     scale = np.where(n_traj > 1, n_traj / np.maximum(n_traj - 1.0, 1.0), 1.0)
     return centred * scale

@@ -12,6 +12,10 @@ from .advantages import gigpo_advantages, grpo_advantages, rloo_advantages, step
 __all__ = ["ESTIMATORS", "GroupRolloutBuffer", "StepRecord"]
 
 ESTIMATORS = ("gigpo", "grpo", "rloo")
+# where the invalid-action penalty goes: "row" subtracts it from the invalid row's own episode value and
+# return-to-go after the returns are computed (the reference code); "reward" adds it to the step's reward, so it
+# also lowers the episode return of the whole trajectory and discounts into its earlier steps
+PENALTY_MODES = ("row", "reward")
 
 
 @dataclass
@@ -20,9 +24,9 @@ class StepRecord:
 
     prompt_ids: list[int]
     response_ids: list[int]
-    old_logprobs: np.ndarray
-    reward: float  # env reward plus the invalid-action penalty
-    env_reward: float
+    old_logprobs: np.ndarray  # generate mode: per response token; score mode: (1,) log pi(a|s)
+    reward: float  # the env's reward
+    penalty: float  # the invalid-action penalty (0 for a valid response)
     done: bool
     state_hash: str
     observation: str
@@ -30,6 +34,9 @@ class StepRecord:
     traj_id: int
     step: int
     valid: bool
+    # score mode: every admissible action's token ids and the index of the chosen one
+    candidate_ids: list[list[int]] | None = None
+    choice: int = -1
     # the reference policy's log-probs of the response tokens; the update fills it once per round (the
     # reference is frozen, so the epochs share it)
     ref_logprobs: np.ndarray | None = None
@@ -47,6 +54,7 @@ class GroupRolloutBuffer:
         episode_stats: ``"trajectory"`` or ``"step"`` (see :mod:`trainer.advantages`).
         anchor: ``"state_hash"`` (the env's canonical state) or ``"observation"`` (its text, as
             the paper's reference code does) as GiGPO's anchor-state key.
+        penalty_mode: ``"row"`` or ``"reward"`` (see :data:`PENALTY_MODES`).
     """
 
     estimator: str = "gigpo"
@@ -55,6 +63,7 @@ class GroupRolloutBuffer:
     norm: str = "mean"
     episode_stats: str = "trajectory"
     anchor: str = "state_hash"
+    penalty_mode: str = "row"
     records: list[StepRecord] = field(default_factory=list)
     advantages: np.ndarray | None = None
 
@@ -63,6 +72,8 @@ class GroupRolloutBuffer:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
         if self.anchor not in ("state_hash", "observation"):
             raise ValueError(f"anchor must be 'state_hash' or 'observation', got {self.anchor!r}")
+        if self.penalty_mode not in PENALTY_MODES:
+            raise ValueError(f"penalty_mode must be one of {PENALTY_MODES}, got {self.penalty_mode!r}")
 
     def reset(self) -> None:
         self.records = []
@@ -75,10 +86,18 @@ class GroupRolloutBuffer:
         return len(self.records)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Flat ``(S,)`` arrays of rewards, group/trajectory ids and anchor keys."""
+        """Flat ``(S,)`` arrays of rewards, per-row penalties, group/trajectory ids and anchor keys.
+
+        With ``penalty_mode="reward"`` the penalties are already in the rewards (and zero).
+        """
         recs = self.records
+        rewards = np.fromiter((r.reward for r in recs), np.float64, len(recs))
+        penalties = np.fromiter((r.penalty for r in recs), np.float64, len(recs))
+        if self.penalty_mode == "reward":
+            rewards, penalties = rewards + penalties, np.zeros_like(penalties)
         return {
-            "rewards": np.fromiter((r.reward for r in recs), np.float64, len(recs)),
+            "rewards": rewards,
+            "penalties": penalties,
             "group_ids": np.fromiter((r.group_id for r in recs), np.int64, len(recs)),
             "traj_ids": np.fromiter((r.traj_id for r in recs), np.int64, len(recs)),
             "anchors": np.array([r.state_hash if self.anchor == "state_hash" else r.observation for r in recs]),
@@ -91,13 +110,17 @@ class GroupRolloutBuffer:
             adv = gigpo_advantages(
                 a["rewards"], a["group_ids"], a["traj_ids"], a["anchors"],
                 gamma=self.gamma, omega=self.omega, norm=self.norm, episode_stats=self.episode_stats,
+                penalties=a["penalties"],
             )  # fmt: skip
         elif self.estimator == "grpo":
             adv = grpo_advantages(
-                a["rewards"], a["group_ids"], a["traj_ids"], norm=self.norm, episode_stats=self.episode_stats
-            )
+                a["rewards"], a["group_ids"], a["traj_ids"], norm=self.norm, episode_stats=self.episode_stats,
+                penalties=a["penalties"],
+            )  # fmt: skip
         else:
-            adv = rloo_advantages(a["rewards"], a["group_ids"], a["traj_ids"])
+            adv = rloo_advantages(
+                a["rewards"], a["group_ids"], a["traj_ids"], episode_stats=self.episode_stats, penalties=a["penalties"]
+            )
         self.advantages = adv
         return adv
 
@@ -107,10 +130,23 @@ class GroupRolloutBuffer:
         ids = step_group_ids(a["group_ids"], a["anchors"])
         return np.bincount(ids)[ids]
 
-    def minibatches(self, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-        """Shuffled index batches of at most ``batch_size`` steps covering the buffer once."""
+    def signal_rows(self) -> np.ndarray:
+        """``(S,)`` bool: the rows of episode groups holding some non-zero advantage (episode or step level).
+
+        A group whose returns are all equal has a zero episode advantage but may still carry step-level signal
+        (GiGPO), so the test is on the combined advantage of every row of the group (DAPO-style filtering).
+        """
+        if self.advantages is None:
+            raise RuntimeError("compute_advantages() before asking for the signal rows")
+        groups = np.unique(self.arrays()["group_ids"], return_inverse=True)[1]
+        return np.bincount(groups, weights=(self.advantages != 0.0).astype(np.float64))[groups] > 0
+
+    def minibatches(
+        self, batch_size: int, rng: np.random.Generator, rows: np.ndarray | None = None
+    ) -> Iterator[np.ndarray]:
+        """Shuffled index batches of at most ``batch_size`` steps covering ``rows`` (default: all) once."""
         if self.advantages is None:
             raise RuntimeError("compute_advantages() before iterating mini-batches")
-        order = rng.permutation(len(self.records))
+        order = rng.permutation(len(self.records) if rows is None else np.asarray(rows))
         for start in range(0, len(order), batch_size):
             yield order[start : start + batch_size]

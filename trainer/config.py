@@ -39,6 +39,7 @@ class TrainConfig:
     gradient_checkpointing: bool = _opt(False, "recompute activations in the backward pass (less memory, more time)")
     temperature: float = _opt(1.0, "sampling temperature (generate mode)")
     max_new_tokens: int = _opt(256, "response length limit (generate mode)")
+    max_prompt_tokens: int = _opt(2048, "prompt length limit; longer prompts drop their oldest history first")
     rounds: int = _opt(8, "rollout rounds; each round is followed by one update")
     n_groups: int = _opt(4, "tasks per round")
     group_size: int = _opt(4, "trajectories per task (paper: 8)")
@@ -46,12 +47,23 @@ class TrainConfig:
     gamma: float = _opt(0.95, "discount of the step-level return-to-go (paper: 0.95)")
     omega: float = _opt(1.0, "weight of the step advantage (paper: 1)")
     norm: str | None = _opt(None, "advantage normalisation 'std' or 'mean'; default: std for grpo, else mean")
+    episode_stats: str = _opt("trajectory", "episode statistics over 'trajectory' (paper formula) or 'step' rows "
+                              "(reference code)")
+    anchor: str = _opt("state_hash", "GiGPO's anchor key: 'state_hash' or 'observation' (the reference's text)")
     history_length: int = _opt(2, "past (observation, action) pairs in the prompt (paper: 2)")
-    invalid_action_penalty: float = _opt(-0.1, "reward added to an invalid action (paper: -0.1)")
+    success_reward: float = _opt(1.0, "reward of a completed task (ALFWorld) or perfect purchase (WebShop "
+                                 "reward_mode=success); paper: 10")
+    invalid_action_penalty: float = _opt(-0.1, "penalty of an invalid response (paper: -0.1 against success 10)")
+    penalty_mode: str = _opt("row", "'row': the penalty lowers only the invalid row, after the returns (reference); "
+                             "'reward': added to the step reward")
+    validity_rule: str = _opt("admissible", "generate mode: a response is valid if its action is 'admissible' or "
+                              "if it is well 'format'ted (<think> and <action>, the reference)")
     n_epochs: int = _opt(1, "passes over each round's steps")
     batch_size: int = _opt(64, "steps per optimiser update")
     micro_batch_size: int = _opt(16, "steps per forward/backward pass (gradient accumulation)")
     clip_range: float = _opt(0.2, "PPO clip epsilon (paper: 0.2)")
+    clip_ratio_c: float = _opt(3.0, "dual-clip bound for negative advantages (reference: 3)")
+    filter_groups: bool = _opt(False, "train only on groups with a non-zero advantage (DAPO-style)")
     kl_coef: float = _opt(0.01, "KL penalty coefficient (paper: 0.01)")
     ent_coef: float = _opt(0.0, "entropy bonus coefficient")
     max_grad_norm: float = _opt(1.0, "gradient clipping norm")
@@ -73,8 +85,24 @@ class TrainConfig:
             raise ConfigError(f"unknown env id {self.env!r}; registered gigpo-gym envs: {known}")
         if self.algo not in ("gigpo", "grpo", "rloo"):
             raise ConfigError(f"algo must be gigpo, grpo or rloo, got {self.algo!r}")
-        if self.action_mode not in ("score", "generate"):
-            raise ConfigError(f"action_mode must be score or generate, got {self.action_mode!r}")
+        from wrappers.actions import VALIDITY_RULES
+
+        from .buffer import PENALTY_MODES
+
+        choices = {
+            "action_mode": ("score", "generate"), "episode_stats": ("trajectory", "step"),
+            "anchor": ("state_hash", "observation"), "penalty_mode": PENALTY_MODES, "validity_rule": VALIDITY_RULES,
+            "norm": ("std", "mean", None),
+        }  # fmt: skip
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, name)!r}")
+        if not self.success_reward > 0:
+            raise ConfigError(f"success_reward must be > 0, got {self.success_reward}")
+        if not self.clip_ratio_c > 1:
+            raise ConfigError(f"clip_ratio_c must be > 1, got {self.clip_ratio_c}")
+        if self.max_prompt_tokens < 16:
+            raise ConfigError(f"max_prompt_tokens must be >= 16, got {self.max_prompt_tokens}")
         for name in ("rounds", "n_groups", "eval_tasks", "eval_episodes", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -91,10 +119,15 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+# the paper's setups as its reference code runs them (verl-agent examples/gigpo_trainer/run_*.sh): success reward
+# 10, the invalid-action penalty on the invalid row after the returns, the format validity rule, episode statistics
+# over rows, dual clip 3, prompts up to 2,048 tokens; normalisation std on ALFWorld (mean_std_norm), the estimator's
+# default on WebShop (GiGPO mean_norm, GRPO std)
 _PAPER = dict(
     action_mode="generate", use_lora=False, learning_rate=1e-6, n_groups=16, group_size=8, history_length=2,
     gamma=0.95, omega=1.0, kl_coef=0.01, clip_range=0.2, batch_size=256, micro_batch_size=8, temperature=1.0,
-    device="auto",
+    device="auto", success_reward=10.0, invalid_action_penalty=-0.1, penalty_mode="row", validity_rule="format",
+    episode_stats="step", clip_ratio_c=3.0, max_prompt_tokens=2048,
 )  # fmt: skip
 PRESETS: dict[str, dict[str, Any]] = {
     # CPU, a few minutes, no download: the offline tiny model on pick-and-place tasks in 3-receptacle rooms, where a
@@ -109,18 +142,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_split="test", eval_tasks=50, history_length=1, n_epochs=4, learning_rate=3e-3,
     ),
     # the paper's setups (GPU): Qwen2.5-Instruct, group size 8, 16 groups, gamma 0.95, omega 1
-    "alfworld-qwen2.5-1.5b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct",
+    "alfworld-qwen2.5-1.5b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct", norm="std",
                                   max_episode_steps=50, max_new_tokens=512, rounds=150, eval_split="valid_unseen",
                                   eval_tasks=134),
-    "alfworld-qwen2.5-7b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-7B-Instruct",
+    "alfworld-qwen2.5-7b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-7B-Instruct", norm="std",
                                 max_episode_steps=50, max_new_tokens=512, rounds=150, eval_split="valid_unseen",
                                 eval_tasks=134),
     "webshop-qwen2.5-1.5b": dict(_PAPER, env="WebShop-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct",
                                  max_episode_steps=15, max_new_tokens=512, rounds=150, eval_split="test",
-                                 eval_tasks=500, env_kwargs={"split": "train"}),
+                                 eval_tasks=500, env_kwargs={"split": "train", "reward_mode": "success"}),
     "webshop-qwen2.5-7b": dict(_PAPER, env="WebShop-text-v0", model="Qwen/Qwen2.5-7B-Instruct",
                                max_episode_steps=15, max_new_tokens=512, rounds=150, eval_split="test",
-                               eval_tasks=500, env_kwargs={"split": "train"}),
+                               eval_tasks=500, env_kwargs={"split": "train", "reward_mode": "success"}),
 }  # fmt: skip
 
 

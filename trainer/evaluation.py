@@ -38,7 +38,8 @@ def run_episodes(
     """Play ``episodes_per_task`` episodes of every task, all running together, and tabulate them.
 
     Returns success % per task type (``info["task_type"]``), ``"all"`` (success % overall) and
-    ``"score"`` (100 x the mean episode return; WebShop's score, equal to success for 0/1 rewards).
+    ``"score"`` (100 x the mean of the final ``info["score"]``, WebShop's purchase score, whatever reward the env
+    trains on; success where an env reports no score).
     """
     if not task_ids:
         raise ValueError("task_ids must name at least one task")
@@ -47,7 +48,6 @@ def run_episodes(
     starts = [e.reset(options={"task_id": t}) for e, t in zip(envs, tasks, strict=True)]
     obs, infos = [s[0] for s in starts], [s[1] for s in starts]
     histories: list[list[tuple[str, str]]] = [[] for _ in envs]
-    returns = [0.0] * len(envs)
     won = [False] * len(envs)
     running = list(range(len(envs)))
     while running:
@@ -58,8 +58,7 @@ def run_episodes(
         still = []
         for i, command in zip(running, commands, strict=True):
             histories[i].append((obs[i]["text"], command))
-            obs[i], reward, terminated, truncated, infos[i] = envs[i].step(command)
-            returns[i] += float(reward)
+            obs[i], _, terminated, truncated, infos[i] = envs[i].step(command)
             won[i] = bool(infos[i].get("won", infos[i].get("is_success", False)))
             if not (terminated or truncated):
                 still.append(i)
@@ -69,7 +68,8 @@ def run_episodes(
         by_type[info.get("task_type", "all")].append(won[i])
     table = {t: 100.0 * sum(v) / len(v) for t, v in sorted(by_type.items())}
     table["all"] = 100.0 * sum(won) / len(won)
-    table["score"] = 100.0 * sum(returns) / len(returns)
+    scores = [float(info.get("score", w)) for info, w in zip(infos, won, strict=True)]
+    table["score"] = 100.0 * sum(scores) / len(scores)
     return table
 
 

@@ -16,7 +16,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import FloatSchedule
 
-from wrappers.actions import project_action
+from wrappers.actions import VALIDITY_RULES, project_action
 from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
@@ -55,14 +55,27 @@ class GiGPO(OnPolicyAlgorithm):
         omega: weight of the step advantage (paper: 1.0).
         norm: ``"mean"`` (paper's GiGPO default) or ``"std"``; ``None`` picks ``"std"`` for GRPO
             and ``"mean"`` otherwise.
-        episode_stats: ``"trajectory"`` (paper) or ``"step"`` (reference code).
+        episode_stats: ``"trajectory"`` (the paper's formula: every trajectory counts once) or ``"step"`` (the
+            reference code: statistics over the group's rows).
         anchor: ``"state_hash"`` or ``"observation"``: the key of GiGPO's anchor states.
-        invalid_action_penalty: reward added to a step whose response is invalid (paper: -0.1).
+        invalid_action_penalty: penalty of a step whose response is invalid (paper: -0.1 against a success reward
+            of 10).
+        penalty_mode: ``"row"`` (the reference: the penalty lowers only the invalid row's episode value and
+            return-to-go, applied after the returns) or ``"reward"`` (added to the step's reward: it lowers the
+            whole trajectory's return and discounts into its earlier steps).
+        validity_rule: what makes a generated response valid: ``"admissible"`` (its first ``<action>`` command,
+            lower-cased, is admissible) or ``"format"`` (it holds ``<think>`` and ``<action>`` blocks, the
+            reference's rule). Score mode only ever picks admissible actions, which are valid.
         history_length: past (observation, action) pairs in the prompt (paper: 2).
         n_epochs: passes over each rollout.
         batch_size: steps per optimiser update (a mini-batch).
         micro_batch_size: steps per forward/backward pass; gradients accumulate over a mini-batch.
         clip_range: PPO clip epsilon (paper: 0.2).
+        clip_ratio_c: dual-clip bound on the loss of a negative-advantage step (reference: 3); ``None`` disables it.
+        filter_groups: train only on episode groups with some non-zero advantage (DAPO-style dynamic sampling; a
+            group of equal returns is kept when GiGPO's step advantage is non-zero there). Mini-batches whose
+            advantages are all zero never take an optimiser step, filtered or not: Adam would move the weights by
+            about the learning rate with no signal.
         kl_coef: KL penalty coefficient (paper: 0.01).
         ent_coef: entropy bonus coefficient.
         max_grad_norm: gradient clipping norm.
@@ -93,11 +106,15 @@ class GiGPO(OnPolicyAlgorithm):
         episode_stats: str = "trajectory",
         anchor: str = "state_hash",
         invalid_action_penalty: float = -0.1,
+        penalty_mode: str = "row",
+        validity_rule: str = "admissible",
         history_length: int = 2,
         n_epochs: int = 1,
         batch_size: int = 64,
         micro_batch_size: int = 8,
         clip_range: float = 0.2,
+        clip_ratio_c: float | None = 3.0,
+        filter_groups: bool = False,
         kl_coef: float = 0.01,
         ent_coef: float = 0.0,
         max_grad_norm: float = 1.0,
@@ -121,6 +138,10 @@ class GiGPO(OnPolicyAlgorithm):
             raise ValueError(f"micro_batch_size ({micro_batch_size}) must not exceed batch_size ({batch_size})")
         if group_size < 2:
             raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+        if validity_rule not in VALIDITY_RULES:
+            raise ValueError(f"validity_rule must be one of {VALIDITY_RULES}, got {validity_rule!r}")
+        if clip_ratio_c is not None and not clip_ratio_c > 1.0:
+            raise ValueError(f"clip_ratio_c must be > 1 (or None to disable the dual clip), got {clip_ratio_c}")
         super().__init__(
             policy,
             env,
@@ -150,11 +171,15 @@ class GiGPO(OnPolicyAlgorithm):
         self.episode_stats = episode_stats
         self.anchor = anchor
         self.invalid_action_penalty = invalid_action_penalty
+        self.penalty_mode = penalty_mode
+        self.validity_rule = validity_rule
         self.history_length = history_length
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.micro_batch_size = micro_batch_size
         self.clip_range = clip_range
+        self.clip_ratio_c = clip_ratio_c
+        self.filter_groups = filter_groups
         self.kl_coef = kl_coef
         # saved with the model, so a loaded model prompts as it was trained even without an env
         self.env_description = describe_env(env.env_id if isinstance(env, GroupVecEnv) else None)
@@ -185,6 +210,7 @@ class GiGPO(OnPolicyAlgorithm):
             norm=self.norm,
             episode_stats=self.episode_stats,
             anchor=self.anchor,
+            penalty_mode=self.penalty_mode,
         )
         self.prompt_builder = PromptBuilder(env_name=self.env_description, history_length=self.history_length)
         self._sample_generator = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
@@ -200,9 +226,23 @@ class GiGPO(OnPolicyAlgorithm):
     # ------------------------------------------------------------------ rollout
 
     def prompt(self, goal: str, history: list[tuple[str, str]], observation: str, admissible: list[str]) -> str:
-        """The rendered prompt the policy sees: the agent message in the tokenizer's chat template."""
-        message = self.prompt_builder.build(goal, history, observation, admissible)
-        return self.prompt_builder.render(self.policy.tokenizer, message)
+        """The rendered prompt the policy sees: the agent message in the tokenizer's chat template.
+
+        A prompt longer than the policy's ``max_prompt_tokens`` drops its oldest history pairs first (as the
+        reference falls back to a shorter template); the task and the current observation always stay.
+        """
+        tokenizer, limit = self.policy.tokenizer, self.policy.max_prompt_tokens
+        shown = min(len(history), self.history_length)
+        while True:
+            message = self.prompt_builder.build(goal, history, observation, admissible, history_length=shown)
+            text = self.prompt_builder.render(tokenizer, message)
+            if shown == 0 or len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= limit:
+                return text
+            shown -= 1
+
+    def _validity_rule(self) -> str:
+        # score mode answers with an admissible action by construction: the format rule's <think> is not asked for
+        return "admissible" if self.policy.action_mode == "score" else self.validity_rule
 
     def collect_rollouts(
         self, env: GroupVecEnv, callback: BaseCallback, rollout_buffer: GroupRolloutBuffer, n_rollout_steps: int
@@ -236,20 +276,20 @@ class GiGPO(OnPolicyAlgorithm):
             )
             actions: list[str | None] = [None] * n
             valid = {}
+            rule = self._validity_rule()
             for i, response in zip(running, responses, strict=True):
-                actions[i], valid[i] = project_action(response.text, infos[i]["admissible_commands"])
+                actions[i], valid[i] = project_action(response.text, infos[i]["admissible_commands"], rule)
             new_obs, rewards, dones, new_infos = env.step(actions)
             ended = []
             for i, response in zip(running, responses, strict=True):
-                reward = float(rewards[i]) + (0.0 if valid[i] else self.invalid_action_penalty)
                 invalid += not valid[i]
                 rollout_buffer.add(
                     StepRecord(
                         prompt_ids=response.prompt_ids,
                         response_ids=response.response_ids,
                         old_logprobs=response.logprobs,
-                        reward=reward,
-                        env_reward=float(rewards[i]),
+                        reward=float(rewards[i]),
+                        penalty=0.0 if valid[i] else float(self.invalid_action_penalty),
                         done=bool(dones[i]),
                         state_hash=obs[i]["state_hash"],
                         observation=obs[i]["text"],
@@ -257,6 +297,8 @@ class GiGPO(OnPolicyAlgorithm):
                         traj_id=int(i),
                         step=int(lengths[i]),
                         valid=valid[i],
+                        candidate_ids=response.candidate_ids,
+                        choice=response.choice,
                     )
                 )
                 histories[i].append((obs[i]["text"], actions[i]))
@@ -288,6 +330,7 @@ class GiGPO(OnPolicyAlgorithm):
             "gigpo/anchor_fraction": float(np.mean(sizes > 1)),
             "gigpo/mean_step_group_size": float(np.mean(sizes)),
             "gigpo/advantage_std": float(np.std(advantages)),
+            "gigpo/zero_advantage_fraction": float(np.mean(advantages == 0.0)),
         }
         callback.update_locals(locals())
         callback.on_rollout_end()
@@ -298,31 +341,33 @@ class GiGPO(OnPolicyAlgorithm):
     def train(self) -> None:
         """``n_epochs`` passes of PPO-clip + KL mini-batch updates over the round's steps."""
         start = time.perf_counter()
-        self.policy.set_training_mode(True)
         self._update_learning_rate(self.policy.optimizer)
         buffer = self.rollout_buffer
         advantages = torch.as_tensor(buffer.advantages, dtype=torch.float32)
         records = buffer.records
         totals = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "entropy": 0.0, "tokens": 0.0, "loss": 0.0}
-        grad_norms = []
+        grad_norms, skipped, steps = [], 0, 0
         params = self.policy.trainable_parameters()
+        self.policy.set_training_mode(False)  # the frozen reference is evaluated as the rollout was: no dropout
         self._fill_reference_logprobs(records)
+        self.policy.set_training_mode(True)
+        rows = buffer.signal_rows().nonzero()[0] if self.filter_groups else None
         for _ in range(self.n_epochs):
-            for batch in buffer.minibatches(self.batch_size, self._shuffle_rng):
+            for batch in buffer.minibatches(self.batch_size, self._shuffle_rng, rows):
+                if not bool(advantages[batch].any()):
+                    skipped += 1  # no signal: an Adam step would only add lr-sized noise
+                    continue
                 self.policy.optimizer.zero_grad(set_to_none=True)
-                n_tokens = sum(len(records[j].response_ids) for j in batch)
+                n_tokens = sum(self._n_tokens(records[j]) for j in batch)
                 for m in range(0, len(batch), self.micro_batch_size):
-                    micro = batch[m : m + self.micro_batch_size]
-                    logp, mask, entropy = self.policy.response_logprobs(
-                        [records[j].prompt_ids for j in micro], [records[j].response_ids for j in micro],
-                        with_entropy=self.ent_coef > 0 or self.verbose >= 1,
-                    )  # fmt: skip
-                    old = _left_padded([records[j].old_logprobs for j in micro], logp.shape[1])
-                    ref_logp = _left_padded([records[j].ref_logprobs for j in micro], logp.shape[1])
+                    micro = [records[j] for j in batch[m : m + self.micro_batch_size]]
+                    logp, mask, entropy = self._logprobs(micro, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
+                    old = _left_padded([r.old_logprobs for r in micro], logp.shape[1])
+                    ref_logp = _left_padded([r.ref_logprobs for r in micro], logp.shape[1])
                     loss, stats = policy_loss(
-                        logp, old, ref_logp, advantages[micro], mask,
-                        clip_range=self.clip_range, kl_coef=self.kl_coef, ent_coef=self.ent_coef,
-                        entropy=entropy, n_tokens=n_tokens,
+                        logp, old, ref_logp, advantages[batch[m : m + self.micro_batch_size]], mask,
+                        clip_range=self.clip_range, clip_ratio_c=self.clip_ratio_c, kl_coef=self.kl_coef,
+                        ent_coef=self.ent_coef, entropy=entropy, n_tokens=n_tokens,
                     )  # fmt: skip
                     loss.backward()
                     for key, value in stats.items():
@@ -331,6 +376,7 @@ class GiGPO(OnPolicyAlgorithm):
                 totals["tokens"] += n_tokens
                 grad_norms.append(float(torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)))
                 self.policy.optimizer.step()
+                steps += 1
         self._n_updates += self.n_epochs
         tokens = max(totals["tokens"], 1.0)
         for key, value in self._round_stats.items():
@@ -340,23 +386,49 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/kl", totals["kl"] / tokens)
         self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
         self.logger.record("train/entropy", totals["entropy"] / tokens)
-        self.logger.record("train/grad_norm", float(np.mean(grad_norms)))
+        self.logger.record("train/grad_norm", float(np.mean(grad_norms)) if grad_norms else 0.0)
+        self.logger.record("train/optimizer_steps", steps)
+        self.logger.record("train/skipped_zero_advantage_batches", skipped)
+        if rows is not None:
+            self.logger.record("train/kept_fraction", len(rows) / max(len(records), 1))
         self.logger.record("train/learning_rate", self.policy.optimizer.param_groups[0]["lr"])
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
         self.last_train_stats = {k: v / tokens for k, v in totals.items() if k != "tokens"}
+        self.last_train_stats.update(optimizer_steps=steps, skipped_batches=skipped)
+
+    def _n_tokens(self, record: StepRecord) -> int:
+        """The loss's tokens of a step: its response tokens, or one (``log pi(a|s)``) in score mode."""
+        return 1 if record.candidate_ids is not None else len(record.response_ids)
+
+    def _logprobs(
+        self, records: list[StepRecord], reference: bool = False, with_entropy: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(B, T)`` log-probs of the steps' responses, their mask and entropy, under the policy (or reference).
+
+        Score mode: ``T = 1``, the chosen action's ``log pi(a|s)`` over its admissible set, and the exact entropy
+        of that distribution. Generate mode: the response tokens' log-probs, right-aligned.
+        """
+        if records[0].candidate_ids is None:
+            return self.policy.response_logprobs(
+                [r.prompt_ids for r in records], [r.response_ids for r in records], reference, with_entropy
+            )
+        logps = self.policy.candidate_logprobs(
+            [r.prompt_ids for r in records], [r.candidate_ids for r in records], reference
+        )
+        chosen = torch.stack([lp[r.choice] for lp, r in zip(logps, records, strict=True)])[:, None]
+        entropy = torch.stack([-(lp.exp() * lp).sum() for lp in logps])[:, None] if with_entropy else None
+        return chosen, torch.ones_like(chosen), entropy
 
     @torch.no_grad()
     def _fill_reference_logprobs(self, records: list[StepRecord]) -> None:
-        """The reference policy's response log-probs of every step, computed once per round in micro-batches."""
+        """The reference policy's log-probs of every step, computed once per round in micro-batches."""
         for m in range(0, len(records), self.micro_batch_size):
             micro = records[m : m + self.micro_batch_size]
-            logp, _, _ = self.policy.response_logprobs(
-                [r.prompt_ids for r in micro], [r.response_ids for r in micro], reference=True
-            )
+            logp, _, _ = self._logprobs(micro, reference=True)
             logp = logp.cpu()
             for b, record in enumerate(micro):
-                record.ref_logprobs = logp[b, logp.shape[1] - len(record.response_ids) :].numpy().copy()
+                record.ref_logprobs = logp[b, logp.shape[1] - self._n_tokens(record) :].numpy().copy()
 
     # ------------------------------------------------------------------ inference and persistence
 
@@ -382,8 +454,10 @@ class GiGPO(OnPolicyAlgorithm):
         responses = self.policy.act(
             prompts, [o.get("admissible_commands", []) for o in batch], deterministic, generator
         )
+        rule = self._validity_rule()
         return [
-            project_action(r.text, o.get("admissible_commands", []))[0] for r, o in zip(responses, batch, strict=True)
+            project_action(r.text, o.get("admissible_commands", []), rule)[0]
+            for r, o in zip(responses, batch, strict=True)
         ], None
 
     def save(self, path: str | os.PathLike[str], exclude=None, include=None) -> None:

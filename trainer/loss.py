@@ -1,4 +1,8 @@
-"""The GiGPO/GRPO policy loss: PPO-clip at token level plus a k3 KL penalty to the reference."""
+"""The GiGPO/GRPO policy loss: PPO-clip (with dual clip) plus a k3 KL penalty to the reference, as a token mean.
+
+In ``generate`` mode a "token" is a response token; in ``score`` mode each step is one token whose log-prob is
+``log pi(a|s)`` over the admissible set, so the same loss is the sequence-level PPO of that policy.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ def policy_loss(
     mask: torch.Tensor,
     *,
     clip_range: float = 0.2,
+    clip_ratio_c: float | None = 3.0,
     kl_coef: float = 0.01,
     ent_coef: float = 0.0,
     entropy: torch.Tensor | None = None,
@@ -28,6 +33,8 @@ def policy_loss(
         advantages: ``(B,)`` one advantage per response (step), broadcast over its tokens.
         mask: ``(B, T)`` 1.0 on response tokens, 0.0 on padding.
         clip_range: PPO's epsilon (paper: 0.2).
+        clip_ratio_c: dual clip (Ye et al. 2020, the reference's ``clip_ratio_c``): a token with a negative
+            advantage loses at most ``clip_ratio_c * |A|``, however far its ratio has grown; ``None`` disables it.
         kl_coef: weight of the KL penalty (paper: 0.01).
         ent_coef: weight of the entropy bonus (needs ``entropy``).
         entropy: ``(B, T)`` per-token entropy of the current policy.
@@ -43,12 +50,13 @@ def policy_loss(
         raise ValueError("the batch holds no response token")
     adv = advantages.to(logprobs.dtype).unsqueeze(-1)
     ratio = torch.exp(logprobs - old_logprobs)
-    unclipped = ratio * adv
-    clipped = torch.clamp(ratio, 1.0 - clip_range, 1.0 + clip_range) * adv
-    pg = -torch.minimum(unclipped, clipped)
-    # k3 estimator of KL(pi || pi_ref): exp(r) - r - 1 with r = log pi_ref - log pi; >= 0, unbiased.
-    log_ratio_ref = ref_logprobs - logprobs
-    kl = torch.exp(log_ratio_ref) - log_ratio_ref - 1.0
+    pg = torch.maximum(-ratio * adv, -torch.clamp(ratio, 1.0 - clip_range, 1.0 + clip_range) * adv)
+    if clip_ratio_c is not None:
+        pg = torch.where(adv < 0, torch.minimum(pg, -clip_ratio_c * adv), pg)
+    # k3 estimator of KL(pi || pi_ref): exp(r) - r - 1 with r = log pi_ref - log pi; >= 0, unbiased. Clamped as
+    # the reference does (r to [-20, 20], the estimate to 10), so one token the policy has left cannot explode.
+    log_ratio_ref = torch.clamp(ref_logprobs - logprobs, -20.0, 20.0)
+    kl = torch.clamp(torch.exp(log_ratio_ref) - log_ratio_ref - 1.0, max=10.0)
     per_token = pg + kl_coef * kl
     if ent_coef and entropy is not None:
         per_token = per_token - ent_coef * entropy

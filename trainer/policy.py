@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,9 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.policies import BasePolicy
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig
 
-from wrappers.actions import format_action
+from wrappers.actions import ACTION_CLOSE, ACTION_OPEN, format_action
 
 from .models import resolve_model
 
@@ -23,12 +24,19 @@ ACTION_MODES = ("score", "generate")
 
 @dataclass
 class Response:
-    """One sampled response: its text, token ids and the token log-probs it was sampled with."""
+    """One sampled response: its text, token ids and the log-probs it was sampled with.
+
+    In ``generate`` mode ``logprobs`` holds the ``(len(response_ids),)`` token log-probs; in ``score`` mode it
+    holds ``(1,)``: ``log pi(a|s)`` of the chosen action, which is ``candidate_ids[choice]`` (== ``response_ids``)
+    among the prompt's ``candidate_ids``.
+    """
 
     text: str
     prompt_ids: list[int]
     response_ids: list[int]
-    logprobs: np.ndarray  # (len(response_ids),) float32
+    logprobs: np.ndarray  # float32
+    candidate_ids: list[list[int]] | None = None
+    choice: int = -1
 
 
 class LLMPolicy(BasePolicy):
@@ -38,18 +46,20 @@ class LLMPolicy(BasePolicy):
         observation_space, action_space: the env's spaces (SB3's policy contract).
         model_name_or_path: a Hugging Face id or local folder loadable by ``AutoModelForCausalLM``;
             ``"tiny"`` builds (once) and loads the offline tiny model of :mod:`trainer.tiny`.
-        action_mode: ``"generate"`` samples a free-text response (the paper's setup); ``"score"``
-            scores every admissible action (formatted ``<action>cmd</action>``) by its mean token
-            log-prob and samples one from the softmax of the scores, the mode small models learn
-            in on a CPU. Training raises the token log-probs of actions with positive advantage,
-            which raises their scores.
+        action_mode: ``"generate"`` samples a free-text response (the paper's setup) and trains its token
+            log-probs; ``"score"`` is an exact policy over the admissible actions, ``pi(a|s) =
+            softmax_a(score(a) / temperature)`` with ``score(a)`` the LM's summed log-prob of the command and its
+            closing tag (:meth:`candidate_logprobs`): rollouts sample from it and the update trains its
+            ``log pi(a|s)`` (one log-prob per step), the mode small models learn in on a CPU.
         use_lora: train a LoRA adapter (the reference policy is the model with the adapter
             disabled, no second copy); otherwise full fine-tuning with a frozen reference copy.
         lora_r, lora_alpha, lora_dropout: LoRA hyper-parameters.
         target_modules: module names LoRA adapts (default: every linear layer but the LM head).
-        temperature, top_p: sampling; log-probs are taken at the same temperature.
+        temperature, top_p: sampling; log-probs are taken at the same temperature (``top_p < 1`` truncates the
+            sampled distribution, which the log-probs do not model: keep 1 for an exact ratio).
         max_new_tokens: response budget in ``generate`` mode.
-        max_prompt_tokens: prompts are truncated on the left to this many tokens.
+        max_prompt_tokens: the longest prompt in tokens; :meth:`trainer.gigpo.GiGPO.prompt` drops history to fit,
+            and a prompt still longer loses its middle (its head, with the task, and its tail are kept).
         score_chunk: prompts per forward pass when scoring (their candidates go 4x as many at a time).
         gradient_checkpointing: recompute each layer's activations in the backward pass instead of
             keeping them (less memory for longer prompts and larger micro-batches, more time: on SmolLM2
@@ -70,7 +80,7 @@ class LLMPolicy(BasePolicy):
         temperature: float = 1.0,
         top_p: float = 1.0,
         max_new_tokens: int = 64,
-        max_prompt_tokens: int = 1024,
+        max_prompt_tokens: int = 2048,
         score_chunk: int = 16,
         gradient_checkpointing: bool = False,
     ) -> None:
@@ -153,9 +163,15 @@ class LLMPolicy(BasePolicy):
     # ------------------------------------------------------------------ tokens
 
     def encode_prompts(self, prompts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each prompt, truncated on the left to ``max_prompt_tokens``."""
+        """Token ids of each prompt; one longer than ``max_prompt_tokens`` keeps its first and last halves.
+
+        The head holds the chat header and the task, the tail the observation's end, the admissible actions and the
+        answer format: what the model cannot act without.
+        """
         ids = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
-        return [p[-self.max_prompt_tokens :] for p in ids]
+        head = self.max_prompt_tokens // 2
+        tail = self.max_prompt_tokens - head
+        return [p if len(p) <= self.max_prompt_tokens else p[:head] + p[len(p) - tail :] for p in ids]
 
     def encode_response(self, text: str) -> list[int]:
         """Token ids of a response, closed by the end-of-sequence token."""
@@ -172,7 +188,12 @@ class LLMPolicy(BasePolicy):
         return ids, attention
 
     def _forward_logprobs(
-        self, prompt_ids: Sequence[list[int]], response_ids: Sequence[list[int]], reference: bool, with_entropy: bool
+        self,
+        prompt_ids: Sequence[list[int]],
+        response_ids: Sequence[list[int]],
+        reference: bool,
+        with_entropy: bool,
+        temperature: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Log-probs ``(B, T)`` of each response token given its prompt, its mask, and the entropy.
 
@@ -201,7 +222,7 @@ class LLMPolicy(BasePolicy):
         else:
             logits = hidden_model(**kwargs).logits
         # The logit at position j predicts token j + 1: drop the last kept position.
-        logits = logits[:, :t_max, :].float() / self.temperature
+        logits = logits[:, :t_max, :].float() / (self.temperature if temperature is None else temperature)
         logp_all = torch.log_softmax(logits, dim=-1)
         logp = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
         entropy = None
@@ -222,6 +243,106 @@ class LLMPolicy(BasePolicy):
         """
         return self._forward_logprobs(prompt_ids, response_ids, reference, with_entropy)
 
+    # ------------------------------------------------------------------ score mode: a softmax over the admissible set
+
+    def encode_candidates(self, admissible: Sequence[str]) -> list[list[int]]:
+        """Score mode's token ids of each command: the command and the closing tag, after a shared ``<action>``.
+
+        The closing tag is scored because it is where a command ends: without it ``go to cabinet 1`` would be a
+        prefix of ``go to cabinet 10`` and always score at least as high. The opening tag is part of the prompt
+        (it is the same for every candidate) and no end-of-sequence token is scored.
+        """
+        return self.tokenizer([c + ACTION_CLOSE for c in admissible], add_special_tokens=False)["input_ids"]
+
+    @property
+    def action_prefix_ids(self) -> list[int]:
+        """Token ids of ``<action>``, appended to a score-mode prompt."""
+        return self.tokenizer(ACTION_OPEN, add_special_tokens=False)["input_ids"]
+
+    def candidate_logprobs(
+        self, prompt_ids: Sequence[list[int]], candidate_ids: Sequence[Sequence[list[int]]], reference: bool = False
+    ) -> list[torch.Tensor]:
+        """Score mode's policy: ``log pi(a|s)`` of every candidate of every prompt, one ``(n_b,)`` tensor each.
+
+        ``pi(a|s) = softmax_a(score(a) / temperature)`` over the prompt's candidates, where ``score(a)`` is the
+        LM's summed log-prob of the candidate's tokens (:meth:`encode_candidates`) after the prompt: the LM's own
+        preference among the admissible actions. Rollouts sample from it and the update differentiates it (the
+        gradient flows when autograd is on), so the trained distribution is the sampled one. Each prompt runs
+        once and its KV cache is shared by its candidates. ``reference=True`` scores with the reference policy.
+        """
+        if self.gradient_checkpointing and self.model.training and torch.is_grad_enabled():
+            # a checkpointed layer cannot keep a KV cache: score each (prompt, candidate) pair as one sequence
+            pairs = [(p, c) for p, cands in zip(prompt_ids, candidate_ids, strict=True) for c in cands]
+            logp, mask, _ = self._forward_logprobs([p for p, _ in pairs], [c for _, c in pairs], reference, False, 1.0)
+            return self._candidate_softmax((logp * mask).sum(-1), candidate_ids)
+        scores: list[torch.Tensor] = []
+        with self._reference_context(reference):
+            for start in range(0, len(prompt_ids), self.score_chunk):
+                chunk = slice(start, start + self.score_chunk)
+                scores.append(self._candidate_scores(prompt_ids[chunk], candidate_ids[chunk], reference))
+        return self._candidate_softmax(torch.cat(scores), candidate_ids)
+
+    def _candidate_softmax(self, scores: torch.Tensor, candidate_ids) -> list[torch.Tensor]:
+        """Split the flat candidate scores by prompt into ``log softmax(score / temperature)``."""
+        scores = scores / self.temperature
+        out, k = [], 0
+        for cands in candidate_ids:
+            s = scores[k : k + len(cands)]
+            out.append(s - torch.logsumexp(s, 0))
+            k += len(cands)
+        return out
+
+    @contextlib.contextmanager
+    def _reference_context(self, reference: bool):
+        if reference and self.reference is None:  # LoRA: the reference is the base model
+            with self.model.disable_adapter():
+                yield
+        else:
+            yield
+
+    def _candidate_scores(self, prompt_ids, candidate_ids, reference: bool) -> torch.Tensor:
+        """The flat ``(sum n_b,)`` summed log-probs of a few prompts' candidates, each prompt run once."""
+        device, pad = self.device, self.tokenizer.pad_token_id
+        model = self.reference if reference and self.reference is not None else self.model
+        input_ids, attention = (x.to(device) for x in self._left_pad(prompt_ids))
+        prompt_out = model(
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=(attention.cumsum(-1) - 1).clamp(min=0),
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        first_logp = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1)
+        layers = prompt_out.past_key_values.layers
+        rows = [b for b, cands in enumerate(candidate_ids) for _ in cands]
+        flat = [c for cands in candidate_ids for c in cands]
+        scores: list[torch.Tensor] = []
+        step = 4 * self.score_chunk
+        for c0 in range(0, len(flat), step):
+            sel = torch.tensor(rows[c0 : c0 + step], device=device)
+            ids = flat[c0 : c0 + step]
+            length = max(len(c) for c in ids)
+            cand = torch.full((len(ids), length), pad, dtype=torch.long)
+            cmask = torch.zeros((len(ids), length), dtype=torch.float32)
+            for k, c in enumerate(ids):  # right-padded: padding after a candidate changes none of its tokens
+                cand[k, : len(c)] = torch.tensor(c)
+                cmask[k, : len(c)] = 1.0
+            cand, cmask = cand.to(device), cmask.to(device)
+            # a new cache of the selected rows (indexing, not an in-place copy): gradients reach the prompt pass
+            cache = DynamicCache(ddp_cache_data=[(layer.keys[sel], layer.values[sel]) for layer in layers])
+            positions = attention[sel].sum(-1, keepdim=True) + torch.arange(length, device=device)
+            logits = model(
+                input_ids=cand,
+                attention_mask=torch.cat([attention[sel], cmask.long()], dim=1),
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+            ).logits[:, :-1]
+            rest = torch.log_softmax(logits.float(), dim=-1).gather(-1, cand[:, 1:, None])[..., 0]
+            token_logp = torch.cat([first_logp[sel].gather(-1, cand[:, :1]), rest], dim=1)
+            scores.append((token_logp * cmask).sum(-1))
+        return torch.cat(scores)
+
     # ------------------------------------------------------------------ acting
 
     @torch.no_grad()
@@ -241,87 +362,42 @@ class LLMPolicy(BasePolicy):
     def _act_score(self, prompt_ids, admissible, deterministic, generator) -> list[Response]:
         if any(len(a) == 0 for a in admissible):
             raise ValueError("score mode needs at least one admissible action per prompt")
+        prompt_ids = [p + self.action_prefix_ids for p in prompt_ids]
+        candidates = [self.encode_candidates(a) for a in admissible]
         out = []
-        for start in range(0, len(prompt_ids), self.score_chunk):
-            chunk = slice(start, start + self.score_chunk)
-            out += self._score_chunk(prompt_ids[chunk], admissible[chunk], deterministic, generator)
+        for p, cands, commands, logp in zip(
+            prompt_ids, candidates, admissible, self.candidate_logprobs(prompt_ids, candidates), strict=True
+        ):
+            if deterministic:
+                pick = int(logp.argmax())
+            else:
+                pick = int(torch.multinomial(logp.exp().cpu(), 1, generator=generator))
+            logprob = logp[pick : pick + 1].cpu().numpy().astype(np.float32)
+            out.append(Response(format_action(commands[pick]), p, cands[pick], logprob, cands, pick))
         return out
 
-    def _score_chunk(self, prompt_ids, admissible, deterministic, generator) -> list[Response]:
-        """Score every candidate of a few prompts, running each prompt once (its KV cache is shared)."""
-        device, pad = self.device, self.tokenizer.pad_token_id
-        input_ids, attention = (x.to(device) for x in self._left_pad(prompt_ids))
-        prompt_out = self.model(
-            input_ids=input_ids,
-            attention_mask=attention,
-            position_ids=(attention.cumsum(-1) - 1).clamp(min=0),
-            use_cache=True,
-            logits_to_keep=1,
-        )
-        first_logp = torch.log_softmax(prompt_out.logits[:, -1].float() / self.temperature, dim=-1)
-        texts = [[format_action(c) for c in cands] for cands in admissible]
-        rows = [b for b, cands in enumerate(texts) for _ in cands]
-        cand_ids = [self.encode_response(t) for cands in texts for t in cands]
-        token_logps: list[torch.Tensor] = []
-        step = 4 * self.score_chunk
-        for c0 in range(0, len(cand_ids), step):
-            sel = torch.tensor(rows[c0 : c0 + step], device=device)
-            ids = cand_ids[c0 : c0 + step]
-            length = max(len(c) for c in ids)
-            cand = torch.full((len(ids), length), pad, dtype=torch.long)
-            cmask = torch.zeros((len(ids), length), dtype=torch.long)
-            for k, c in enumerate(ids):  # right-padded: padding after a candidate changes none of its tokens
-                cand[k, : len(c)] = torch.tensor(c)
-                cmask[k, : len(c)] = 1
-            cand, cmask = cand.to(device), cmask.to(device)
-            cache = copy.deepcopy(prompt_out.past_key_values)
-            cache.batch_select_indices(sel)
-            positions = attention[sel].sum(-1, keepdim=True) + torch.arange(length, device=device)
-            logits = self.model(
-                input_ids=cand,
-                attention_mask=torch.cat([attention[sel], cmask], dim=1),
-                position_ids=positions,
-                past_key_values=cache,
-                use_cache=True,
-            ).logits[:, :-1]
-            rest = torch.log_softmax(logits.float() / self.temperature, dim=-1).gather(-1, cand[:, 1:, None])[..., 0]
-            first = first_logp[sel].gather(-1, cand[:, :1])
-            logp = torch.cat([first, rest], dim=1).cpu()
-            token_logps += [row[: len(c)] for row, c in zip(logp, ids, strict=True)]
-        out, k = [], 0
-        for p, cands in zip(prompt_ids, texts, strict=True):
-            # Mean token log-prob: summed log-probs would favour the shortest commands ("look").
-            scores = torch.stack([token_logps[k + j].mean() for j in range(len(cands))])
-            if deterministic:
-                pick = int(scores.argmax())
-            else:
-                pick = int(torch.multinomial(torch.softmax(scores, 0), 1, generator=generator))
-            out.append(Response(cands[pick], p, cand_ids[k + pick], token_logps[k + pick].numpy().astype(np.float32)))
-            k += len(cands)
-        return out
+    def generation_config(self, deterministic: bool) -> GenerationConfig:
+        """The whole sampling configuration: plain softmax sampling at ``temperature`` with ``top_p``, nothing else.
+
+        Built from scratch rather than on the checkpoint's ``generation_config``, whose other fields (Qwen2.5-Instruct
+        ships ``repetition_penalty`` 1.05-1.1, ``top_k`` 20) would otherwise apply: samples would then not follow
+        the log-probs the update's ratio uses.
+        """
+        common = dict(
+            max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id, repetition_penalty=1.0, top_k=0, top_p=1.0, temperature=1.0,
+        )  # fmt: skip
+        if deterministic:
+            return GenerationConfig(do_sample=False, **common)
+        return GenerationConfig(**{**common, "do_sample": True, "temperature": self.temperature, "top_p": self.top_p})
 
     def _act_generate(self, prompt_ids, deterministic) -> list[Response]:
-        pad = self.tokenizer.pad_token_id
         input_ids, attention = self._left_pad(prompt_ids)
         width = input_ids.shape[1]
-        sampling = (
-            dict(do_sample=False)
-            if deterministic
-            else dict(
-                # transformers applies top_k=50 by default: disable it so samples follow the trained distribution
-                do_sample=True,
-                temperature=self.temperature,
-                top_p=self.top_p,
-                top_k=0,
-            )
-        )
         generated = self.model.generate(
             input_ids=input_ids.to(self.device),
             attention_mask=attention.to(self.device),
-            max_new_tokens=self.max_new_tokens,
-            pad_token_id=pad,
-            eos_token_id=self.tokenizer.eos_token_id,
-            **sampling,
+            generation_config=self.generation_config(deterministic),
         )[:, width:].cpu()
         responses = []
         for row in generated.tolist():

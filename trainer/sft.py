@@ -71,9 +71,10 @@ def supervised_warm_start(
 ) -> list[float]:
     """Train ``model`` (a :class:`trainer.gigpo.GiGPO`) to answer each demonstration's command.
 
-    The loss is the mean negative log-likelihood of the response tokens
-    (``<action>command</action>`` and end-of-sequence) given the rollout prompt, with the model's
-    own optimiser. With full fine-tuning and ``update_reference``, the KL reference becomes the
+    The loss is the mean negative log-likelihood of the expert's command under the policy the agent acts with:
+    in ``score`` mode ``-log pi(command|s)`` over the admissible set, in ``generate`` mode the response tokens
+    (``<action>command</action>`` and end-of-sequence) given the rollout prompt. It uses the model's own
+    optimiser. With full fine-tuning and ``update_reference``, the KL reference becomes the
     warm-started model, as the paper's reference is the policy RL starts from (with LoRA the
     reference stays the base model, the adapter disabled).
 
@@ -84,7 +85,13 @@ def supervised_warm_start(
     policy = model.policy
     prompts = [model.prompt(d.goal, list(d.history), d.observation, list(d.admissible)) for d in demos]
     prompt_ids = policy.encode_prompts(prompts)
-    response_ids = [policy.encode_response(format_action(d.command)) for d in demos]
+    score_mode = policy.action_mode == "score"
+    if score_mode:
+        prompt_ids = [p + policy.action_prefix_ids for p in prompt_ids]
+        candidates = [policy.encode_candidates(d.admissible) for d in demos]
+        choices = [d.admissible.index(d.command) for d in demos]
+    else:
+        response_ids = [policy.encode_response(format_action(d.command)) for d in demos]
     rng = np.random.default_rng(seed)
     policy.set_training_mode(True)
     losses = []
@@ -92,8 +99,14 @@ def supervised_warm_start(
         order = rng.permutation(len(demos))
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
-            logp, mask, _ = policy.response_logprobs([prompt_ids[j] for j in batch], [response_ids[j] for j in batch])
-            loss = -(logp * mask).sum() / mask.sum()
+            if score_mode:
+                logps = policy.candidate_logprobs([prompt_ids[j] for j in batch], [candidates[j] for j in batch])
+                loss = -torch.stack([lp[choices[j]] for lp, j in zip(logps, batch, strict=True)]).mean()
+            else:
+                logp, mask, _ = policy.response_logprobs(
+                    [prompt_ids[j] for j in batch], [response_ids[j] for j in batch]
+                )
+                loss = -(logp * mask).sum() / mask.sum()
             policy.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(policy.trainable_parameters(), model.max_grad_norm)

@@ -38,7 +38,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def env_kwargs_of(config: TrainConfig, split: str | None = None) -> dict[str, Any]:
     """``gym.make`` keyword arguments of ``config``'s env, on ``split`` when given."""
-    kwargs = {**config.env_kwargs, "max_episode_steps": config.max_episode_steps}
+    kwargs = {
+        **config.env_kwargs, "max_episode_steps": config.max_episode_steps, "success_reward": config.success_reward
+    }
     if split is not None:
         kwargs["split"] = split
     return kwargs
@@ -64,12 +66,18 @@ def build_model(config: TrainConfig, verbose: int = 0):
             gamma=config.gamma,
             omega=config.omega,
             norm=config.norm,
+            episode_stats=config.episode_stats,
+            anchor=config.anchor,
             history_length=config.history_length,
             invalid_action_penalty=config.invalid_action_penalty,
+            penalty_mode=config.penalty_mode,
+            validity_rule=config.validity_rule,
             n_epochs=config.n_epochs,
             batch_size=config.batch_size,
             micro_batch_size=config.micro_batch_size,
             clip_range=config.clip_range,
+            clip_ratio_c=config.clip_ratio_c,
+            filter_groups=config.filter_groups,
             kl_coef=config.kl_coef,
             ent_coef=config.ent_coef,
             max_grad_norm=config.max_grad_norm,
@@ -82,6 +90,7 @@ def build_model(config: TrainConfig, verbose: int = 0):
                 gradient_checkpointing=config.gradient_checkpointing,
                 temperature=config.temperature,
                 max_new_tokens=config.max_new_tokens,
+                max_prompt_tokens=config.max_prompt_tokens,
             ),
             seed=config.seed,
             device=config.device,

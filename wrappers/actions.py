@@ -1,39 +1,58 @@
-"""Action projection: from an LLM's free text to an environment command."""
+"""Action projection: from an LLM's free text to an environment command, and whether the response was valid."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
 
-__all__ = ["format_action", "parse_action", "project_action"]
+__all__ = ["ACTION_CLOSE", "ACTION_OPEN", "VALIDITY_RULES", "format_action", "parse_action", "project_action"]
 
+ACTION_OPEN, ACTION_CLOSE = "<action>", "</action>"
 _ACTION = re.compile(r"<action>(.*?)</action>", re.DOTALL | re.IGNORECASE)
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+# CJK ideographs and kana: the reference projection rejects a response that drifted into another script
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+# "admissible": the command must be one of the env's admissible commands (this library's rule);
+# "format": the response must hold <think>...</think> and <action>...</action> and no CJK text (the paper's
+# reference code, agent_system/environments/env_package/*/projection.py); what the env then does with the
+# command is the env's business
+VALIDITY_RULES = ("admissible", "format")
 
 
 def format_action(command: str) -> str:
     """The response text that answers ``command`` in the expected format."""
-    return f"<action>{command}</action>"
+    return f"{ACTION_OPEN}{command}{ACTION_CLOSE}"
 
 
 def parse_action(text: str) -> str | None:
-    """The command inside the last ``<action>...</action>`` of ``text``, stripped; None if absent."""
+    """The command inside the first ``<action>...</action>`` of ``text``, stripped and lower-cased; None if absent.
+
+    First block and lower case, as the paper's reference projection: a model that writes ``<action>`` inside its
+    reasoning and again at the end is read at its first commitment, and ``Go to shelf 1`` is ALFWorld's
+    ``go to shelf 1``.
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    found = _ACTION.findall(text)
-    if not found:
+    found = _ACTION.search(text)
+    if found is None:
         return None
-    command = found[-1].strip()
+    command = found.group(1).strip().lower()
     return command or None
 
 
-def project_action(text: str, admissible: Collection[str]) -> tuple[str, bool]:
-    """``(command for the env, valid)``.
+def project_action(text: str, admissible: Collection[str], rule: str = "admissible") -> tuple[str, bool]:
+    """``(command for the env, valid)`` under validity ``rule`` (see :data:`VALIDITY_RULES`).
 
-    A response whose action is missing, malformed or not admissible is *invalid*: the env then
-    receives the parsed command (or the raw text when none parses) unchanged, so it answers
-    "Nothing happens.", and the trainer adds the invalid-action penalty to the step's reward.
+    A response with no parsable action is invalid under both rules; the env then receives the raw text, so it
+    answers "Nothing happens." (ALFWorld) or shows the page unchanged (WebShop), and the trainer applies the
+    invalid-action penalty.
     """
+    if rule not in VALIDITY_RULES:
+        raise ValueError(f"validity rule must be one of {VALIDITY_RULES}, got {rule!r}")
     command = parse_action(text)
     if command is None:
         return text, False
-    return command, command in admissible
+    if rule == "admissible":
+        return command, command in admissible
+    return command, _THINK.search(text) is not None and _CJK.search(text) is None

@@ -42,10 +42,15 @@ class PromptBuilder:
         history: Sequence[tuple[str, str]],
         observation: str,
         admissible: Sequence[str],
+        history_length: int | None = None,
     ) -> str:
-        """The user message for one step; ``history`` holds all past (observation, action) pairs."""
+        """The user message for one step; ``history`` holds all past (observation, action) pairs.
+
+        ``history_length`` overrides the builder's for this message (a prompt that must be shortened).
+        """
         parts = [f"You are an agent acting in {self.env_name}. Your task is to: {task}"]
-        recent = list(history)[-self.history_length :] if self.history_length else []
+        shown = self.history_length if history_length is None else history_length
+        recent = list(history)[-shown:] if shown else []
         if recent:
             lines = [f"Observation: {obs}\nAction: {act}" for obs, act in recent]
             parts.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from .search import SearchEngine
 __all__ = ["WebShopTextEnv", "make_webshop_env"]
 
 SPLITS = ("train", "test")
+REWARD_MODES = ("score", "success")
 
 
 @lru_cache(maxsize=4)
@@ -55,10 +57,13 @@ class WebShopTextEnv(TextEnv):
     asin, sub-page and chosen options.
 
     ## Rewards
-    0 until ``buy now``; then WebShop's purchase reward in [0, 1]:
+    0 until ``buy now``. The purchase is scored by WebShop's purchase score in [0, 1]:
     ``r_type * (attributes matched + options matched + [price <= bound]) / (n_attributes +
-    n_options + 1)``, with its parts in ``info["reward_info"]``. Success (``info["won"]``) is a
-    reward of 1; WebShop's score is 100 x the mean reward.
+    n_options + 1)``, with its parts in ``info["reward_info"]`` and the score in ``info["score"]``
+    (0 before a purchase). Success (``info["won"]``) is a score of 1; WebShop's score is 100 x the
+    mean score. With ``reward_mode="score"`` (default) the reward of ``buy now`` is the score; with
+    ``"success"`` it is ``success_reward`` for a perfect purchase and 0 otherwise (the GiGPO
+    paper's code trains on ``10 * [score == 1]`` and only logs the score).
 
     ## Starting state
     The search page of a goal. ``reset(options={"task_id": i})`` plays goal ``i`` of the split;
@@ -75,6 +80,8 @@ class WebShopTextEnv(TextEnv):
     - ``data_dir``: a folder with WebShop's ``items_shuffle*.json`` products and
       ``items_ins_v2*.json`` attributes (file names set by ``products_file``/``attributes_file``);
       replaces the generated catalog.
+    - ``reward_mode``: ``"score"`` or ``"success"`` (see Rewards).
+    - ``success_reward``: the reward of a perfect purchase in ``"success"`` mode (paper: 10).
     - ``render_mode``: ``"ansi"`` or ``"human"``.
 
     ``info`` holds ``available_actions``, ``admissible_commands``, ``action_is_valid``, ``won``,
@@ -102,11 +109,18 @@ class WebShopTextEnv(TextEnv):
         data_dir: str | Path | None = None,
         products_file: str = "items_shuffle_1000.json",
         attributes_file: str = "items_ins_v2_1000.json",
+        reward_mode: str = "score",
+        success_reward: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode, max_action_length=512)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+        if not (isinstance(success_reward, int | float) and math.isfinite(success_reward) and success_reward > 0):
+            raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
+        self.reward_mode, self.success_reward = reward_mode, float(success_reward)
         if data_dir is None:
             key: tuple = ("generated", int(catalog_seed), int(n_products), int(n_goals))
         else:
@@ -132,7 +146,8 @@ class WebShopTextEnv(TextEnv):
 
     def step(self, action: str):
         self._check_action(action)
-        self._text, reward, terminated, valid = self.engine.step(action)
+        self._text, score, terminated, valid = self.engine.step(action)
+        reward = score if self.reward_mode == "score" else self.success_reward * float(score == 1.0)
         return self._observation(), reward, terminated, False, self._info(valid=valid)
 
     def _observation(self) -> dict[str, str]:
@@ -151,6 +166,7 @@ class WebShopTextEnv(TextEnv):
             "task_id": engine.goal_id,
             "task_type": engine.goal.category,
             "goal": engine.goal.instruction_text,
+            "score": float(engine.reward) if engine.page == "done" else 0.0,
         }
         if engine.reward_info is not None:
             info["reward_info"] = dict(engine.reward_info)

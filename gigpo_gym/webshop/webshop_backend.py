@@ -33,11 +33,22 @@ class WebShopRealEnv(TextEnv):
     """WebShop's ``WebAgentTextEnv`` (``observation_mode="text"``) with gigpo-gym's spaces and info keys.
 
     Arguments: ``num_products`` (WebShop's 1,000-product setting by default), ``human_goals``,
-    ``render_mode``; ``reset(options={"task_id": i})`` plays WebShop's goal ``i``.
+    ``reward_mode`` and ``success_reward`` (as :class:`~gigpo_gym.webshop.env.WebShopTextEnv`), ``render_mode``;
+    ``reset(options={"task_id": i})`` plays WebShop's goal ``i``.
     """
 
-    def __init__(self, num_products: int = 1000, human_goals: bool = True, render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        num_products: int = 1000,
+        human_goals: bool = True,
+        reward_mode: str = "score",
+        success_reward: float = 1.0,
+        render_mode: str | None = None,
+    ) -> None:
         super().__init__(render_mode, max_action_length=512)
+        if reward_mode not in ("score", "success"):
+            raise ValueError(f"reward_mode must be one of ('score', 'success'), got {reward_mode!r}")
+        self.reward_mode, self.success_reward = reward_mode, float(success_reward)
         text_env = _import_text_env()
         self._env = text_env(observation_mode="text", num_products=num_products, human_goals=human_goals)
         self._set_tasks(range(len(self._env.server.goals)), "WebShop's goals")
@@ -56,7 +67,10 @@ class WebShopRealEnv(TextEnv):
         text, reward, done, _ = self._env.step(action)
         valid = done or self._env.state["url"] != before
         self._text = text
-        return self._observation(), float(reward), bool(done), False, self._info(valid, float(reward), bool(done))
+        info = self._info(valid, float(reward), bool(done))
+        if self.reward_mode == "success":
+            reward = self.success_reward * float(info["won"])
+        return self._observation(), float(reward), bool(done), False, info
 
     def _observation(self) -> dict[str, str]:
         url = re.sub(r"/" + re.escape(str(self._env.session)) + r"(?=/|$)", "", self._env.state["url"] or "")
@@ -76,4 +90,5 @@ class WebShopRealEnv(TextEnv):
             "task_id": self._task_id,
             "task_type": goal.get("category", "all"),
             "goal": goal["instruction_text"],
+            "score": reward if done else 0.0,
         }
