@@ -142,3 +142,17 @@ def test_config_layers_presets_file_and_overrides(tmp_path):
     file.write_text("- a list\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         resolve_config(None, file)
+
+
+def test_paper_presets_use_the_reference_semantics():
+    from trainer.config import resolve_config
+
+    for name in ("alfworld-qwen2.5-1.5b", "alfworld-qwen2.5-7b", "webshop-qwen2.5-1.5b", "webshop-qwen2.5-7b"):
+        c = resolve_config(name)
+        assert (c.success_reward, c.invalid_action_penalty, c.penalty_mode, c.validity_rule, c.episode_stats) == (
+            10.0, -0.1, "row", "format", "step")
+        assert (c.clip_ratio_c, c.max_prompt_tokens, c.action_mode) == (3.0, 2048, "generate")
+        if c.env.startswith("ALFWorld"):
+            assert c.norm == "std"  # run_alfworld.sh: mean_std_norm
+        else:
+            assert c.norm is None and c.env_kwargs["reward_mode"] == "success"  # GiGPO mean_norm, GRPO std

@@ -44,7 +44,8 @@ def test_loss_matches_a_hand_computation():
 
 
 def _record(reward, penalty, traj, step, anchor):
-    return StepRecord([1], [2], np.zeros(1, np.float32), reward, penalty, False, anchor, "o", 0, traj, step, penalty == 0)
+    valid = penalty == 0
+    return StepRecord([1], [2], np.zeros(1, np.float32), reward, penalty, False, anchor, "o", 0, traj, step, valid)
 
 
 @pytest.mark.parametrize(
@@ -240,3 +241,64 @@ def test_supervised_warm_start_lowers_the_loss_and_moves_the_reference(tiny_path
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="demos"):
         supervised_warm_start(model, [])
+
+
+def test_dual_clip_and_kl_clamp():
+    logp = torch.tensor([[math.log(5.0)], [0.0], [-30.0]])
+    old = torch.zeros(3, 1)
+    ref = torch.zeros(3, 1)
+    mask = torch.ones(3, 1)
+    adv = torch.tensor([-1.0, 1.0, 1.0])
+    loss, stats = policy_loss(logp, old, ref, adv, mask, clip_range=0.2, clip_ratio_c=3.0, kl_coef=0.0)
+    # ratio 5 with A = -1 loses 5 under PPO's clip, at most 3 under the dual clip; ratio 1 with A = 1 loses -1;
+    # ratio ~0 with A = 1 loses -min(0, 0.8) = 0
+    assert loss.item() == pytest.approx((3.0 - 1.0 + 0.0) / 3, rel=1e-6)
+    plain, _ = policy_loss(logp, old, ref, adv, mask, clip_ratio_c=None, kl_coef=0.0)
+    assert plain.item() == pytest.approx((5.0 - 1.0 + 0.0) / 3, rel=1e-6)
+    # k3 of a token the policy left (log pi = -30 against log pi_ref = 0) is clamped to 10
+    _, stats = policy_loss(logp, old, ref, adv, mask, kl_coef=0.01)
+    assert stats["kl"] == pytest.approx((5.0 ** -1 - math.log(0.2) - 1) + 0.0 + 10.0, rel=1e-5)
+
+
+def test_zero_advantage_minibatches_take_no_optimiser_step(tiny_path):
+    model = make_model(tiny_path, policy_kwargs=dict(use_lora=False), learning_rate=1e-2)
+    model.learn(total_timesteps=1)
+    before = [p.detach().clone() for p in model.policy.model.parameters()]
+    model.rollout_buffer.advantages = np.zeros(len(model.rollout_buffer))
+    model.train()
+    assert all(torch.equal(a, b) for a, b in zip(before, model.policy.model.parameters()))
+    assert model.last_train_stats["optimizer_steps"] == 0 and model.last_train_stats["skipped_batches"] >= 1
+    model.rollout_buffer.advantages = np.random.default_rng(0).normal(size=len(model.rollout_buffer))
+    model.train()
+    assert model.last_train_stats["optimizer_steps"] >= 1
+    assert not all(torch.equal(a, b) for a, b in zip(before, model.policy.model.parameters()))
+
+
+def test_filter_groups_trains_only_on_groups_with_signal(tiny_path):
+    model = make_model(tiny_path, filter_groups=True, batch_size=2, micro_batch_size=2)
+    model.learn(total_timesteps=1)
+    buffer = model.rollout_buffer
+    groups = np.array([r.group_id for r in buffer.records])
+    buffer.advantages = np.where(groups == 0, 0.0, 1.0)  # group 0 holds no signal
+    seen = []
+    real = buffer.minibatches
+    buffer.minibatches = lambda *a: (seen.extend(b) or b for b in real(*a))
+    model.train()
+    assert seen and set(groups[seen]) == {1} and sorted(seen) == list(np.flatnonzero(groups == 1))
+
+
+def test_prompt_drops_history_before_its_head(tiny_path):
+    model = make_model(tiny_path, history_length=2, policy_kwargs=dict(max_prompt_tokens=160))
+    history = [("You open the fridge 1. " * 8, "open fridge 1"), ("You see a mug 1. " * 8, "take mug 1")]
+    full = model.prompt_builder.render(model.policy.tokenizer, model.prompt_builder.build(
+        "put a mug in shelf.", history, "You arrive at shelf 1.", ["look"]))  # fmt: skip
+    assert len(model.policy.tokenizer(full)["input_ids"]) > 160  # the full prompt does not fit
+    fitted = model.prompt("put a mug in shelf.", history, "You arrive at shelf 1.", ["look"])
+    assert fitted.startswith("<|im_start|>user\nYou are an agent") and "Your task is to: put a mug in shelf." in fitted
+    assert "You arrive at shelf 1." in fitted and "You open the fridge 1." not in fitted  # oldest pair dropped first
+    assert len(model.policy.tokenizer(fitted)["input_ids"]) <= 160
+    # a prompt still too long keeps its head (the task) and its tail (the admissible actions)
+    long_obs = "You see a mug 1. " * 200
+    ids = model.policy.encode_prompts([model.prompt("put a mug in shelf.", history, long_obs, ["look"])])[0]
+    text = model.policy.tokenizer.decode(ids)
+    assert len(ids) == 160 and "Your task is to: put a mug in shelf." in text and "'look'" in text

@@ -385,3 +385,33 @@ def test_real_backend_reports_what_is_missing():
         env = make(backend="webshop")
         obs, info = env.reset(options={"task_id": 0})
         assert env.observation_space.contains(obs) and "admissible_commands" in info
+
+
+def test_success_reward_mode_pays_only_perfect_purchases():
+    """reward_mode="success" pays success_reward for score 1 and 0 otherwise; info["score"] keeps the score."""
+    dense, sparse = make(), make(reward_mode="success", success_reward=10.0)
+    buy_first = lambda e, info: (  # noqa: E731  search the instruction, open the first result, buy it
+        info["admissible_commands"][0] if not info["available_actions"]["clickables"][1:]
+        else next((c for c in info["admissible_commands"] if c == "click[buy now]"),
+                  info["admissible_commands"][2] if len(info["admissible_commands"]) > 2
+                  else info["admissible_commands"][-1]))  # fmt: skip
+    scores, rewards, infos = [], [], []
+    for task in range(30):
+        for env, out in ((dense, scores), (sparse, rewards)):
+            obs, info = env.reset(options={"task_id": task})
+            done = False
+            while not done:
+                cmd = expert_action(env.unwrapped.engine) if task % 2 == 0 else buy_first(env, info)
+                obs, reward, terminated, truncated, info = env.step(cmd)
+                done = terminated or truncated
+            out.append(reward)
+            if env is sparse:
+                infos.append(info)
+    scores, rewards = np.array(scores), np.array(rewards)
+    assert 0 < np.sum((scores > 0) & (scores < 1))  # some imperfect purchases to tell the modes apart
+    np.testing.assert_array_equal(rewards, np.where(scores == 1.0, 10.0, 0.0))
+    np.testing.assert_array_equal([i["score"] for i in infos], scores)
+    with pytest.raises(ValueError, match="reward_mode must be one of \\('score', 'success'\\), got 'dense'"):
+        make(reward_mode="dense")
+    with pytest.raises(ValueError, match="success_reward must be a finite number > 0, got -1"):
+        make(success_reward=-1)

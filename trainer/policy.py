@@ -17,9 +17,10 @@ from wrappers.actions import ACTION_CLOSE, ACTION_OPEN, format_action
 
 from .models import resolve_model
 
-__all__ = ["ACTION_MODES", "LLMPolicy", "Response"]
+__all__ = ["ACTION_MODES", "SCORE_REDUCTIONS", "LLMPolicy", "Response"]
 
 ACTION_MODES = ("score", "generate")
+SCORE_REDUCTIONS = ("mean", "sum")
 
 
 @dataclass
@@ -49,8 +50,13 @@ class LLMPolicy(BasePolicy):
         action_mode: ``"generate"`` samples a free-text response (the paper's setup) and trains its token
             log-probs; ``"score"`` is an exact policy over the admissible actions, ``pi(a|s) =
             softmax_a(score(a) / temperature)`` with ``score(a)`` the LM's summed log-prob of the command and its
-            closing tag (:meth:`candidate_logprobs`): rollouts sample from it and the update trains its
-            ``log pi(a|s)`` (one log-prob per step), the mode small models learn in on a CPU.
+            closing tag, or their mean (:meth:`candidate_logprobs`): rollouts sample from it and the update trains
+            its ``log pi(a|s)`` (one log-prob per step), the mode small models learn in on a CPU.
+        score_reduction: ``"mean"`` (default) or ``"sum"`` of a candidate's token log-probs in score mode. The
+            sum is the LM's own probability of the command; the mean keeps an untrained model exploring: a
+            random-weight model gives every token about -7.6 nats, so under the sum the shortest command
+            (``look``) takes almost all the probability, while under the mean an untrained policy is close to
+            uniform over the admissible set. Both are exact policies; only what the scores favour differs.
         use_lora: train a LoRA adapter (the reference policy is the model with the adapter
             disabled, no second copy); otherwise full fine-tuning with a frozen reference copy.
         lora_r, lora_alpha, lora_dropout: LoRA hyper-parameters.
@@ -83,12 +89,16 @@ class LLMPolicy(BasePolicy):
         max_prompt_tokens: int = 2048,
         score_chunk: int = 16,
         gradient_checkpointing: bool = False,
+        score_reduction: str = "mean",
     ) -> None:
         super().__init__(observation_space, action_space)
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
+        if score_reduction not in SCORE_REDUCTIONS:
+            raise ValueError(f"score_reduction must be one of {SCORE_REDUCTIONS}, got {score_reduction!r}")
+        self.score_reduction = score_reduction
         self.model_name_or_path = model_name_or_path
         self.action_mode = action_mode
         self.use_lora = use_lora
@@ -153,6 +163,7 @@ class LLMPolicy(BasePolicy):
             target_modules=self.target_modules,
             score_chunk=self.score_chunk,
             gradient_checkpointing=self.gradient_checkpointing,
+            score_reduction=self.score_reduction,
             temperature=self.temperature,
             top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,
@@ -265,16 +276,17 @@ class LLMPolicy(BasePolicy):
         """Score mode's policy: ``log pi(a|s)`` of every candidate of every prompt, one ``(n_b,)`` tensor each.
 
         ``pi(a|s) = softmax_a(score(a) / temperature)`` over the prompt's candidates, where ``score(a)`` is the
-        LM's summed log-prob of the candidate's tokens (:meth:`encode_candidates`) after the prompt: the LM's own
-        preference among the admissible actions. Rollouts sample from it and the update differentiates it (the
-        gradient flows when autograd is on), so the trained distribution is the sampled one. Each prompt runs
-        once and its KV cache is shared by its candidates. ``reference=True`` scores with the reference policy.
+        mean (``score_reduction="mean"``) or sum (``"sum"``, the LM's own probability of the command) of the
+        log-probs of the candidate's tokens (:meth:`encode_candidates`) after the prompt. Rollouts sample from it
+        and the update differentiates it (the gradient flows when autograd is on), so the trained distribution is
+        the sampled one. Each prompt runs once and its KV cache is shared by its candidates. ``reference=True``
+        scores with the reference policy.
         """
         if self.gradient_checkpointing and self.model.training and torch.is_grad_enabled():
             # a checkpointed layer cannot keep a KV cache: score each (prompt, candidate) pair as one sequence
             pairs = [(p, c) for p, cands in zip(prompt_ids, candidate_ids, strict=True) for c in cands]
             logp, mask, _ = self._forward_logprobs([p for p, _ in pairs], [c for _, c in pairs], reference, False, 1.0)
-            return self._candidate_softmax((logp * mask).sum(-1), candidate_ids)
+            return self._candidate_softmax(self._reduce(logp, mask), candidate_ids)
         scores: list[torch.Tensor] = []
         with self._reference_context(reference):
             for start in range(0, len(prompt_ids), self.score_chunk):
@@ -340,8 +352,13 @@ class LLMPolicy(BasePolicy):
             ).logits[:, :-1]
             rest = torch.log_softmax(logits.float(), dim=-1).gather(-1, cand[:, 1:, None])[..., 0]
             token_logp = torch.cat([first_logp[sel].gather(-1, cand[:, :1]), rest], dim=1)
-            scores.append((token_logp * cmask).sum(-1))
+            scores.append(self._reduce(token_logp, cmask))
         return torch.cat(scores)
+
+    def _reduce(self, token_logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """A candidate's score from its token log-probs: their sum or their mean (``score_reduction``)."""
+        total = (token_logp * mask).sum(-1)
+        return total if self.score_reduction == "sum" else total / mask.sum(-1)
 
     # ------------------------------------------------------------------ acting
 
