@@ -102,3 +102,17 @@ def test_entry_point_runs_the_chosen_benchmarks_and_keeps_the_other_sections(tmp
     bad = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "nope"], cwd=ROOT, capture_output=True,
                          text=True)  # fmt: skip
     assert bad.returncode == 2 and "unknown benchmark(s) ['nope']" in bad.stderr
+
+
+def test_bench_quickstart_and_tuning_keep_each_run_on_disk(tmp_path):
+    """One quickstart round and one tuning round: each run's figures are parsed, written and not run again."""
+    quick = run("bench_quickstart.py", "--seeds", "0", "--rounds", "1", "--out", str(tmp_path / "q"))
+    saved = json.loads((tmp_path / "q" / "seed0.json").read_text())
+    assert saved["seed"] == 0 and saved["rounds"] == 1 and 0.0 <= saved["before"] <= 100.0
+    assert f"| 0 | {saved['before']:.1f} | {saved['after']:.1f} |" in quick and "rose in" in quick
+    tune = ("--estimators", "gigpo", "--lrs", "1e-3", "--schedules", "1x1", "--seeds", "100", "--out")
+    first = run("bench_tuning.py", *tune, str(tmp_path / "t"))
+    assert "cpu-quickstart-gigpo-lr0.001-1x1-seed100.json: eval success" in first
+    again = run("bench_tuning.py", *tune, str(tmp_path / "t"))
+    assert "eval success" not in again.split("| preset")[0]  # the finished run was not trained again
+    assert "| cpu-quickstart | gigpo | 0.001 | 1x1 | 100 |" in again

@@ -32,7 +32,9 @@ class TrainConfig:
     max_episode_steps: int = _opt(50, "episode step limit (paper: ALFWorld 50, WebShop 15)")
     algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo or rloo")
     model: str = _opt("tiny", "Hugging Face model id or local path; 'tiny' builds the offline tiny model")
-    action_mode: str = _opt("score", "'score' (softmax over admissible actions) or 'generate' (free text)")
+    action_mode: str = _opt("score", "'score' (exact softmax policy over the admissible actions) or 'generate' "
+                            "(free text)")
+    score_reduction: str = _opt("mean", "score mode: a command's score is the 'mean' or 'sum' of its token log-probs")
     use_lora: bool = _opt(False, "train a LoRA adapter (reference = adapter disabled) instead of all weights")
     lora_r: int = _opt(8, "LoRA rank")
     lora_alpha: int = _opt(16, "LoRA alpha")
@@ -90,7 +92,8 @@ class TrainConfig:
         from .buffer import PENALTY_MODES
 
         choices = {
-            "action_mode": ("score", "generate"), "episode_stats": ("trajectory", "step"),
+            "action_mode": ("score", "generate"), "score_reduction": ("mean", "sum"),
+            "episode_stats": ("trajectory", "step"),
             "anchor": ("state_hash", "observation"), "penalty_mode": PENALTY_MODES, "validity_rule": VALIDITY_RULES,
             "norm": ("std", "mean", None),
         }  # fmt: skip

@@ -34,8 +34,9 @@ class GiGPO(OnPolicyAlgorithm):
     from the same initial state until all are done. Every step's advantage is the episode
     advantage (the trajectory's return normalised in its group) plus ``omega`` times the step
     advantage (the discounted return-to-go normalised among the steps taken from the same
-    anchor state of the group). The policy is trained with a token-level PPO-clip loss and a k3
-    KL penalty to the reference policy. ``estimator="grpo"`` or ``"rloo"`` trains the same way
+    anchor state of the group). The policy is trained with a PPO-clip loss (dual clip) and a k3
+    KL penalty to the reference policy, per response token in ``generate`` mode and per step (one
+    ``log pi(a|s)`` over the admissible set) in ``score`` mode. ``estimator="grpo"`` or ``"rloo"`` trains the same way
     with only the episode-level advantage (the baselines of the paper).
 
     It subclasses SB3's ``OnPolicyAlgorithm``: ``learn``, ``save``/``load``, the logger,

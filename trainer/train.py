@@ -84,6 +84,7 @@ def build_model(config: TrainConfig, verbose: int = 0):
             policy_kwargs=dict(
                 model_name_or_path=config.model,
                 action_mode=config.action_mode,
+                score_reduction=config.score_reduction,
                 use_lora=config.use_lora,
                 lora_r=config.lora_r,
                 lora_alpha=config.lora_alpha,
