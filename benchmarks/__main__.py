@@ -92,7 +92,8 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
         ),
         Benchmark(
             "quickstart", "The main job on seeds 0-4: python -m trainer.quickstart", "bench_quickstart.py",
-            ("--seeds", "0", "1", "2", "3", "4"), ("--seeds", "0", "--rounds", "1", "--out", "runs/benchmarks-smoke/quickstart"),
+            ("--seeds", "0", "1", "2", "3", "4"),
+            ("--seeds", "0", "--rounds", "1", "--out", "runs/benchmarks-smoke/quickstart"),
             "The README's main job, run as a user runs it, once per seed (each its own process, no seed left out): "
             "success on the 35 held-out valid_seen pick tasks x 4 sampled episodes before and after training.",
         ),
