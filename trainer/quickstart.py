@@ -1,11 +1,12 @@
 """Quickstart: train GiGPO on ALFWorld-text-v0 with the offline tiny model for a few minutes on CPU.
 
-    python -m trainer.quickstart [--rounds 8] [--seed 0] [--run-dir runs/quickstart]
+    python -m trainer.quickstart [--rounds 20] [--seed 0] [--run-dir runs/quickstart]
 
 The ``cpu-quickstart`` preset of ``gigpo-train``: pick-and-place tasks in small rooms (``max_receptacles=3``, where
 a random policy solves 11% of the valid_seen pick tasks in 30 steps, so groups have a learning signal; in
-ALFWorld-size rooms 0.6%), 30-step episodes, 4 groups x 8 trajectories per round, the tiny random-init model in
-``score`` mode with full fine-tuning. The success table on the first 35 valid_seen pick tasks (4 sampled episodes
+ALFWorld-size rooms 0.6%), 30-step episodes, 4 groups x 8 trajectories per round for 20 rounds, one epoch at lr
+3e-3, the tiny random-init model in ``score`` mode (an exact softmax policy over the admissible actions) with full
+fine-tuning. The success table on the first 35 valid_seen pick tasks (4 sampled episodes
 each, same room size) is printed before and after training. The run directory gets the config, CSV logs, the
 checkpoint, the evaluation and ``learning_curve.png``.
 """
@@ -25,7 +26,7 @@ from .train import build_model, env_kwargs_of, eval_task_ids, train
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=8, help="rollout rounds (one update each)")
+    parser.add_argument("--rounds", type=int, help="rollout rounds, one update each (default: the preset's 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of tasks, sampling and initialisation")
     parser.add_argument("--model", default="tiny", help="model name or path (default: the offline tiny model)")
     parser.add_argument("--run-dir", help="run directory (default: runs/quickstart-<time>)")
