@@ -24,22 +24,18 @@ def test_gigpo_raises_the_webshop_score_of_the_tiny_policy():
 
 
 @pytest.mark.slow
-def test_gigpo_raises_the_alfworld_success_of_the_tiny_policy():
-    """The quickstart with seeds 0, 1 and 2 (about 15 minutes on 2 cores): 8 rounds of GiGPO on pick tasks in
-    3-receptacle rooms raise the mean success over the seeds.
+def test_the_quickstart_triples_its_success_on_its_default_seed():
+    """The README's main job (cpu-quickstart, seed 0, about 5 minutes on 2 cores): 20 rounds of GiGPO in the exact
+    score mode take success on the 35 held-out valid_seen pick tasks (x 4 sampled episodes) to at least 3x its start.
 
-    One seed is not enough: a single run's gain is anywhere from about 1 to 9 points (140 evaluation episodes, and
-    RL amplifies float-level differences), so the assertion is on the mean of three, the runs of the GiGPO row of
-    the ALFWorld learning benchmark.
+    A straight run is bit-exact on one machine; benchmarks/RESULTS.md ("quickstart") has seeds 0-4.
     """
-    gains = []
-    for seed in (0, 1, 2):
-        config = resolve_config("cpu-quickstart", seed=seed)
-        model = build_model(config)
-        tasks, kwargs = eval_task_ids(config), env_kwargs_of(config, config.eval_split)
-        evaluation = dict(env_kwargs=kwargs, episodes_per_task=config.eval_episodes, seed=seed)
-        before = evaluate(model, config.env, tasks, **evaluation)
-        for done in range(config.rounds):
-            model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
-        gains.append(evaluate(model, config.env, tasks, **evaluation)["all"] - before["all"])
-    assert sum(gains) / len(gains) >= 3.0, gains
+    config = resolve_config("cpu-quickstart", seed=0)
+    model = build_model(config)
+    tasks, kwargs = eval_task_ids(config), env_kwargs_of(config, config.eval_split)
+    evaluation = dict(env_kwargs=kwargs, episodes_per_task=config.eval_episodes, seed=0)
+    before = evaluate(model, config.env, tasks, **evaluation)["all"]
+    for done in range(config.rounds):
+        model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
+    after = evaluate(model, config.env, tasks, **evaluation)["all"]
+    assert after >= 3 * before, (before, after)

@@ -138,24 +138,24 @@ def test_generation_ignores_the_checkpoints_sampling_settings(tiny_path, tmp_pat
     path = tmp_path / "tiny-penalised"
     shutil.copytree(tiny_path, path)
     GenerationConfig(repetition_penalty=50.0, top_k=3, do_sample=True).save_pretrained(path)
-    policy = _policy(str(path), action_mode="generate", max_new_tokens=1, temperature=1.0)
+    policy = _policy(str(path), action_mode="generate", max_new_tokens=1, temperature=0.3)
     # a prompt holding a good share of the vocabulary, so that repeating one of its tokens is a common event
     prompt = policy.tokenizer.decode(list(range(50, len(policy.tokenizer) // 3)))
     ids = policy.encode_prompts([prompt])[0]
     with torch.no_grad():
         logits = policy.model(input_ids=torch.tensor([ids])).logits[0, -1]
-    p = torch.softmax(logits, -1)
+    p = torch.softmax(logits / 0.3, -1)
     seen = torch.zeros_like(p, dtype=torch.bool)
     seen[torch.tensor(ids)] = True
     mass = float(p[seen].sum())  # the probability of repeating a prompt token
     penalised = logits.clone()
     penalised[seen] = torch.where(logits[seen] > 0, logits[seen] / 50.0, logits[seen] * 50.0)
-    mass_penalised = float(torch.softmax(penalised, -1)[seen].sum())
-    n = 500
+    mass_penalised = float(torch.softmax(penalised / 0.3, -1)[seen].sum())
+    n = 1500
     sd = math.sqrt(mass * (1 - mass) / n)
     assert abs(mass - mass_penalised) > 8 * sd  # the penalty, if applied, would be seen
     torch.manual_seed(1)
-    draws = policy.act([prompt] * n, [[]] * n)
+    draws = [r for _ in range(n // 100) for r in policy.act([prompt] * 100, [[]] * 100)]
     repeated = np.mean([seen[r.response_ids[0]].item() for r in draws])
     assert abs(repeated - mass) < 4 * sd, (repeated, mass, mass_penalised)
     np.testing.assert_allclose(draws[0].logprobs[0], float(torch.log(p[draws[0].response_ids[0]])), rtol=1e-4)
