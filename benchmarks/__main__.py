@@ -82,13 +82,15 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
         ),
         Benchmark(
             "tuning", "Score-mode learning rate and epochs sweep (cpu-quickstart)", "bench_tuning.py",
-            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "grpo", "--lrs", "1e-3", "3e-3", "1e-2",
-             "--schedules", "1x20", "2x12", "--seeds", "100"),
+            ("--preset", "cpu-quickstart", "--sweep", "gigpo", "1e-3,3e-3,1e-2", "1x20,2x12", "100",
+             "--sweep", "gigpo", "3e-3", "1x20,1x30", "100,101,102",
+             "--sweep", "grpo", "1e-3,3e-3,1e-2", "1x20", "100"),
             ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "1e-3", "--schedules", "1x1",
              "--seeds", "100", "--out", "runs/benchmarks-smoke/tuning"),
-            "The exact score mode re-tuned: GiGPO and GRPO on the cpu-quickstart preset at three learning rates and "
-            "two epochs x rounds schedules of similar update budget, on a tuning seed (100) that is not one of the "
-            "seeds the preset is reported on. Each run is kept in runs/tuning/ and not run again when present.",
+            "The exact score mode re-tuned on the cpu-quickstart preset: GiGPO at three learning rates and two "
+            "epochs x rounds schedules of similar update budget on tuning seed 100; then, for the lr kept, 20 against "
+            "30 rounds on tuning seeds 100-102; GRPO at three learning rates. The tuning seeds are not the seeds the "
+            "preset is reported on (0-4). Each run is kept in runs/tuning/ and not run again when present.",
         ),
         Benchmark(
             "quickstart", "The main job on seeds 0-4: python -m trainer.quickstart", "bench_quickstart.py",

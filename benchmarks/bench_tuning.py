@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/bench_tuning.py --preset cpu-quickstart --estimators gigpo grpo --lrs 1e-3 3e-3 1e-2 \\
         --schedules 1x20 2x12 --seeds 100 --out runs/tuning
+    python benchmarks/bench_tuning.py --sweep gigpo 1e-3,3e-3 1x20,2x12 100 --sweep grpo 1e-2 1x20 100,101
 
 ``EPOCHSxROUNDS`` schedules compare a similar number of passes over fresh data. Each finished run is written to
 ``--out``/<preset>-<estimator>-lr<lr>-<epochs>x<rounds>-seed<seed>.json and skipped when the file exists, so an
@@ -17,6 +18,7 @@ clip fraction.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
@@ -66,26 +68,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2], help="learning rates")
     parser.add_argument("--schedules", nargs="+", default=["1x20", "2x12"], help="EPOCHSxROUNDS schedules")
     parser.add_argument("--seeds", type=int, nargs="+", default=[100], help="tuning seeds")
+    parser.add_argument("--sweep", nargs=4, action="append", metavar=("ESTIMATORS", "LRS", "SCHEDULES", "SEEDS"),
+                        help="one grid as comma-separated lists (repeatable; replaces the four options above), "
+                             "e.g. --sweep gigpo,grpo 1e-3,3e-3 1x20 100,101")  # fmt: skip
     parser.add_argument("--out", default="runs/tuning", help="folder of the per-run JSON files")
     parser.add_argument("--report", action="store_true", help="print the table of finished runs and exit")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    grids = [(e.split(","), [float(x) for x in lr.split(",")], sc.split(","), [int(x) for x in sd.split(",")])
+             for e, lr, sc, sd in args.sweep or []] or [(args.estimators, args.lrs, args.schedules, args.seeds)]
     if not args.report:
-        for estimator in args.estimators:
-            for schedule in args.schedules:
+        for estimators, lrs, schedules, seeds in grids:
+            for estimator, schedule, lr, seed in itertools.product(estimators, schedules, lrs, seeds):
                 epochs, rounds = (int(x) for x in schedule.split("x"))
-                for lr in args.lrs:
-                    for seed in args.seeds:
-                        path = out / f"{args.preset}-{estimator}-lr{lr:g}-{epochs}x{rounds}-seed{seed}.json"
-                        if path.exists():
-                            continue
-                        result = run(args.preset, estimator, lr, epochs, rounds, seed)
-                        tmp = path.with_suffix(".tmp")
-                        tmp.write_text(json.dumps(result))
-                        tmp.replace(path)
-                        print(f"{path.name}: eval success {result['eval_success']:.1f}% "
-                              f"({result['time_s']:.0f} s)", flush=True)  # fmt: skip
+                path = out / f"{args.preset}-{estimator}-lr{lr:g}-{epochs}x{rounds}-seed{seed}.json"
+                if path.exists():
+                    continue
+                result = run(args.preset, estimator, lr, epochs, rounds, seed)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(result))
+                tmp.replace(path)
+                print(f"{path.name}: eval success {result['eval_success']:.1f}% ({result['time_s']:.0f} s)",
+                      flush=True)  # fmt: skip
     report(out)
     return 0
 
