@@ -93,6 +93,15 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "preset is reported on (0-4). Each run is kept in runs/tuning/ and not run again when present.",
         ),
         Benchmark(
+            "tuning_webshop", "Score-mode learning rate sweep (cpu-webshop)", "bench_tuning.py",
+            ("--preset", "cpu-webshop", "--sweep", "gigpo", "1e-3,3e-3,1e-2", "1x20", "100",
+             "--out", "runs/tuning-webshop"),
+            ("--preset", "cpu-webshop", "--estimators", "gigpo", "--lrs", "1e-3", "--schedules", "1x1",
+             "--seeds", "100", "--out", "runs/benchmarks-smoke/tuning-webshop"),
+            "GiGPO on the cpu-webshop preset (dense score reward) at three learning rates, one epoch over 20 rounds, "
+            "on tuning seed 100: score and success on the first 50 test goals after training.",
+        ),
+        Benchmark(
             "quickstart", "The main job on seeds 0-4: python -m trainer.quickstart", "bench_quickstart.py",
             ("--seeds", "0", "1", "2", "3", "4"),
             ("--seeds", "0", "--rounds", "1", "--out", "runs/benchmarks-smoke/quickstart"),

@@ -45,19 +45,22 @@ def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: 
                      episodes_per_task=config.eval_episodes, seed=seed)  # fmt: skip
     tail = curve[-max(1, rounds // 4) :]
     return {"preset": preset, "estimator": estimator, "lr": lr, "epochs": epochs, "rounds": rounds, "seed": seed,
-            "eval_success": table["all"], "train_success_last_quarter": statistics.mean(c["success"] for c in tail),
+            "eval_success": table["all"], "eval_score": table["score"],
+            "train_success_last_quarter": statistics.mean(c["success"] for c in tail),
             "kl_last": curve[-1]["kl"], "clip_fraction_last": curve[-1]["clip_fraction"], "curve": curve,
             "time_s": time.perf_counter() - start}  # fmt: skip
 
 
 def report(out: Path) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    print("| preset | estimator | lr | epochs x rounds | seed | eval success % | train success % (last quarter) | "
+    print("| preset | estimator | lr | epochs x rounds | seed | eval success % | eval score | "
+          "train success % (last quarter) | "
           "KL (last) | clip frac (last) | time s |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in sorted(rows, key=lambda r: (r["preset"], r["estimator"], r["lr"], r["epochs"], r["seed"])):
         print(f"| {r['preset']} | {r['estimator']} | {r['lr']:g} | {r['epochs']}x{r['rounds']} | {r['seed']} | "
-              f"{r['eval_success']:.1f} | {r['train_success_last_quarter']:.1f} | {r['kl_last']:.4f} | "
+              f"{r['eval_success']:.1f} | {r.get('eval_score', r['eval_success']):.1f} | "
+              f"{r['train_success_last_quarter']:.1f} | {r['kl_last']:.4f} | "
               f"{r['clip_fraction_last']:.3f} | {r['time_s']:.0f} |")  # fmt: skip
 
 

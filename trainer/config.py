@@ -141,9 +141,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         model="tiny", rounds=20, max_episode_steps=30, group_size=8, n_epochs=1, learning_rate=3e-3, eval_tasks=35,
         eval_episodes=4,
     ),
+    # lr 1e-2 with one epoch over 20 rounds: the best score of a 3-lr sweep on tuning seed 100 (RESULTS, "tuning")
     "cpu-webshop": dict(
-        env="WebShop-text-v0", env_kwargs={"split": "train"}, model="tiny", rounds=8, max_episode_steps=15,
-        eval_split="test", eval_tasks=50, history_length=1, n_epochs=4, learning_rate=3e-3,
+        env="WebShop-text-v0", env_kwargs={"split": "train"}, model="tiny", rounds=20, max_episode_steps=15,
+        eval_split="test", eval_tasks=50, history_length=1, n_epochs=1, learning_rate=1e-2,
     ),
     # the paper's setups (GPU): Qwen2.5-Instruct, group size 8, 16 groups, gamma 0.95, omega 1
     "alfworld-qwen2.5-1.5b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct", norm="std",
