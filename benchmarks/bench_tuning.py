@@ -51,6 +51,11 @@ def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: 
             "time_s": time.perf_counter() - start}  # fmt: skip
 
 
+def _score(run: dict) -> str:
+    # runs written before the score was recorded show none rather than a stand-in
+    return f"{run['eval_score']:.1f}" if "eval_score" in run else "n/a"
+
+
 def report(out: Path) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     print("| preset | estimator | lr | epochs x rounds | seed | eval success % | eval score | "
@@ -59,7 +64,7 @@ def report(out: Path) -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in sorted(rows, key=lambda r: (r["preset"], r["estimator"], r["lr"], r["epochs"], r["seed"])):
         print(f"| {r['preset']} | {r['estimator']} | {r['lr']:g} | {r['epochs']}x{r['rounds']} | {r['seed']} | "
-              f"{r['eval_success']:.1f} | {r.get('eval_score', r['eval_success']):.1f} | "
+              f"{r['eval_success']:.1f} | {_score(r)} | "
               f"{r['train_success_last_quarter']:.1f} | {r['kl_last']:.4f} | "
               f"{r['clip_fraction_last']:.3f} | {r['time_s']:.0f} |")  # fmt: skip
 

@@ -415,3 +415,10 @@ def test_success_reward_mode_pays_only_perfect_purchases():
         make(reward_mode="dense")
     with pytest.raises(ValueError, match="success_reward must be a finite number > 0, got -1"):
         make(success_reward=-1)
+
+
+def test_real_backend_checks_the_reward_mode_before_loading_webshop():
+    with pytest.raises(ValueError, match="reward_mode must be one of"):
+        make(backend="webshop", reward_mode="dense")
+    with pytest.raises(ValueError, match="success_reward must be a finite number > 0"):
+        make(backend="webshop", reward_mode="success", success_reward=float("nan"))

@@ -361,12 +361,13 @@ class GiGPO(OnPolicyAlgorithm):
                 self.policy.optimizer.zero_grad(set_to_none=True)
                 n_tokens = sum(self._n_tokens(records[j]) for j in batch)
                 for m in range(0, len(batch), self.micro_batch_size):
-                    micro = [records[j] for j in batch[m : m + self.micro_batch_size]]
+                    micro_rows = batch[m : m + self.micro_batch_size]
+                    micro = [records[j] for j in micro_rows]
                     logp, mask, entropy = self._logprobs(micro, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
                     old = _left_padded([r.old_logprobs for r in micro], logp.shape[1])
                     ref_logp = _left_padded([r.ref_logprobs for r in micro], logp.shape[1])
                     loss, stats = policy_loss(
-                        logp, old, ref_logp, advantages[batch[m : m + self.micro_batch_size]], mask,
+                        logp, old, ref_logp, advantages[micro_rows], mask,
                         clip_range=self.clip_range, clip_ratio_c=self.clip_ratio_c, kl_coef=self.kl_coef,
                         ent_coef=self.ent_coef, entropy=entropy, n_tokens=n_tokens,
                     )  # fmt: skip
@@ -455,10 +456,9 @@ class GiGPO(OnPolicyAlgorithm):
         responses = self.policy.act(
             prompts, [o.get("admissible_commands", []) for o in batch], deterministic, generator
         )
-        rule = self._validity_rule()
+        # the command sent does not depend on the validity rule, only the penalty does
         return [
-            project_action(r.text, o.get("admissible_commands", []), rule)[0]
-            for r, o in zip(responses, batch, strict=True)
+            project_action(r.text, o.get("admissible_commands", []))[0] for r, o in zip(responses, batch, strict=True)
         ], None
 
     def save(self, path: str | os.PathLike[str], exclude=None, include=None) -> None:

@@ -227,10 +227,7 @@ class LLMPolicy(BasePolicy):
             input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=False,
             logits_to_keep=t_max + 1,
         )  # fmt: skip
-        if reference and self.reference is None:
-            with self.model.disable_adapter():
-                logits = hidden_model(**kwargs).logits
-        else:
+        with self._reference_context(reference):
             logits = hidden_model(**kwargs).logits
         # The logit at position j predicts token j + 1: drop the last kept position.
         logits = logits[:, :t_max, :].float() / (self.temperature if temperature is None else temperature)

@@ -20,6 +20,20 @@ SPLITS = ("train", "test")
 REWARD_MODES = ("score", "success")
 
 
+def check_reward_mode(reward_mode: str, success_reward: float) -> float:
+    """Validate WebShop's ``reward_mode`` and ``success_reward``; returns the latter as a float."""
+    if reward_mode not in REWARD_MODES:
+        raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+    if not (isinstance(success_reward, int | float) and math.isfinite(success_reward) and success_reward > 0):
+        raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
+    return float(success_reward)
+
+
+def purchase_reward_of(score: float, reward_mode: str, success_reward: float) -> float:
+    """The step reward of a purchase ``score`` (0 before a purchase) under ``reward_mode``."""
+    return score if reward_mode == "score" else success_reward * float(score == 1.0)
+
+
 @lru_cache(maxsize=4)
 def _search_engine(catalog_key: tuple) -> SearchEngine:
     return SearchEngine(_catalog(catalog_key).products)
@@ -116,11 +130,7 @@ class WebShopTextEnv(TextEnv):
         super().__init__(render_mode, max_action_length=512)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        if reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
-        if not (isinstance(success_reward, int | float) and math.isfinite(success_reward) and success_reward > 0):
-            raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
-        self.reward_mode, self.success_reward = reward_mode, float(success_reward)
+        self.reward_mode, self.success_reward = reward_mode, check_reward_mode(reward_mode, success_reward)
         if data_dir is None:
             key: tuple = ("generated", int(catalog_seed), int(n_products), int(n_goals))
         else:
@@ -147,7 +157,7 @@ class WebShopTextEnv(TextEnv):
     def step(self, action: str):
         self._check_action(action)
         self._text, score, terminated, valid = self.engine.step(action)
-        reward = score if self.reward_mode == "score" else self.success_reward * float(score == 1.0)
+        reward = purchase_reward_of(score, self.reward_mode, self.success_reward)
         return self._observation(), reward, terminated, False, self._info(valid=valid)
 
     def _observation(self) -> dict[str, str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..hashing import canonical_hash
 from ..text_env import TextEnv
+from .env import check_reward_mode, purchase_reward_of
 
 __all__ = ["WebShopRealEnv"]
 
@@ -46,9 +47,7 @@ class WebShopRealEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode, max_action_length=512)
-        if reward_mode not in ("score", "success"):
-            raise ValueError(f"reward_mode must be one of ('score', 'success'), got {reward_mode!r}")
-        self.reward_mode, self.success_reward = reward_mode, float(success_reward)
+        self.reward_mode, self.success_reward = reward_mode, check_reward_mode(reward_mode, success_reward)
         text_env = _import_text_env()
         self._env = text_env(observation_mode="text", num_products=num_products, human_goals=human_goals)
         self._set_tasks(range(len(self._env.server.goals)), "WebShop's goals")
@@ -68,9 +67,8 @@ class WebShopRealEnv(TextEnv):
         valid = done or self._env.state["url"] != before
         self._text = text
         info = self._info(valid, float(reward), bool(done))
-        if self.reward_mode == "success":
-            reward = self.success_reward * float(info["won"])
-        return self._observation(), float(reward), bool(done), False, info
+        reward = purchase_reward_of(info["score"], self.reward_mode, self.success_reward)
+        return self._observation(), reward, bool(done), False, info
 
     def _observation(self) -> dict[str, str]:
         url = re.sub(r"/" + re.escape(str(self._env.session)) + r"(?=/|$)", "", self._env.state["url"] or "")
