@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/bench_tuning.py --preset cpu-quickstart --estimators gigpo grpo --lrs 1e-3 3e-3 1e-2 \\
         --schedules 1x20 2x12 --seeds 100 --out runs/tuning
     python benchmarks/bench_tuning.py --sweep gigpo 1e-3,3e-3 1x20,2x12 100 --sweep grpo 1e-2 1x20 100,101
+    python benchmarks/bench_tuning.py --sweep gigpo 3e-3 1x20 100,101,102 --set norm=std
 
 ``EPOCHSxROUNDS`` schedules compare a similar number of passes over fresh data. Each finished run is written to
 ``--out``/<preset>-<estimator>-lr<lr>-<epochs>x<rounds>-seed<seed>.json and skipped when the file exists, so an
@@ -30,8 +31,9 @@ from trainer.evaluation import evaluate
 from trainer.train import build_model, env_kwargs_of, eval_task_ids
 
 
-def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: int) -> dict:
-    config = resolve_config(preset, algo=estimator, learning_rate=lr, n_epochs=epochs, rounds=rounds, seed=seed)
+def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: int, sets: list[str]) -> dict:
+    config = resolve_config(preset, overrides=sets, algo=estimator, learning_rate=lr, n_epochs=epochs, rounds=rounds,
+                            seed=seed)  # fmt: skip
     model = build_model(config)
     start = time.perf_counter()
     curve = []
@@ -45,6 +47,7 @@ def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: 
                      episodes_per_task=config.eval_episodes, seed=seed)  # fmt: skip
     tail = curve[-max(1, rounds // 4) :]
     return {"preset": preset, "estimator": estimator, "lr": lr, "epochs": epochs, "rounds": rounds, "seed": seed,
+            "set": sets,
             "eval_success": table["all"], "eval_score": table["score"],
             "train_success_last_quarter": statistics.mean(c["success"] for c in tail),
             "kl_last": curve[-1]["kl"], "clip_fraction_last": curve[-1]["clip_fraction"], "curve": curve,
@@ -58,12 +61,15 @@ def _score(run: dict) -> str:
 
 def report(out: Path) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    print("| preset | estimator | lr | epochs x rounds | seed | eval success % | eval score | "
+    print("| preset | estimator | lr | epochs x rounds | --set | seed | eval success % | eval score | "
           "train success % (last quarter) | "
           "KL (last) | clip frac (last) | time s |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in sorted(rows, key=lambda r: (r["preset"], r["estimator"], r["lr"], r["epochs"], r["seed"])):
-        print(f"| {r['preset']} | {r['estimator']} | {r['lr']:g} | {r['epochs']}x{r['rounds']} | {r['seed']} | "
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in sorted(rows, key=lambda r: (r["preset"], r["estimator"], r["lr"], r["epochs"], r.get("set", []),
+                                         r["seed"])):  # fmt: skip
+        sets = " ".join(r.get("set", [])) or "-"  # runs recorded before --set existed used the preset as it was
+        print(f"| {r['preset']} | {r['estimator']} | {r['lr']:g} | {r['epochs']}x{r['rounds']} | {sets} | "
+              f"{r['seed']} | "
               f"{r['eval_success']:.1f} | {_score(r)} | "
               f"{r['train_success_last_quarter']:.1f} | {r['kl_last']:.4f} | "
               f"{r['clip_fraction_last']:.3f} | {r['time_s']:.0f} |")  # fmt: skip
@@ -79,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sweep", nargs=4, action="append", metavar=("ESTIMATORS", "LRS", "SCHEDULES", "SEEDS"),
                         help="one grid as comma-separated lists (repeatable; replaces the four options above), "
                              "e.g. --sweep gigpo,grpo 1e-3,3e-3 1x20 100,101")  # fmt: skip
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="a further config override for every run of this call (repeatable), e.g. --set norm=std; "
+                             "part of each run's file name")  # fmt: skip
     parser.add_argument("--out", default="runs/tuning", help="folder of the per-run JSON files")
     parser.add_argument("--report", action="store_true", help="print the table of finished runs and exit")
     args = parser.parse_args(argv)
@@ -90,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         for estimators, lrs, schedules, seeds in grids:
             for estimator, schedule, lr, seed in itertools.product(estimators, schedules, lrs, seeds):
                 epochs, rounds = (int(x) for x in schedule.split("x"))
-                path = out / f"{args.preset}-{estimator}-lr{lr:g}-{epochs}x{rounds}-seed{seed}.json"
+                label = "".join(f"-{item.replace('=', '_')}" for item in args.sets)
+                path = out / f"{args.preset}-{estimator}-lr{lr:g}-{epochs}x{rounds}{label}-seed{seed}.json"
                 if path.exists():
                     continue
-                result = run(args.preset, estimator, lr, epochs, rounds, seed)
+                result = run(args.preset, estimator, lr, epochs, rounds, seed, args.sets)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(result))
                 tmp.replace(path)
