@@ -115,4 +115,4 @@ def test_bench_quickstart_and_tuning_keep_each_run_on_disk(tmp_path):
     assert "cpu-quickstart-gigpo-lr0.001-1x1-seed100.json: eval success" in first
     again = run("bench_tuning.py", *tune, str(tmp_path / "t"))
     assert "eval success" not in again.split("| preset")[0]  # the finished run was not trained again
-    assert "| cpu-quickstart | gigpo | 0.001 | 1x1 | 100 |" in again
+    assert "| cpu-quickstart | gigpo | 0.001 | 1x1 | - | 100 |" in again

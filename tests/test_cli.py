@@ -10,6 +10,7 @@ import yaml
 from trainer import eval as eval_cli
 from trainer import train as train_cli
 from trainer.config import PRESETS, ConfigError, resolve_config
+from trainer.gigpo import GiGPO
 
 SMALL = ["n_groups=1", "group_size=2", "max_episode_steps=3", "eval_tasks=2", "batch_size=8", "micro_batch_size=4"]
 
@@ -30,7 +31,7 @@ def run_dir(tiny_path, tmp_path_factory):
 def test_train_writes_config_logs_checkpoint_eval_and_curve(run_dir):
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["env"] == "WebShop-text-v0" and config["rounds"] == 1 and config["history_length"] == 1
-    assert json.loads((run_dir / "state.json").read_text())["rounds_done"] == 1
+    assert GiGPO.load_extra(run_dir / "checkpoint.zip")["run"]["rounds_done"] == 1
     header = (run_dir / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"rollout/round_success_rate", "train/kl", "gigpo/anchor_fraction", "time/total_timesteps"} <= set(header)
     assert list(run_dir.glob("events.out.tfevents.*"))  # TensorBoard
@@ -45,11 +46,11 @@ def test_resume_continues_and_refuses_a_finished_run(run_dir, capsys):
     assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--no-progress"]) == 2
     assert "already finished (1/1 rounds)" in capsys.readouterr().err
     assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--no-progress", "--set", "model=other"]) == 2
-    assert "was trained with model" in capsys.readouterr().err
+    assert "cannot change settings the checkpoint fixes: model" in capsys.readouterr().err
     assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--no-progress", "--rounds", "2"]) == 0
-    state = json.loads((run_dir / "state.json").read_text())
-    assert state["rounds_done"] == 2 and state["num_timesteps"] > 0
-    assert (run_dir / "progress-until-round00001.csv").exists()  # the first round's log row is kept
+    assert GiGPO.load_extra(run_dir / "checkpoint.zip")["run"]["rounds_done"] == 2
+    rows = (run_dir / "progress.csv").read_text().splitlines()
+    assert len(rows) == 3  # header, the first run's row, the resumed round's row
 
 
 def test_eval_of_a_checkpoint_is_deterministic_and_writes_files(run_dir, tmp_path, capsys):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import zipfile
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import torch
 
 import gigpo_gym  # noqa: F401
 from trainer import models
+from trainer.checkpoint import read_archive
 from trainer.gigpo import GiGPO
 
 has = lambda *names: all(importlib.util.find_spec(n) is not None for n in names)  # noqa: E731
@@ -106,8 +106,7 @@ def _check_adapter_checkpoint(model, tmp_path, limit_bytes):
     model.save(tmp_path / "agent")
     archive = tmp_path / "agent.zip"
     assert archive.stat().st_size < limit_bytes
-    with zipfile.ZipFile(archive) as z:
-        state = torch.load(z.open("policy.pth"), weights_only=True)
+    state = read_archive(archive).policy
     assert state and all(k.startswith("adapter.") and "lora_" in k for k in state)
     loaded = GiGPO.load(archive)
     a = model.policy.act(["prompt"], [OBS["admissible_commands"]], deterministic=True)[0]

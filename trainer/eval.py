@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig, resolve_config
 
 __all__ = ["main"]
@@ -29,7 +30,7 @@ DEFAULT_SPLITS = {"ALFWorld-text-v0": "valid_seen", "WebShop-text-v0": "test"}
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gigpo-eval", description="Evaluate an agent on a gigpo-gym text env.")
     who = parser.add_mutually_exclusive_group(required=True)
-    who.add_argument("--checkpoint", help="a run directory of gigpo-train (or its checkpoint.zip)")
+    who.add_argument("--checkpoint", help="a run directory of gigpo-train, its checkpoint.zip or a model.save file")
     who.add_argument("--model", help="zero-shot: a Hugging Face id, local path or preset (smollm2-135m-instruct, tiny)")
     who.add_argument("--policy", choices=["random", "expert"], help="a baseline policy instead of a checkpoint")
     parser.add_argument("--env", help="env id (default: the checkpoint's; required with --model and --policy)")
@@ -48,20 +49,35 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--history-length", type=int, default=2,
                         help="with --model: past observation/action pairs in the prompt (default 2, the paper's)")
     parser.add_argument("--device", default="cpu", help="with --model: torch device (cpu, cuda or auto)")
+    parser.add_argument("--trust-legacy-checkpoint", action="store_true",
+                        help="load a pickled checkpoint of gigpo-gym 0.1, which can run code: only files you trust")
     parser.add_argument("--json", help="also write the table as JSON to this file")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     return parser
 
 
-def _checkpoint_config(path: Path) -> tuple[Path, TrainConfig]:
-    run_dir = path if path.is_dir() else path.parent
+def _checkpoint_config(path: Path, trust_legacy: bool) -> tuple[Path, TrainConfig | None]:
+    """The checkpoint file and the run config it was trained with (``None`` for a bare ``model.save`` file).
+
+    The config comes from the checkpoint itself; a trusted legacy (pickled) checkpoint's from its run directory's
+    ``config.yaml``.
+    """
+    from .checkpoint import is_legacy, legacy_message
+    from .train import saved_run
+
     zip_path = path / "checkpoint.zip" if path.is_dir() else path
     if not zip_path.is_file():
         raise ConfigError(f"checkpoint not found: {zip_path}")
-    saved = run_dir / "config.yaml"
-    if not saved.is_file():
-        raise ConfigError(f"{saved} not found: --checkpoint expects a gigpo-train run directory")
-    return zip_path, resolve_config(None, saved)
+    if is_legacy(zip_path):
+        if not trust_legacy:
+            raise CheckpointError(legacy_message(zip_path))
+        saved = zip_path.parent / "config.yaml"
+        return zip_path, resolve_config(None, saved) if saved.is_file() else None
+    from .gigpo import GiGPO
+
+    if "run" not in GiGPO.load_extra(zip_path):
+        return zip_path, None
+    return zip_path, saved_run(zip_path)[0]
 
 
 def _zero_shot_model(args: argparse.Namespace, env_id: str):
@@ -87,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
         config = None
         if args.checkpoint:
-            zip_path, config = _checkpoint_config(Path(args.checkpoint))
-            if args.env and args.env != config.env:
+            zip_path, config = _checkpoint_config(Path(args.checkpoint), args.trust_legacy_checkpoint)
+            if config is not None and args.env and args.env != config.env:
                 raise ConfigError(f"the checkpoint was trained on {config.env}, not {args.env}")
         if config is None and not args.env:
-            raise ConfigError(f"{'--model' if args.model else '--policy'} needs --env")
+            what = "--model" if args.model else "--policy" if args.policy else "a checkpoint without a run config"
+            raise ConfigError(f"{what} needs --env")
         env_id = args.env or config.env
         if env_id not in gym.registry:
             raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
@@ -119,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.checkpoint:
             from .gigpo import GiGPO
 
-            model = GiGPO.load(zip_path, device=config.device)
+            model = GiGPO.load(zip_path, device=config.device if config else "cpu",
+                               trust_legacy_pickle=args.trust_legacy_checkpoint)  # fmt: skip
             table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
             who = f"checkpoint {zip_path}"
         elif args.model:
@@ -129,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             table = run_episodes(env_id, task_ids, baseline_chooser(args.policy, args.seed), env_kwargs, args.episodes)
             who = f"{args.policy} policy"
-    except ConfigError as error:
+    except (ConfigError, CheckpointError) as error:
         print(f"gigpo-eval: error: {error}", file=sys.stderr)
         return 2
     markdown = format_table(env_id, table)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import HumanOutputFormat, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import FloatSchedule
@@ -20,6 +22,7 @@ from wrappers.actions import VALIDITY_RULES, project_action
 from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
+from . import checkpoint
 from .buffer import GroupRolloutBuffer, StepRecord
 from .loss import policy_loss
 from .policy import LLMPolicy
@@ -221,8 +224,13 @@ class GiGPO(OnPolicyAlgorithm):
     def _setup_lr_schedule(self) -> None:
         self.lr_schedule = FloatSchedule(self.learning_rate)
 
-    def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "prompt_builder", "_sample_generator", "_shuffle_rng"]
+    def _setup_learn(
+        self, total_timesteps: int, callback=None, reset_num_timesteps: bool = True, tb_log_name: str = "run",
+        progress_bar: bool = False,
+    ):  # fmt: skip
+        if not self._custom_logger:  # SB3's default would make an empty $TMPDIR/SB3-<time> folder per call
+            self.set_logger(Logger(None, [HumanOutputFormat(sys.stdout)] if self.verbose >= 1 else []))
+        return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
 
     # ------------------------------------------------------------------ rollout
 
@@ -256,7 +264,11 @@ class GiGPO(OnPolicyAlgorithm):
         start = time.perf_counter()
         self.policy.set_training_mode(False)
         rollout_buffer.reset()
-        obs = env.reset()
+        # the round's tasks: SB3's _setup_learn resets the env before a learn() call's first round and leaves the
+        # observations in _last_obs; every other round resets here. Each draw of tasks is played, so a model
+        # loaded with its env's generator state continues the task sequence of a run that never stopped
+        obs = self._last_obs if self._last_obs is not None else env.reset()
+        self._last_obs = None
         infos = env.infos
         n = env.num_envs
         histories: list[list[tuple[str, str]]] = [[] for _ in range(n)]
@@ -461,18 +473,124 @@ class GiGPO(OnPolicyAlgorithm):
             project_action(r.text, o.get("admissible_commands", []))[0] for r, o in zip(responses, batch, strict=True)
         ], None
 
-    def save(self, path: str | os.PathLike[str], exclude=None, include=None) -> None:
-        """SB3's zip archive (config, policy and optimiser state), written atomically."""
+    # the constructor arguments a checkpoint stores (with learning_rate, stats_window_size and policy_kwargs)
+    _SAVED_ARGUMENTS: ClassVar[tuple[str, ...]] = (
+        "n_groups", "group_size", "estimator", "gamma", "omega", "norm", "episode_stats", "anchor",
+        "invalid_action_penalty", "penalty_mode", "validity_rule", "history_length", "n_epochs", "batch_size",
+        "micro_batch_size", "clip_range", "clip_ratio_c", "filter_groups", "kl_coef", "ent_coef", "max_grad_norm",
+        "verbose", "seed",
+    )  # fmt: skip
+
+    def save(self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
+        """Write a data-only checkpoint (:mod:`trainer.checkpoint`) atomically; ``.zip`` is added to a bare name.
+
+        It holds the constructor arguments, weights, optimiser state, counters, episode statistics and every random
+        generator (the env's task draws too), so ``GiGPO.load(path, env=...)`` continues this model exactly.
+        A learning-rate schedule is code, not data: its current value is saved. ``extra``: JSON data of the
+        caller's, returned by :meth:`load_extra`.
+        """
         path = Path(path)
         if path.suffix != ".zip":
             path = path.with_name(path.name + ".zip")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.zip")
+        arguments = {name: getattr(self, name) for name in self._SAVED_ARGUMENTS}
+        arguments.update(learning_rate=float(self.lr_schedule(self._current_progress_remaining)),
+                         stats_window_size=self._stats_window_size, policy_kwargs=self.policy_kwargs)  # fmt: skip
+        rng, tensors = checkpoint.generator_states(self._sample_generator, self._shuffle_rng)
+        if isinstance(self.env, GroupVecEnv):
+            rng["env"] = self.env.rng_state()
+        optimizer = self.policy.optimizer.state_dict()
+        for index, values in optimizer["state"].items():
+            tensors.update({f"optim.{index}.{key}": torch.as_tensor(value) for key, value in values.items()})
+        meta = {
+            "algorithm": type(self).__name__,
+            "arguments": arguments,
+            "spaces": {"observation": checkpoint.describe_space(self.observation_space),
+                       "action": checkpoint.describe_space(self.action_space),
+                       "env_description": self.env_description},  # fmt: skip
+            "counters": {"num_timesteps": self.num_timesteps, "n_updates": self._n_updates,
+                         "episode_num": self._episode_num,
+                         "progress_remaining": self._current_progress_remaining},  # fmt: skip
+            "episodes": {"info": [{"r": float(e["r"]), "l": int(e["l"]), "t": float(e["t"])}
+                                  for e in self.ep_info_buffer or []],
+                         "success": [bool(x) for x in self.ep_success_buffer or []]},  # fmt: skip
+            "rng": rng,
+            "optimizer": {"param_groups": optimizer["param_groups"],
+                          "state_keys": {str(i): sorted(v) for i, v in optimizer["state"].items()}},  # fmt: skip
+            "extra": extra or {},
+        }
+        return checkpoint.write_archive(path, meta, self.policy.state_dict(), tensors)
+
+    @classmethod
+    def load(  # type: ignore[override]
+        cls, path: str | os.PathLike[str], env: GymEnv | str | None = None, device: torch.device | str = "auto",
+        trust_legacy_pickle: bool = False, **kwargs: Any,
+    ) -> GiGPO:  # fmt: skip
+        """A model from a checkpoint of :meth:`save`, on ``env`` (optional: without one it can ``predict``).
+
+        Nothing in the file is unpickled or executed; a corrupt, truncated or foreign file raises
+        :class:`~trainer.checkpoint.CheckpointError` naming the problem. With ``env`` (a :class:`GroupVecEnv`),
+        its task draws continue from the saved generator state. ``kwargs`` change saved constructor arguments
+        (e.g. ``learning_rate``). ``trust_legacy_pickle=True`` loads a pickled Stable-Baselines3 archive (what
+        gigpo-gym 0.1 wrote) with SB3's loader, which runs whatever code the file holds: only for files you trust.
+        """
+        if checkpoint.is_legacy(path):
+            if not trust_legacy_pickle:
+                raise checkpoint.CheckpointError(checkpoint.legacy_message(Path(path)))
+            return super().load(path, env=env, device=device, custom_objects={"tensorboard_log": None}, **kwargs)
+        archive = checkpoint.read_archive(path)
+        meta = archive.meta
+        if meta["algorithm"] != cls.__name__:
+            raise checkpoint.CheckpointError(f"{path} holds a {meta['algorithm']!r} model, not {cls.__name__}")
+        arguments = dict(meta["arguments"])
+        allowed = {*cls._SAVED_ARGUMENTS, "learning_rate", "stats_window_size", "policy_kwargs"}
+        # a caller may also name where its env and logs are (a checkpoint never does: paths in it are not used)
+        unknown = (set(arguments) - allowed) | (set(kwargs) - allowed - {"env_kwargs", "tensorboard_log"})
+        if unknown:
+            raise checkpoint.CheckpointError(f"{path}: unknown constructor arguments {sorted(unknown)}")
+        arguments.update(kwargs)
         try:
-            BaseAlgorithm.save(self, tmp, exclude=exclude, include=include)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+            model = cls("LLMPolicy", env, device=device, _init_setup_model=False, **arguments)
+            spaces_meta = meta["spaces"]
+            saved_spaces = (checkpoint.build_space(spaces_meta["observation"]),
+                            checkpoint.build_space(spaces_meta["action"]))  # fmt: skip
+            if model.env is None:
+                model.observation_space, model.action_space = saved_spaces
+            elif (model.observation_space, model.action_space) != saved_spaces:
+                raise checkpoint.CheckpointError(
+                    f"the env's spaces {model.observation_space}, {model.action_space} differ from the checkpoint's "
+                    f"{saved_spaces[0]}, {saved_spaces[1]}"
+                )
+            model.env_description = str(spaces_meta["env_description"])
+            model._setup_model()
+            model.policy.load_state_dict(archive.policy, strict=True)
+            model.policy.optimizer.load_state_dict(_optimizer_state(meta["optimizer"], archive.state))
+            counters, episodes = meta["counters"], meta["episodes"]
+            model.num_timesteps, model._n_updates = int(counters["num_timesteps"]), int(counters["n_updates"])
+            model._episode_num = int(counters["episode_num"])
+            model._current_progress_remaining = float(counters["progress_remaining"])
+            model.ep_info_buffer = deque(episodes["info"], maxlen=model._stats_window_size)
+            model.ep_success_buffer = deque(episodes["success"], maxlen=model._stats_window_size)
+            checkpoint.restore_generators(meta["rng"], archive.state, model._sample_generator, model._shuffle_rng)
+            if isinstance(model.env, GroupVecEnv) and "env" in meta["rng"]:
+                model.env.set_rng_state(meta["rng"]["env"])
+        except checkpoint.CheckpointError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: {error}") from error
+        return model
+
+    @staticmethod
+    def load_extra(path: str | os.PathLike[str]) -> dict[str, Any]:
+        """The ``extra`` data a checkpoint was saved with (``gigpo-train`` keeps its run state there)."""
+        return checkpoint.read_meta(path)["extra"]
+
+
+def _optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The optimiser ``state_dict`` from a checkpoint's ``optimizer`` metadata and ``optim.*`` tensors."""
+    state = {
+        int(index): {key: tensors[f"optim.{index}.{key}"] for key in keys} for index, keys in meta["state_keys"].items()
+    }
+    return {"state": state, "param_groups": meta["param_groups"]}
 
 
 def _left_padded(rows: list[np.ndarray], width: int) -> torch.Tensor:

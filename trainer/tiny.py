@@ -15,6 +15,7 @@ import argparse
 import os
 import random
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -140,13 +141,19 @@ def build_tiny_model(
         pad_token_id=tokenizer.pad_token_id,
     )
     model = Qwen2ForCausalLM(config)
-    tmp = out.with_name(out.name + ".tmp")
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if out.exists():  # another process built it meanwhile: keep theirs
-        shutil.rmtree(tmp)
-    else:
-        tmp.replace(out)
+    # a folder of this process's own, renamed into place in one step: two first uses at once each build their own
+    # copy and the second rename finds the first's folder (same content) and keeps it
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(out)
+    except OSError:
+        if not (out / "config.json").exists():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

@@ -4,10 +4,11 @@
     gigpo-train --env WebShop-text-v0 --algo grpo --model tiny --set rounds=20 --set history_length=1
     gigpo-train --resume --run-dir runs/my-run --set rounds=30
 
-The run directory holds ``config.yaml`` (the resolved config), ``progress.csv`` and TensorBoard
-events, ``checkpoint.zip`` + ``state.json`` (written atomically
-after every ``checkpoint_every`` rounds), and at the end ``eval.json``, ``eval.md`` and
-``learning_curve.png``.
+The run directory holds ``config.yaml`` (the config in use), ``progress.csv`` (a row per round) and TensorBoard
+events, ``checkpoint.zip`` (data only: the model, optimiser, random generators and run state, committed atomically
+every ``checkpoint_every`` rounds), and at the end ``eval.json``, ``eval.md`` and ``learning_curve.png``. One
+process writes it at a time (``.lock``); ``--resume`` continues the last committed round exactly and may change
+only ``rounds``, ``checkpoint_every``, ``device`` and the evaluation settings.
 """
 
 from __future__ import annotations
@@ -22,18 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import Logger, make_output_format
 from tqdm.auto import tqdm
 
+from .checkpoint import CheckpointError
 from .config import PRESETS, ConfigError, TrainConfig, resolve_config
+from .run_dir import ProgressCSV, atomic_write, remove_temporaries
+from .run_dir import locked as run_dir_lock
 
 __all__ = ["main", "train"]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def env_kwargs_of(config: TrainConfig, split: str | None = None) -> dict[str, Any]:
@@ -105,7 +103,10 @@ def eval_task_ids(config: TrainConfig) -> list[int]:
     """The first ``eval_tasks`` tasks of the eval split (fewer when the split is smaller)."""
     import gymnasium as gym
 
-    env = gym.make(config.env, **env_kwargs_of(config, config.eval_split)).unwrapped
+    try:
+        env = gym.make(config.env, **env_kwargs_of(config, config.eval_split)).unwrapped
+    except (TypeError, ValueError) as error:  # an unknown split or env keyword
+        raise ConfigError(f"eval_split {config.eval_split!r} of {config.env}: {error}") from error
     return env.task_ids[: config.eval_tasks]
 
 
@@ -118,8 +119,8 @@ def learning_curve(run_dir: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    files = [*sorted(run_dir.glob("progress-until-round*.csv")), run_dir / "progress.csv"]
-    rows = [r for f in files for r in csv.DictReader(f.open()) if r.get("rollout/round_success_rate")]
+    with (run_dir / "progress.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("rollout/round_success_rate")]
     steps = [float(r["time/total_timesteps"]) for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
     ax.plot(steps, [100 * float(r["rollout/round_success_rate"]) for r in rows], marker="o", label="success %")
@@ -130,51 +131,104 @@ def learning_curve(run_dir: Path) -> Path:
     ax.legend()
     fig.tight_layout()
     out = run_dir / "learning_curve.png"
-    tmp = run_dir / ".learning_curve.tmp.png"
+    tmp = run_dir / ".learning_curve.tmp-.png"
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, out)
     return out
 
 
-def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict[str, float]:
-    """Train per ``config`` in ``run_dir`` (continuing it with ``resume``); returns the final evaluation table."""
-    from wrappers.group_env import GroupVecEnv
+# settings a resume may change: how long to train, how often to commit, where to run and how to evaluate
+RESUMABLE = ("rounds", "checkpoint_every", "device", "eval_split", "eval_tasks", "eval_episodes")
 
-    from .evaluation import evaluate, format_table
+
+def resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
+    """The config a resume runs with: the checkpoint's, with the :data:`RESUMABLE` settings of ``requested``.
+
+    Any other difference is refused with the list of them: the checkpoint fixes the model, the algorithm and
+    the env, and ``config.yaml`` must keep stating what was used.
+    """
+    fixed = [
+        f"{f.name} {getattr(saved, f.name)!r} -> {getattr(requested, f.name)!r}"
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in RESUMABLE and getattr(saved, f.name) != getattr(requested, f.name)
+    ]
+    if fixed:
+        raise ConfigError(
+            f"--resume cannot change settings the checkpoint fixes: {'; '.join(fixed)} (only {', '.join(RESUMABLE)} "
+            "may change; start a new run for the others)"
+        )
+    return dataclasses.replace(saved, **{name: getattr(requested, name) for name in RESUMABLE})
+
+
+def saved_run(checkpoint: Path) -> tuple[TrainConfig, int]:
+    """The config and round count a run's checkpoint committed."""
     from .gigpo import GiGPO
 
-    checkpoint, state_file = run_dir / "checkpoint.zip", run_dir / "state.json"
+    run = GiGPO.load_extra(checkpoint).get("run")
+    try:
+        saved = TrainConfig(**run["config"])
+        saved.validate()
+        rounds_done = run["rounds_done"]
+        if not isinstance(rounds_done, int) or rounds_done < 1:
+            raise ValueError(f"rounds_done must be a positive integer, got {rounds_done!r}")
+    except (TypeError, KeyError, ValueError) as error:
+        raise CheckpointError(f"{checkpoint} holds no valid gigpo-train run state ({error})") from error
+    return saved, rounds_done
+
+
+def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bool = True) -> dict[str, float]:
+    """Train per ``config`` in ``run_dir`` (continuing it with ``resume``); returns the final evaluation table.
+
+    Every ``checkpoint_every`` rounds one atomic ``checkpoint.zip`` commits the model, the optimiser, every
+    random generator and the round count (:mod:`trainer.run_dir`), so a resume after a kill at any moment
+    continues from the last commit exactly as the run would have gone on. ``resume`` keeps the checkpoint's
+    config but for :data:`RESUMABLE` settings (:func:`resumed_config`).
+    """
+    from wrappers.group_env import GroupVecEnv
+
+    from .gigpo import GiGPO
+
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"run directory {run_dir} is a file")
+    checkpoint = run_dir / "checkpoint.zip"
     if resume:
         if not checkpoint.is_file():
             raise ConfigError(f"nothing to resume: {checkpoint} does not exist")
-        state = json.loads(state_file.read_text())
-        if state["model"] != config.model:
-            raise ConfigError(
-                f"checkpoint {checkpoint} was trained with model {state['model']!r}, the config says {config.model!r}"
-            )
-        if state["rounds_done"] >= config.rounds:
-            raise ConfigError(
-                f"run {run_dir} already finished ({state['rounds_done']}/{config.rounds} rounds); "
-                f"resume with a larger --set rounds=N to train on"
-            )
-        env = GroupVecEnv(
-            config.env, config.n_groups, config.group_size, env_kwargs_of(config),
-            seed=config.seed + state["rounds_done"],  # new tasks, not a replay of the first rounds
-        )  # fmt: skip
-        model = GiGPO.load(checkpoint, env=env, device=config.device)
-        rounds_done = state["rounds_done"]
     else:
         if checkpoint.exists():
             raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
+        eval_ids = eval_task_ids(config)  # a bad eval split fails now, not after the training
         model = build_model(config)
         run_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty run directory
-        rounds_done = 0
-    _atomic_write(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    progress_csv = run_dir / "progress.csv"
-    if resume and progress_csv.exists():  # SB3's CSV logger truncates its file: keep the earlier rounds' rows
-        os.replace(progress_csv, run_dir / f"progress-until-round{rounds_done:05d}.csv")
-    model.set_logger(configure(str(run_dir), ["csv", "tensorboard"]))
+    with run_dir_lock(run_dir):
+        remove_temporaries(run_dir)
+        if resume:
+            saved, rounds_done = saved_run(checkpoint)
+            config = resumed_config(saved, config)
+            eval_ids = eval_task_ids(config)
+            # a run killed during its final evaluation resumes into that evaluation
+            if rounds_done > config.rounds or (rounds_done == config.rounds and (run_dir / "eval.json").exists()):
+                raise ConfigError(
+                    f"run {run_dir} already finished ({rounds_done}/{config.rounds} rounds); "
+                    f"resume with a larger --set rounds=N to train on"
+                )
+            env = GroupVecEnv(config.env, config.n_groups, config.group_size, env_kwargs_of(config), seed=config.seed)
+            model = GiGPO.load(checkpoint, env=env, device=config.device)
+        else:
+            if checkpoint.exists():  # another process started this run while the model was being built
+                raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
+            rounds_done = 0
+        atomic_write(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+        # the rows of the committed rounds only: a kill after a round's row but before its commit leaves none
+        csv_log = ProgressCSV(run_dir / "progress.csv", keep_rows=rounds_done)
+        model.set_logger(Logger(str(run_dir), [csv_log, make_output_format("tensorboard", str(run_dir))]))
+        return _train_rounds(model, config, run_dir, rounds_done, eval_ids, progress)
+
+
+def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, eval_ids: list[int],
+                  progress: bool) -> dict[str, float]:  # fmt: skip
+    from .evaluation import evaluate, format_table
 
     bar = tqdm(total=config.rounds, initial=rounds_done, desc="rounds", disable=not progress, file=sys.stdout)
     start = time.perf_counter()
@@ -186,19 +240,17 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                         ret=f"{stats['rollout/round_return_mean']:.2f}", steps=model.num_timesteps)  # fmt: skip
         bar.update(1)
         if done % config.checkpoint_every == 0 or done == config.rounds:
-            model.save(checkpoint)
-            state = {"rounds_done": done, "num_timesteps": model.num_timesteps, "model": config.model}
-            _atomic_write(state_file, json.dumps(state))
+            model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}})
     bar.close()
     elapsed = time.perf_counter() - start
 
     table = evaluate(
-        model, config.env, eval_task_ids(config), env_kwargs=env_kwargs_of(config, config.eval_split),
+        model, config.env, eval_ids, env_kwargs=env_kwargs_of(config, config.eval_split),
         episodes_per_task=config.eval_episodes, seed=config.seed,
     )  # fmt: skip
     markdown = format_table(config.env, table)
-    _atomic_write(run_dir / "eval.json", json.dumps(table, indent=2))
-    _atomic_write(run_dir / "eval.md", markdown + "\n")
+    atomic_write(run_dir / "eval.json", json.dumps(table, indent=2))
+    atomic_write(run_dir / "eval.md", markdown + "\n")
     learning_curve(run_dir)
     print(f"trained {config.rounds - rounds_done} round(s) in {elapsed:.0f} s; {config.eval_split} evaluation:")
     print(markdown)
@@ -239,7 +291,11 @@ def main(argv: list[str] | None = None) -> int:
             saved = Path(args.run_dir) / "config.yaml"
             if not saved.is_file():
                 raise ConfigError(f"nothing to resume: {saved} does not exist")
-            config = resolve_config(None, saved, args.set, rounds=args.rounds)
+            # what the user asks for, over the run's config.yaml; train() refuses what the checkpoint fixes
+            config = resolve_config(
+                None, saved, args.set, env=args.env, algo=args.algo, model=args.model, rounds=args.rounds,
+                seed=args.seed,
+            )  # fmt: skip
         else:
             config = resolve_config(
                 args.preset, args.config, args.set, env=args.env, algo=args.algo, model=args.model,
@@ -248,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path(args.run_dir or f"runs/{config.env}-{config.algo}-seed{config.seed}-{stamp}")
         train(config, run_dir, resume=args.resume, progress=not args.no_progress)
-    except ConfigError as error:
+    except (ConfigError, CheckpointError) as error:
         print(f"gigpo-train: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -135,6 +135,17 @@ class GroupVecEnv(VecEnv):
         self._rng = np.random.default_rng(seed)
         return [seed] * self.num_envs
 
+    def rng_state(self) -> dict[str, Any]:
+        """The task-draw generator's state as JSON data (a checkpoint keeps it to continue the task sequence)."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        """Continue the task draws from a :meth:`rng_state`."""
+        try:
+            self._rng.bit_generator.state = state
+        except (TypeError, ValueError, KeyError) as error:
+            raise ValueError(f"not a task-draw generator state: {state!r} ({error})") from error
+
     def _as_dict(self, obs: Any) -> dict[str, str]:
         if self._text_only:
             return {"text": obs, "state_hash": canonical_hash((obs,))}

@@ -1,0 +1,285 @@
+"""Checkpoints that hold only data: tensors in safetensors, everything else in JSON, in one zip written atomically.
+
+``checkpoint.zip`` holds exactly three entries:
+
+- ``checkpoint.json``: the format name and version, the algorithm's constructor arguments (``arguments``), its
+  spaces, counters and episode statistics, every random generator's state (``rng``), and a caller's ``extra`` data
+  (``gigpo-train`` keeps the run's config and round count there, so that one file commits a round);
+- ``policy.safetensors``: the policy's state dict (tensors sharing storage, e.g. tied embeddings, are stored once
+  and named in ``checkpoint.json``'s ``aliases``);
+- ``state.safetensors``: the optimiser's tensors and the torch generator states.
+
+Loading never unpickles anything and never executes code from the file: JSON is parsed, tensors are read by
+safetensors, every name is checked against an allow-list, and the constructor arguments are checked by the
+constructors themselves. Nothing read from a checkpoint is used as a path to write to. Stable-Baselines3's own
+archives (a pickled ``data`` entry: what gigpo-gym 0.1 wrote) are refused with a :class:`CheckpointError`
+unless the caller trusts the file (``trust_legacy_pickle=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+__all__ = [
+    "FORMAT", "VERSION", "Archive", "CheckpointError", "build_space", "describe_space", "generator_states", "is_legacy",
+    "read_archive", "read_meta", "restore_generators", "write_archive",
+]  # fmt: skip
+
+FORMAT = "gigpo-gym-checkpoint"
+VERSION = 1
+META, POLICY, STATE = "checkpoint.json", "policy.safetensors", "state.safetensors"
+ENTRIES = frozenset({META, POLICY, STATE})
+META_KEYS = frozenset(
+    {"format", "version", "algorithm", "arguments", "spaces", "counters", "episodes", "rng", "aliases", "optimizer",
+     "extra"}
+)  # fmt: skip
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded: not a zip, truncated, corrupt, pickled, or holding unexpected data."""
+
+
+class Archive:
+    """The parsed content of a checkpoint: ``meta`` (``checkpoint.json``) and two dicts of tensors."""
+
+    def __init__(self, meta: dict[str, Any], policy: dict[str, torch.Tensor], state: dict[str, torch.Tensor]):
+        self.meta, self.policy, self.state = meta, policy, state
+
+
+def _unique_tensors(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors with one name per storage view, and ``alias -> kept name`` for the others (safetensors refuses
+    shared storage; a tied LM head is the embedding matrix under a second name)."""
+    kept: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple, str] = {}
+    for name, tensor in tensors.items():
+        key = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+               tuple(tensor.stride()), tensor.dtype)  # fmt: skip
+        if tensor.numel() and key in seen:
+            aliases[name] = seen[key]
+        else:
+            seen[key] = name
+            kept[name] = tensor.detach().contiguous().cpu()
+    return kept, aliases
+
+
+def write_archive(
+    path: str | os.PathLike[str], meta: dict[str, Any], policy: dict[str, torch.Tensor],
+    state: dict[str, torch.Tensor],
+) -> Path:  # fmt: skip
+    """Write ``checkpoint.zip`` atomically: a temp file in the same folder, renamed into place (a kill at any
+    moment leaves the previous file whole). ``meta`` must be JSON data; returns the path written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors, aliases = _unique_tensors(policy)
+    meta = {"format": FORMAT, "version": VERSION, **meta, "aliases": aliases}
+    unknown = set(meta) - META_KEYS
+    if unknown:
+        raise ValueError(f"checkpoint metadata has keys outside the format: {sorted(unknown)}")
+    text = json.dumps(meta, allow_nan=False)  # fails here, not at load time, on data JSON cannot hold
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.tmp-") as scratch:
+        save_file(tensors, os.path.join(scratch, POLICY))
+        save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, os.path.join(scratch, STATE))
+        tmp = os.path.join(scratch, "checkpoint.zip")
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            archive.writestr(META, text)
+            archive.write(os.path.join(scratch, POLICY), POLICY)
+            archive.write(os.path.join(scratch, STATE), STATE)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    return path
+
+
+def legacy_message(path: Path) -> str:
+    return (
+        f"{path} is a pickled Stable-Baselines3 archive (the format of gigpo-gym 0.1), which can run code when "
+        "loaded; this version loads only data-only checkpoints. If you trust where the file comes from, load it "
+        "with GiGPO.load(path, trust_legacy_pickle=True) (gigpo-eval --trust-legacy-checkpoint) and save it again"
+    )
+
+
+def is_legacy(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an SB3 pickled archive (a ``data`` entry and no ``checkpoint.json``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return "data" in names and META not in names
+
+
+def read_archive(path: str | os.PathLike[str]) -> Archive:
+    """Read and check a checkpoint; every problem is a :class:`CheckpointError` that names it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "data" in names and META not in names:
+                raise CheckpointError(legacy_message(path))
+            if names != ENTRIES:
+                missing, extra = sorted(ENTRIES - names), sorted(names - ENTRIES)
+                raise CheckpointError(
+                    f"{path} is not a gigpo-gym checkpoint: entries {sorted(names)} (missing {missing}, unexpected "
+                    f"{extra}; expected exactly {sorted(ENTRIES)})"
+                )
+            bad = archive.testzip()
+            if bad is not None:
+                raise CheckpointError(f"{path} is corrupt: entry {bad} fails its CRC check")
+            meta = _parse_meta(path, archive.read(META))
+            with tempfile.TemporaryDirectory() as scratch:
+                archive.extract(POLICY, scratch)
+                archive.extract(STATE, scratch)
+                policy = _load_tensors(path, os.path.join(scratch, POLICY))
+                state = _load_tensors(path, os.path.join(scratch, STATE))
+    except zipfile.BadZipFile as error:
+        raise CheckpointError(f"{path} is not a readable zip file (empty, truncated or corrupt): {error}") from error
+    except (OSError, EOFError) as error:  # a truncated member
+        raise CheckpointError(f"{path} cannot be read (truncated or corrupt): {error}") from error
+    for alias, name in meta["aliases"].items():
+        if name not in policy:
+            raise CheckpointError(f"{path}: alias {alias!r} names a tensor that is not stored ({name!r})")
+        policy[alias] = policy[name]
+    for name, tensor in policy.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: policy tensor {name!r} holds NaN or infinite values")
+    return Archive(meta, policy, state)
+
+
+def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Only ``checkpoint.json`` of a checkpoint (checked as :func:`read_archive` checks it), without its tensors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "data" in names and META not in names:
+                raise CheckpointError(legacy_message(path))
+            if META not in names:
+                raise CheckpointError(f"{path} is not a gigpo-gym checkpoint: no {META}")
+            return _parse_meta(path, archive.read(META))
+    except zipfile.BadZipFile as error:
+        raise CheckpointError(f"{path} is not a readable zip file (empty, truncated or corrupt): {error}") from error
+    except (OSError, EOFError) as error:
+        raise CheckpointError(f"{path} cannot be read (truncated or corrupt): {error}") from error
+
+
+def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
+        raise CheckpointError(f"{path}: {META} is not valid JSON ({error})") from error
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: {META} must hold a JSON object, got {type(meta).__name__}")
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: {META} format is {meta.get('format')!r}, expected {FORMAT!r}")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {meta.get('version')!r}; this code reads {VERSION}")
+    unknown, missing = set(meta) - META_KEYS, META_KEYS - set(meta)
+    if unknown or missing:
+        raise CheckpointError(f"{path}: {META} keys unexpected {sorted(unknown)}, missing {sorted(missing)}")
+    if not isinstance(meta["aliases"], dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in meta["aliases"].items()
+    ):
+        raise CheckpointError(f"{path}: {META} aliases must map names to names")
+    return meta
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON data")
+
+
+def _load_tensors(path: Path, file: str) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(file)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path}: {os.path.basename(file)} is not a valid safetensors file ({error})") from error
+
+
+# ---------------------------------------------------------------------- spaces and random generators as data
+
+
+def describe_space(space: Any) -> dict[str, Any]:
+    """JSON of a text space (``Text``, or ``Dict`` of them): what a checkpoint needs to rebuild it."""
+    from gymnasium import spaces
+
+    from gigpo_gym.spaces import AnyText
+
+    if isinstance(space, AnyText):
+        return {"type": "any_text", "min_length": space.min_length, "max_length": space.max_length}
+    if isinstance(space, spaces.Text):
+        return {"type": "text", "min_length": space.min_length, "max_length": space.max_length,
+                "charset": "".join(sorted(space.character_set))}  # fmt: skip
+    if isinstance(space, spaces.Dict):
+        return {"type": "dict", "spaces": {k: describe_space(v) for k, v in space.spaces.items()}}
+    raise ValueError(f"cannot save space {space}: only Text spaces and Dicts of them are text-env spaces")
+
+
+def build_space(data: Any) -> Any:
+    """The space :func:`describe_space` described; a malformed description is a :class:`CheckpointError`."""
+    from gymnasium import spaces
+
+    from gigpo_gym.spaces import AnyText
+
+    try:
+        kind = data["type"]
+        if kind == "any_text":
+            return AnyText(max_length=int(data["max_length"]), min_length=int(data["min_length"]))
+        if kind == "text":
+            return spaces.Text(max_length=int(data["max_length"]), min_length=int(data["min_length"]),
+                               charset=str(data["charset"]))  # fmt: skip
+        if kind == "dict":
+            return spaces.Dict({str(k): build_space(v) for k, v in data["spaces"].items()})
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"malformed space description {data!r} ({error!r})") from error
+    raise CheckpointError(f"unknown space type in checkpoint: {data!r}")
+
+
+def generator_states(sample: torch.Generator, shuffle: np.random.Generator) -> tuple[dict, dict[str, torch.Tensor]]:
+    """JSON and tensors that restore the given generators and the global ones (Python, NumPy, torch, CUDA)."""
+    legacy = np.random.get_state(legacy=False)
+    version, internal, gauss = random.getstate()
+    data = {
+        "shuffle": shuffle.bit_generator.state,
+        "numpy": {**legacy, "state": {"key": legacy["state"]["key"].tolist(), "pos": int(legacy["state"]["pos"])}},
+        "python": [version, list(internal), gauss],
+    }
+    tensors = {"rng.sample": sample.get_state(), "rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        tensors.update({f"rng.cuda.{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    return data, tensors
+
+
+def restore_generators(
+    data: dict[str, Any], tensors: dict[str, torch.Tensor], sample: torch.Generator, shuffle: np.random.Generator
+) -> None:
+    """Set the generators (and the global ones) to the states :func:`generator_states` recorded."""
+    try:
+        shuffle.bit_generator.state = data["shuffle"]
+        numpy_state = dict(data["numpy"])
+        numpy_state["state"] = {"key": np.asarray(numpy_state["state"]["key"], dtype=np.uint32),
+                                "pos": int(numpy_state["state"]["pos"])}  # fmt: skip
+        np.random.set_state(numpy_state)
+        version, internal, gauss = data["python"]
+        random.setstate((version, tuple(internal), gauss))
+        sample.set_state(tensors["rng.sample"])
+        torch.set_rng_state(tensors["rng.torch"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"the checkpoint's random generator states are malformed ({error!r})") from error
+    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
