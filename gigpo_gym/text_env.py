@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 from .spaces import AnyText, text_observation_space
 
@@ -30,6 +31,7 @@ class TextEnv(gym.Env):
         self.action_space = AnyText(max_length=max_action_length, min_length=0)
         self._text = ""
         self._started = False
+        self._ended = False
         self.task_ids: list[int] = []
         self._task_set: frozenset[int] = frozenset()
         self._task_what = ""
@@ -42,11 +44,20 @@ class TextEnv(gym.Env):
 
     def _choose_task(self, options: dict[str, Any] | None) -> int:
         """``options["task_id"]`` when given (it must be one of ``task_ids``), else a draw from ``np_random``."""
-        self._started = True
-        options = options or {}
+        self._started, self._ended = True, False
+        if options is None:
+            options = {}
+        if not isinstance(options, dict):
+            raise TypeError(f"reset options must be a dict such as {{'task_id': 3}}, got {type(options).__name__}")
+        unknown = sorted(map(str, set(options) - {"task_id"}))
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {unknown}; the only option is 'task_id'")
         if "task_id" not in options:
             return self.task_ids[int(self.np_random.integers(len(self.task_ids)))]
-        index = int(options["task_id"])
+        index = options["task_id"]
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"task_id must be an integer, got {index!r}")
+        index = int(index)
         if index not in self._task_set:
             raise ValueError(f"task_id {index} is not one of the {len(self.task_ids)} tasks of {self._task_what}")
         return index
@@ -56,6 +67,13 @@ class TextEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         if not isinstance(action, str):
             raise TypeError(f"action must be a command string, got {type(action).__name__}")
+        if self._ended:
+            raise RuntimeError("the episode has ended (terminated); call reset() before step()")
+
+    def _end_if(self, terminated: bool) -> bool:
+        """Record whether the episode ended; returns ``terminated`` (a step after the end then raises)."""
+        self._ended = bool(terminated)
+        return self._ended
 
     def render(self) -> str | None:
         """``"ansi"`` returns the last text, ``"human"`` prints it, ``None`` renders nothing."""

@@ -8,7 +8,8 @@ may either be globally unique or restart at 0 in every group.
 Shapes and dtypes
 -----------------
 - ``rewards``: ``(S,)`` real numbers (any float or int dtype), finite.
-- ``group_ids``, ``traj_ids``: ``(S,)`` any hashable dtype (ints, strings, bytes, objects).
+- ``group_ids``, ``traj_ids``: ``(S,)`` any hashable dtype (ints, strings, bytes, objects; object keys are
+  grouped by equality, an unhashable one is a ValueError naming the argument).
 - ``anchor_keys``: ``(S,)`` any hashable dtype; the key of the environment state the step's
   action was taken from (for GiGPO, a canonical state hash).
 - Output: ``(S,)`` ``float64``, one advantage per row, to be broadcast over that row's tokens.
@@ -30,12 +31,16 @@ All statistics are computed in float64, with each group's mean taken relative to
 members, so that a group of equal returns gives *exactly* zero advantage (the reference code's
 float32 arithmetic turns a zero std into ~1e-7 and amplifies rounding noise instead).
 
-Everything is vectorised: no Python loop runs over rows or trajectories. The discounted
+Finite rewards whose returns overflow float64 raise a ValueError instead of giving NaN advantages.
+
+Everything is vectorised: no Python loop runs over rows or trajectories (object-dtype keys are hashed row by
+row, as Python objects must be). The discounted
 return uses a log-depth doubling scan (``ceil(log2(longest trajectory))`` array operations).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import numpy as np
@@ -101,16 +106,45 @@ def _check_eps(eps: float) -> float:
 # --------------------------------------------------------------------------- grouping
 
 
-def _factorize(keys: np.ndarray) -> np.ndarray:
-    """Dense int64 codes for any hashable keys (equal keys -> equal codes)."""
+def _factorize(keys: np.ndarray, name: str) -> np.ndarray:
+    """Dense int64 codes for any hashable keys (equal keys -> equal codes).
+
+    Object arrays are grouped by equality and hash, never by sorting: Python objects need not be totally
+    ordered (sets order by inclusion, so sorting would split equal ones apart).
+    """
     if keys.dtype.kind != "O":
         return np.unique(keys, return_inverse=True)[1].astype(np.int64, copy=False)
+    table: dict[Any, int] = {}
     try:
-        return np.unique(keys, return_inverse=True)[1].astype(np.int64, copy=False)
-    except TypeError:
-        # Mixed, mutually unorderable Python objects cannot be sorted: fall back to hashing.
-        table: dict[Any, int] = {}
         return np.fromiter((table.setdefault(k, len(table)) for k in keys), np.int64, len(keys))
+    except TypeError as error:
+        bad = next(k for k in keys if not _hashable(k))
+        raise ValueError(f"{name} must be hashable keys, got {type(bad).__name__} {bad!r}") from error
+
+
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
+
+
+def _overflow_checked(function):
+    """Raise a ValueError naming the rewards when finite inputs give non-finite advantages (float64 overflow)."""
+
+    @functools.wraps(function)
+    def checked(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = function(*args, **kwargs)
+        if not np.all(np.isfinite(out)):
+            raise ValueError(
+                f"rewards are too large: {function.__name__} overflows float64 (returns or their statistics are "
+                "not finite); rescale the rewards"
+            )
+        return out
+
+    return checked
 
 
 def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -121,13 +155,13 @@ def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _traj_codes(group_codes: np.ndarray, traj_ids: np.ndarray) -> np.ndarray:
-    return _pair_codes(group_codes, _factorize(traj_ids))
+    return _pair_codes(group_codes, _factorize(traj_ids, "traj_ids"))
 
 
 def _prepare(rewards: Any, group_ids: Any, traj_ids: Any) -> tuple[np.ndarray, ...]:
     """Validated float64 rewards and the dense group and trajectory codes of every row."""
     r = _as_rewards(rewards)
-    groups = _factorize(_as_keys("group_ids", group_ids, r.shape[0]))
+    groups = _factorize(_as_keys("group_ids", group_ids, r.shape[0]), "group_ids")
     trajs = _traj_codes(groups, _as_keys("traj_ids", traj_ids, r.shape[0]))
     return r, groups, trajs
 
@@ -147,7 +181,7 @@ def step_group_ids(group_ids: Any, anchor_keys: Any) -> np.ndarray:
     anchors = np.asarray(anchor_keys)
     groups = _as_keys("group_ids", group_ids, anchors.shape[0] if anchors.ndim == 1 else -1)
     anchors = _as_keys("anchor_keys", anchors, groups.shape[0])
-    return _pair_codes(_factorize(groups), _factorize(anchors))
+    return _pair_codes(_factorize(groups, "group_ids"), _factorize(anchors, "anchor_keys"))
 
 
 def _centre_and_scale(
@@ -197,20 +231,26 @@ def _centre_and_scale(
 # --------------------------------------------------------------------------- returns
 
 
-def discounted_returns(rewards: Any, traj_ids: Any, gamma: float) -> np.ndarray:
+@_overflow_checked
+def discounted_returns(rewards: Any, traj_ids: Any, gamma: float, group_ids: Any = None) -> np.ndarray:
     """Discounted return-to-go of every row within its trajectory.
 
     Args:
         rewards: ``(S,)`` step rewards.
         traj_ids: ``(S,)`` trajectory of each row (rows of one trajectory in time order).
         gamma: discount factor in ``[0, 1]``.
+        group_ids: ``(S,)`` episode group of each row. Give it when trajectory ids restart in every group: a
+            trajectory is then the pair ``(group_id, traj_id)``. Without it ``traj_ids`` alone name trajectories.
 
     Returns:
         ``(S,)`` float64, ``R_t = sum_k gamma**k * r_{t+k}`` over the rest of the trajectory.
         Rows with equal reward suffixes get bit-identical returns.
     """
     r = _as_rewards(rewards)
-    codes = _factorize(_as_keys("traj_ids", traj_ids, r.shape[0]))
+    if group_ids is None:
+        codes = _factorize(_as_keys("traj_ids", traj_ids, r.shape[0]), "traj_ids")
+    else:
+        _, _, codes = _prepare(r, group_ids, traj_ids)
     return _discounted_from_codes(r, codes, _check_gamma(gamma))
 
 
@@ -235,6 +275,7 @@ def _discounted_from_codes(r: np.ndarray, codes: np.ndarray, gamma: float) -> np
     return out
 
 
+@_overflow_checked
 def episode_returns(rewards: Any, group_ids: Any, traj_ids: Any) -> np.ndarray:
     """Undiscounted episode return ``R(tau)`` of every row's trajectory, shape ``(S,)`` float64."""
     r, _, trajs = _prepare(rewards, group_ids, traj_ids)
@@ -268,6 +309,7 @@ def _as_penalties(penalties: Any, n: int) -> np.ndarray:
     return p
 
 
+@_overflow_checked
 def episode_advantages(
     rewards: Any,
     group_ids: Any,
@@ -305,6 +347,7 @@ def episode_advantages(
     return _episode_from_codes(r, groups, trajs, norm, episode_stats, eps, p)
 
 
+@_overflow_checked
 def step_advantages(
     rewards: Any,
     group_ids: Any,
@@ -336,7 +379,7 @@ def step_advantages(
     _check_choice("norm", norm, ("mean", "std"))
     eps = _check_eps(eps)
     r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
-    anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]))
+    anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]), "anchor_keys")
     p = _as_penalties(penalties, r.shape[0])
     if r.size == 0:
         return r.copy()
@@ -357,6 +400,7 @@ def _step_from_codes(
     return _centre_and_scale(returns, _pair_codes(groups, anchors), norm, eps, "zero")
 
 
+@_overflow_checked
 def gigpo_advantages(
     rewards: Any,
     group_ids: Any,
@@ -390,7 +434,7 @@ def gigpo_advantages(
     _check_choice("episode_stats", episode_stats, ("trajectory", "step"))
     eps = _check_eps(eps)
     r, groups, trajs = _prepare(rewards, group_ids, traj_ids)
-    anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]))
+    anchors = _factorize(_as_keys("anchor_keys", anchor_keys, r.shape[0]), "anchor_keys")
     p = _as_penalties(penalties, r.shape[0])
     if r.size == 0:
         return r.copy()
@@ -398,6 +442,7 @@ def gigpo_advantages(
     return episode + omega * _step_from_codes(r, groups, trajs, anchors, gamma, norm, eps, p)
 
 
+@_overflow_checked
 def grpo_advantages(
     rewards: Any,
     group_ids: Any,
@@ -414,6 +459,7 @@ def grpo_advantages(
     )
 
 
+@_overflow_checked
 def rloo_advantages(
     rewards: Any, group_ids: Any, traj_ids: Any, *, episode_stats: EpisodeStats = "trajectory", penalties: Any = None
 ) -> np.ndarray:

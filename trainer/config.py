@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,26 +101,73 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, name)!r}")
-        if not self.success_reward > 0:
-            raise ConfigError(f"success_reward must be > 0, got {self.success_reward}")
-        if not self.clip_ratio_c > 1:
-            raise ConfigError(f"clip_ratio_c must be > 1, got {self.clip_ratio_c}")
-        if self.max_prompt_tokens < 16:
-            raise ConfigError(f"max_prompt_tokens must be >= 16, got {self.max_prompt_tokens}")
-        for name in ("rounds", "n_groups", "eval_tasks", "eval_episodes", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.history_length < 0 or self.max_new_tokens < 1:
+        for name, (low, high, text) in _BOUNDS.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and low(value) and high(value)):
+                raise ConfigError(f"{name} must be {text}, got {value!r}")
+        if self.micro_batch_size > self.batch_size:
             raise ConfigError(
-                f"history_length must be >= 0 and max_new_tokens >= 1, got {self.history_length} and "
-                f"{self.max_new_tokens}"
+                f"micro_batch_size ({self.micro_batch_size}) must not exceed batch_size ({self.batch_size})"
             )
-        if self.group_size < 2:
-            raise ConfigError(f"group_size must be >= 2 (group-relative advantages), got {self.group_size}")
+        _check_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what ``config.yaml`` holds)."""
         return dataclasses.asdict(self)
+
+
+def _at_least(bound: float) -> Any:
+    return lambda v: v >= bound
+
+
+def _above(bound: float) -> Any:
+    return lambda v: v > bound
+
+
+def _any(v: float) -> bool:
+    return True
+
+
+# name: (lower test, upper test, what is allowed) for every numeric field; every value must also be finite
+_BOUNDS: dict[str, tuple[Any, Any, str]] = {
+    **{name: (_at_least(1), _any, "an integer >= 1") for name in (
+        "rounds", "n_groups", "eval_tasks", "eval_episodes", "checkpoint_every", "n_epochs", "batch_size",
+        "micro_batch_size", "max_new_tokens", "max_episode_steps", "lora_r", "lora_alpha")},
+    "group_size": (_at_least(2), _any, "an integer >= 2 (group-relative advantages)"),
+    "history_length": (_at_least(0), _any, "an integer >= 0"),
+    "seed": (_at_least(0), _any, "an integer >= 0"),
+    "max_prompt_tokens": (_at_least(16), _any, "an integer >= 16"),
+    "learning_rate": (_above(0), _any, "a number > 0"),
+    "gamma": (_at_least(0), lambda v: v <= 1, "a number in [0, 1]"),
+    "omega": (_at_least(0), _any, "a number >= 0"),
+    "temperature": (_above(0), _any, "a number > 0"),
+    "clip_range": (_above(0), lambda v: v < 1, "a number in (0, 1)"),
+    "clip_ratio_c": (_above(1), _any, "a number > 1"),
+    "kl_coef": (_at_least(0), _any, "a number >= 0"),
+    "ent_coef": (_at_least(0), _any, "a number >= 0"),
+    "max_grad_norm": (_above(0), _any, "a number > 0"),
+    "success_reward": (_above(0), _any, "a number > 0"),
+    "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
+}  # fmt: skip
+
+
+def _check_device(device: str) -> None:
+    """``cpu``, ``auto`` or a torch device that exists here: asking for CUDA without it is an error, not CPU."""
+    if device == "auto":
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise ConfigError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}") from error
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} asked for, but CUDA is not available here (use cpu or auto)")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif parsed.type != "cpu":
+        raise ConfigError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}")
 
 
 # the paper's setups as its reference code runs them (verl-agent examples/gigpo_trainer/run_*.sh): success reward
@@ -169,6 +217,12 @@ def _coerce(name: str, value: Any) -> Any:
     kind = kinds[expected]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is float and isinstance(value, str):
+        # YAML 1.1 reads 1e-6 (no dot) as a string: take any text Python reads as a number
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
         raise ConfigError(f"{name} must be of type {expected}, got {value!r}")
     return value
@@ -198,7 +252,11 @@ def resolve_config(
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            reason = str(error).replace("\n", " ")
+            raise ConfigError(f"config file {path} is not valid YAML: {reason}") from error
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values")
         _apply(values, loaded, str(path))
@@ -206,7 +264,12 @@ def resolve_config(
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        _apply(values, {key.strip(): yaml.safe_load(raw)}, "--set")
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as error:
+            reason = str(error).replace("\n", " ")
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({reason})") from error
+        _apply(values, {key.strip(): value}, "--set")
     _apply(values, {k: v for k, v in fields.items() if v is not None}, "the command line")
     config = TrainConfig(**values)
     config.validate()

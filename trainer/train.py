@@ -99,15 +99,21 @@ def build_model(config: TrainConfig, verbose: int = 0):
         raise ConfigError(f"cannot load model {config.model!r}: {error}") from error
 
 
-def eval_task_ids(config: TrainConfig) -> list[int]:
-    """The first ``eval_tasks`` tasks of the eval split (fewer when the split is smaller)."""
+def make_env(config: TrainConfig, split: str | None = None):
+    """``config``'s env (on ``split`` when given); a keyword it refuses or data it cannot read is a ConfigError."""
     import gymnasium as gym
 
+    kwargs = env_kwargs_of(config, split)
     try:
-        env = gym.make(config.env, **env_kwargs_of(config, config.eval_split)).unwrapped
-    except (TypeError, ValueError) as error:  # an unknown split or env keyword
-        raise ConfigError(f"eval_split {config.eval_split!r} of {config.env}: {error}") from error
-    return env.task_ids[: config.eval_tasks]
+        return gym.make(config.env, **kwargs).unwrapped
+    except (TypeError, ValueError, OSError, KeyError) as error:
+        where = f"eval_split {split!r} and " if split is not None else ""
+        raise ConfigError(f"cannot make {config.env} with {where}env_kwargs {config.env_kwargs}: {error}") from error
+
+
+def eval_task_ids(config: TrainConfig) -> list[int]:
+    """The first ``eval_tasks`` tasks of the eval split (fewer when the split is smaller)."""
+    return make_env(config, config.eval_split).task_ids[: config.eval_tasks]
 
 
 def learning_curve(run_dir: Path) -> Path:
@@ -198,7 +204,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
     else:
         if checkpoint.exists():
             raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
-        eval_ids = eval_task_ids(config)  # a bad eval split fails now, not after the training
+        make_env(config).close()  # bad env settings or data fail here, named, before the model loads
+        eval_ids = eval_task_ids(config)  # and a bad eval split now, not after the training
         model = build_model(config)
         run_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty run directory
     with run_dir_lock(run_dir):

@@ -102,6 +102,8 @@ class ALFWorldTextEnv(TextEnv):
         if max_receptacles is not None and data_path is not None:
             raise ValueError("max_receptacles applies to generated tasks; the real games keep their rooms "
                              "(unset data_path and ALFWORLD_DATA to use it)")  # fmt: skip
+        if max_receptacles is not None and (isinstance(max_receptacles, bool) or not isinstance(max_receptacles, int)):
+            raise TypeError(f"max_receptacles must be an integer >= 3, got {max_receptacles!r}")
         if max_receptacles is not None and max_receptacles < 3:
             raise ValueError(f"max_receptacles must be >= 3, got {max_receptacles}")
         self.max_receptacles = max_receptacles
@@ -137,7 +139,7 @@ class ALFWorldTextEnv(TextEnv):
         self._check_action(action)
         self._text, won = self.engine.step(action)
         reward = self.success_reward if won else 0.0
-        return self._observation(), reward, won, False, self._info(won=won)
+        return self._observation(), reward, self._end_if(won), False, self._info(won=won)
 
     # ------------------------------------------------------------------ helpers
 

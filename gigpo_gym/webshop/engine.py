@@ -22,6 +22,7 @@ PAGES = ("search", "results", "item", "item_sub", "done")
 SUB_PAGES = ("description", "features", "reviews")
 RESULTS_PER_PAGE = 10
 SEP = " [SEP] "
+ECHO_LIMIT = 200  # characters of an invalid action repeated in the observation
 BACK_TO_SEARCH, PREV, NEXT, BUY = "back to search", "< prev", "next >", "buy now"
 _ACTION = re.compile(r"(.+)\[(.+)\]", re.DOTALL)
 _PRICE_CLAUSE = re.compile(r",? and price lower than [\d.]+ dollars$")
@@ -109,7 +110,9 @@ class WebShopEngine:
             self._click(arg)
         else:
             reason = "malformed" if arg is None or name not in ("search", "click") else "not available on this page"
-            return f"Invalid action ({reason}): {action.strip()!r}.{SEP}{self.render()}", 0.0, False, False
+            shown = action.strip()
+            shown = shown if len(shown) <= ECHO_LIMIT else shown[:ECHO_LIMIT] + "..."  # the page, not the echo
+            return f"Invalid action ({reason}): {shown!r}.{SEP}{self.render()}", 0.0, False, False
         return self.render(), self.reward if self.page == "done" else 0.0, self.page == "done", True
 
     def _search(self, query: str) -> None:

@@ -158,7 +158,7 @@ class WebShopTextEnv(TextEnv):
         self._check_action(action)
         self._text, score, terminated, valid = self.engine.step(action)
         reward = purchase_reward_of(score, self.reward_mode, self.success_reward)
-        return self._observation(), reward, terminated, False, self._info(valid=valid)
+        return self._observation(), reward, self._end_if(terminated), False, self._info(valid=valid)
 
     def _observation(self) -> dict[str, str]:
         return {"text": self._text, "state_hash": self.engine.state_hash()}

@@ -68,7 +68,7 @@ class WebShopRealEnv(TextEnv):
         self._text = text
         info = self._info(valid, float(reward), bool(done))
         reward = purchase_reward_of(info["score"], self.reward_mode, self.success_reward)
-        return self._observation(), reward, bool(done), False, info
+        return self._observation(), reward, self._end_if(done), False, info
 
     def _observation(self) -> dict[str, str]:
         url = re.sub(r"/" + re.escape(str(self._env.session)) + r"(?=/|$)", "", self._env.state["url"] or "")
