@@ -223,3 +223,40 @@ def test_a_run_dir_that_is_a_file_is_named(tmp_path, capsys):
 def test_eval_of_a_missing_checkpoint_is_named(tmp_path, capsys):
     assert eval_cli.main(["--checkpoint", str(tmp_path / "none")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- the Python API
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"episode_stats": "bogus"}, "episode_stats must be one of"),
+        ({"estimator": "ppo"}, "estimator must be one of"),
+        ({"norm": "max"}, "norm must be one of"),
+        ({"anchor": "text"}, "anchor must be one of"),
+        ({"penalty_mode": "step"}, "penalty_mode must be one of"),
+    ],
+)
+def test_gigpo_refuses_unknown_choices_at_construction(tiny_path, kwargs, message):
+    from trainer.gigpo import GiGPO
+
+    with pytest.raises(ValueError, match=message):
+        GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2,
+              policy_kwargs=dict(model_name_or_path=tiny_path), **kwargs)  # fmt: skip
+
+
+def test_predict_save_and_step_misuse_are_named(tiny_path, tmp_path):
+    from trainer.gigpo import GiGPO
+    from wrappers.group_env import GroupVecEnv
+
+    policy_kwargs = dict(model_name_or_path=tiny_path)
+    model = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2, policy_kwargs=policy_kwargs)
+    with pytest.raises(ValueError, match="at least one observation"):
+        model.predict([])
+    with pytest.raises(TypeError, match="'text' string"):
+        model.predict({"text": None})
+    with pytest.raises(ValueError, match="is a folder"):
+        model.save(tmp_path)
+    with pytest.raises(RuntimeError, match="call reset"):
+        GroupVecEnv("ALFWorld-text-v0", 1, 2).step(["look", "look"])

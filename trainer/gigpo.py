@@ -23,7 +23,7 @@ from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
 from . import checkpoint
-from .buffer import GroupRolloutBuffer, StepRecord
+from .buffer import PENALTY_MODES, GroupRolloutBuffer, StepRecord
 from .loss import policy_loss
 from .policy import LLMPolicy
 
@@ -142,6 +142,14 @@ class GiGPO(OnPolicyAlgorithm):
             raise ValueError(f"micro_batch_size ({micro_batch_size}) must not exceed batch_size ({batch_size})")
         if group_size < 2:
             raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+        choices = {
+            "estimator": (estimator, ("gigpo", "grpo", "rloo")), "norm": (norm, ("mean", "std", None)),
+            "episode_stats": (episode_stats, ("trajectory", "step")), "anchor": (anchor, ("state_hash", "observation")),
+            "penalty_mode": (penalty_mode, PENALTY_MODES),
+        }  # fmt: skip
+        for name, (value, allowed) in choices.items():
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if validity_rule not in VALIDITY_RULES:
             raise ValueError(f"validity_rule must be one of {VALIDITY_RULES}, got {validity_rule!r}")
         if clip_ratio_c is not None and not clip_ratio_c > 1.0:
@@ -460,6 +468,11 @@ class GiGPO(OnPolicyAlgorithm):
         (observation, action) pairs). Returns ``(commands, None)`` as SB3 does.
         """
         batch = [observation] if isinstance(observation, dict) else list(observation)
+        if not batch:
+            raise ValueError("predict needs at least one observation")
+        for o in batch:
+            if not isinstance(o, dict) or not isinstance(o.get("text"), str):
+                raise TypeError(f"an observation must be a dict with a 'text' string, got {o!r:.200}")
         prompts = [
             self.prompt(o.get("goal", ""), o.get("history", []), o["text"], o.get("admissible_commands", []))
             for o in batch
@@ -490,6 +503,8 @@ class GiGPO(OnPolicyAlgorithm):
         caller's, returned by :meth:`load_extra`.
         """
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder; save to a file name in it, e.g. {path / 'model.zip'}")
         if path.suffix != ".zip":
             path = path.with_name(path.name + ".zip")
         arguments = {name: getattr(self, name) for name in self._SAVED_ARGUMENTS}

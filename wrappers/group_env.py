@@ -92,6 +92,8 @@ class GroupVecEnv(VecEnv):
         return self._infos
 
     def step_async(self, actions: Sequence[str | None]) -> None:
+        if not self._obs:
+            raise RuntimeError("call reset() before step(): no round has started")
         if len(actions) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} actions, got {len(actions)}")
         self._actions = actions
