@@ -260,3 +260,37 @@ def test_predict_save_and_step_misuse_are_named(tiny_path, tmp_path):
         model.save(tmp_path)
     with pytest.raises(RuntimeError, match="call reset"):
         GroupVecEnv("ALFWorld-text-v0", 1, 2).step(["look", "look"])
+
+
+@pytest.mark.parametrize(
+    ("products", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ('{"a": 1}', "must hold a JSON list, got dict"),
+        ('[{"asin": "B1"}, {"name": 3}]', r"record 0 lacks fields \['category', 'name', 'query'\]"),
+    ],
+)
+def test_bad_webshop_data_files_are_named(tmp_path, products, message):
+    import gymnasium as gym
+
+    (tmp_path / "items_shuffle_1000.json").write_text(products)
+    (tmp_path / "items_ins_v2_1000.json").write_text("{}")
+    with pytest.raises(ValueError, match=message):
+        gym.make("WebShop-text-v0", data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs", "message"),
+    [
+        ("ALFWorld-text-v0", {"success_reward": float("nan")}, "success_reward must be a finite number > 0"),
+        ("ALFWorld-text-v0", {"success_reward": "x"}, "success_reward must be a finite number > 0"),
+        ("ALFWorld-text-v0", {"task_types": "pick_and_place_simple"}, "task_types must be a list"),
+        ("WebShop-text-v0", {"catalog_seed": "x"}, "catalog_seed must be an integer >= 0"),
+        ("WebShop-text-v0", {"n_products": 0}, "n_products must be an integer >= 1"),
+    ],
+)
+def test_bad_env_arguments_are_named(env_id, kwargs, message):
+    import gymnasium as gym
+
+    with pytest.raises((TypeError, ValueError), match=message):
+        gym.make(env_id, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,11 @@ class ALFWorldTextEnv(TextEnv):
             kinds = tuple(game.parent.parent.name.split("-", 1)[0] for game in self.games)
         else:
             kinds = split_task_types(split)
+        if task_types is not None and (
+            not isinstance(task_types, list | tuple) or not all(isinstance(t, str) for t in task_types)
+        ):
+            example = [TASK_TYPES[0]]
+            raise TypeError(f"task_types must be a list of task type names such as {example}, got {task_types!r}")
         if task_types is None:
             task_ids = list(range(len(kinds)))
         else:
@@ -123,6 +129,10 @@ class ALFWorldTextEnv(TextEnv):
             wanted = "" if task_types is None else f" of types {list(task_types)}"
             raise ValueError(f"split {split!r} holds no task{wanted}")
         self._set_tasks(task_ids, f"split {split!r} with the chosen task_types")
+        if isinstance(success_reward, bool) or not isinstance(success_reward, int | float) or not (
+            math.isfinite(success_reward) and success_reward > 0
+        ):
+            raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
         self.success_reward = float(success_reward)
         self.engine: Engine | None = None
 

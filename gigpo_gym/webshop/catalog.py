@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CATEGORIES",
@@ -399,6 +400,20 @@ def _real_product(record: dict, attributes: dict, rng: random.Random) -> Product
     )
 
 
+REQUIRED_FIELDS = frozenset({"asin", "name", "category", "query"})
+
+
+def _read_json(path: Path, kind: type) -> Any:
+    """A WebShop data file's JSON, which must be a ``kind`` (list or dict); errors name the file."""
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"WebShop data file {path} is not valid JSON: {error}") from error
+    if not isinstance(data, kind):
+        raise ValueError(f"WebShop data file {path} must hold a JSON {kind.__name__}, got {type(data).__name__}")
+    return data
+
+
 def load_catalog(products_path: str | Path, attributes_path: str | Path, seed: int = 233) -> Catalog:
     """Read WebShop's real data files into a :class:`Catalog`.
 
@@ -412,11 +427,16 @@ def load_catalog(products_path: str | Path, attributes_path: str | Path, seed: i
     for what, path in paths.items():
         if not path.is_file():
             raise FileNotFoundError(f"WebShop {what} file not found: {path}")
-    records = json.loads(paths["products"].read_text())
-    attributes = json.loads(paths["attributes"].read_text())
+    records, attributes = _read_json(paths["products"], list), _read_json(paths["attributes"], dict)
     rng = random.Random(seed)
     products, seen = [], set()
-    for record in records:
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or not REQUIRED_FIELDS <= set(record):
+            missing = sorted(REQUIRED_FIELDS - set(record)) if isinstance(record, dict) else "all"
+            raise ValueError(
+                f"WebShop products file {paths['products']}: record {index} lacks fields {missing} "
+                f"(each record needs {sorted(REQUIRED_FIELDS)})"
+            )
         asin = record.get("asin", "nan")
         if asin == "nan" or len(asin) > 10 or asin in seen:
             continue  # WebShop's loader skips these
