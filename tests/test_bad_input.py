@@ -111,9 +111,10 @@ def test_trajectory_ids_that_restart_per_group_are_kept_apart():
     np.testing.assert_array_equal(A.discounted_returns([0.0, 1.0, 0.0, 1.0], [0, 0, 1, 1], 0.5), [0.5, 1.0, 0.5, 1.0])
 
 
-def test_object_keys_group_by_equality_even_when_unordered():
+@pytest.mark.parametrize("kind", [frozenset, set, list])
+def test_object_keys_group_by_equality_even_when_unordered(kind):
     keys = np.empty(4, object)
-    keys[:] = [frozenset({1}), frozenset({2}), frozenset({1}), frozenset({3})]
+    keys[:] = [kind({1}), kind({2}), kind({1}), kind({3})]
     np.testing.assert_allclose(A.step_advantages([0.0, 1.0, 0.0, 0.0], [0] * 4, [0, 0, 1, 1], keys),
                                [0.475, 0.0, -0.475, 0.0])  # fmt: skip
 
@@ -124,7 +125,7 @@ def test_unhashable_keys_are_a_value_error_naming_the_argument(argument):
     bad = np.empty(2, object)
     bad[:] = [{"a": 1}, {"b": 2}]
     keys[argument] = bad
-    with pytest.raises(ValueError, match=f"{argument} must be hashable keys, got dict"):
+    with pytest.raises(ValueError, match=f"{argument} must be hashable keys .*, got dict"):
         A.gigpo_advantages([0.0, 1.0], keys["group_ids"], keys["traj_ids"], keys["anchor_keys"])
 
 
@@ -285,8 +286,9 @@ def test_bad_webshop_data_files_are_named(tmp_path, products, message):
         ("ALFWorld-text-v0", {"success_reward": float("nan")}, "success_reward must be a finite number > 0"),
         ("ALFWorld-text-v0", {"success_reward": "x"}, "success_reward must be a finite number > 0"),
         ("ALFWorld-text-v0", {"task_types": "pick_and_place_simple"}, "task_types must be a list"),
-        ("WebShop-text-v0", {"catalog_seed": "x"}, "catalog_seed must be an integer >= 0"),
-        ("WebShop-text-v0", {"n_products": 0}, "n_products must be an integer >= 1"),
+        ("WebShop-text-v0", {"catalog_seed": "x"}, "catalog_seed must be an integer, got 'x'"),
+        ("WebShop-text-v0", {"n_products": 2.5}, "n_products must be an integer, got 2.5"),
+        ("WebShop-text-v0", {"n_products": 0}, "n_products must be at least 5"),
     ],
 )
 def test_bad_env_arguments_are_named(env_id, kwargs, message):

@@ -117,9 +117,22 @@ def _factorize(keys: np.ndarray, name: str) -> np.ndarray:
     table: dict[Any, int] = {}
     try:
         return np.fromiter((table.setdefault(k, len(table)) for k in keys), np.int64, len(keys))
+    except TypeError:
+        pass
+    try:  # lists and sets compare by value: key them by their frozen copies
+        return np.fromiter((table.setdefault(_frozen(k), len(table)) for k in keys), np.int64, len(keys))
     except TypeError as error:
-        bad = next(k for k in keys if not _hashable(k))
-        raise ValueError(f"{name} must be hashable keys, got {type(bad).__name__} {bad!r}") from error
+        bad = next(k for k in keys if not _hashable(_frozen(k)))
+        raise ValueError(f"{name} must be hashable keys (or lists, tuples, sets of them), got "
+                         f"{type(bad).__name__} {bad!r}") from error  # fmt: skip
+
+
+def _frozen(key: Any) -> Any:
+    if isinstance(key, list | tuple):
+        return tuple(_frozen(k) for k in key)
+    if isinstance(key, set):
+        return frozenset(_frozen(k) for k in key)
+    return key
 
 
 def _hashable(key: Any) -> bool:

@@ -132,8 +132,8 @@ class WebShopTextEnv(TextEnv):
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.reward_mode, self.success_reward = reward_mode, check_reward_mode(reward_mode, success_reward)
         for name, value in (("catalog_seed", catalog_seed), ("n_products", n_products), ("n_goals", n_goals)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "catalog_seed" else 1):
-                raise TypeError(f"{name} must be an integer >= {0 if name == 'catalog_seed' else 1}, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer, got {value!r}")
         if data_dir is None:
             key: tuple = ("generated", catalog_seed, n_products, n_goals)
         else:
