@@ -109,6 +109,12 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "success on the 35 held-out valid_seen pick tasks x 4 sampled episodes before and after training.",
         ),
         Benchmark(
+            "probe", "Bad-input probe, sections 1-2 re-run (env and advantage cases)", "bench_probe.py", (), (),
+            "The one-line env and advantage cases of ../shared/reviews/bad-input-probe.md (probe/snip_*.txt), run "
+            "against this code and set beside the probe's verdicts on commit b36e1ec; changed return values are "
+            "listed for a reader to judge. Skipped without ../shared/reviews.",
+        ),
+        Benchmark(
             "learning_webshop", "Learning on WebShop: GiGPO vs GRPO vs RLOO", "bench_learning.py",
             ("--env", "WebShop-text-v0", *learning), ("--env", "WebShop-text-v0", *smoke_learning),
             "The tiny random-init model in score mode (the cpu-webshop preset), only the estimator differing; "

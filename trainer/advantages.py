@@ -3,7 +3,8 @@
 Every function takes *flat* arrays with one row per environment step (one LLM response).
 The rows of one trajectory appear in time order; rows of different trajectories may
 interleave. A trajectory is identified by the pair ``(group_id, traj_id)``, so trajectory ids
-may either be globally unique or restart at 0 in every group.
+may either be globally unique or restart at 0 in every group (:func:`discounted_returns`, which needs no groups,
+takes ``group_ids=`` for ids that restart; without it its ``traj_ids`` alone name trajectories).
 
 Shapes and dtypes
 -----------------
