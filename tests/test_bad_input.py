@@ -296,3 +296,33 @@ def test_bad_env_arguments_are_named(env_id, kwargs, message):
 
     with pytest.raises((TypeError, ValueError), match=message):
         gym.make(env_id, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--max-episode-steps", "-1"], "--max-episode-steps must be >= 1, got -1"),
+        (["--max-episode-steps", "0"], "--max-episode-steps must be >= 1, got 0"),
+        (["--device", "gpu"], "device must be cpu, cuda, cuda:N or auto, got 'gpu'"),
+    ],
+)
+def test_eval_refuses_bad_limits_and_devices(capsys, argv, message):
+    assert eval_cli.main(["--policy", "random", "--env", "ALFWorld-text-v0", "--tasks", "1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_eval_writes_its_files_into_new_folders(tmp_path):
+    out = tmp_path / "new" / "folder"
+    argv = ["--policy", "random", "--env", "ALFWorld-text-v0", "--tasks", "1", "--max-episode-steps", "2"]
+    assert eval_cli.main([*argv, "--json", str(out / "t.json"), "--markdown", str(out / "t.md")]) == 0
+    assert (out / "t.json").is_file() and (out / "t.md").is_file()
+
+
+def test_learn_without_a_logger_leaves_no_temporary_folder(tiny_path):
+    from trainer.gigpo import GiGPO
+
+    model = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2, env_kwargs=dict(max_episode_steps=2),
+                  batch_size=4, micro_batch_size=2, policy_kwargs=dict(model_name_or_path=tiny_path))  # fmt: skip
+    model.learn(1)
+    assert model.logger.get_dir() is None  # SB3's default logger would make $TMPDIR/SB3-<time>

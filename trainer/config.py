@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PRESETS", "ConfigError", "TrainConfig", "resolve_config"]
+__all__ = ["PRESETS", "ConfigError", "TrainConfig", "check_device", "resolve_config"]
 
 
 class ConfigError(ValueError):
@@ -109,7 +109,7 @@ class TrainConfig:
             raise ConfigError(
                 f"micro_batch_size ({self.micro_batch_size}) must not exceed batch_size ({self.batch_size})"
             )
-        _check_device(self.device)
+        check_device(self.device)
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what ``config.yaml`` holds)."""
@@ -151,7 +151,7 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
 }  # fmt: skip
 
 
-def _check_device(device: str) -> None:
+def check_device(device: str) -> None:
     """``cpu``, ``auto`` or a torch device that exists here: asking for CUDA without it is an error, not CPU."""
     if device == "auto":
         return

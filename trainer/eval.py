@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .config import ConfigError, TrainConfig, resolve_config
+from .config import ConfigError, TrainConfig, check_device, resolve_config
 
 __all__ = ["main"]
 
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-new-tokens", type=int, default=256, help="with --model: generate-mode response limit")
     parser.add_argument("--history-length", type=int, default=2,
                         help="with --model: past observation/action pairs in the prompt (default 2, the paper's)")
-    parser.add_argument("--device", default="cpu", help="with --model: torch device (cpu, cuda or auto)")
+    parser.add_argument("--device", default="cpu", help="torch device of the checkpoint or model (cpu, cuda or auto)")
     parser.add_argument("--trust-legacy-checkpoint", action="store_true",
                         help="load a pickled checkpoint of gigpo-gym 0.1, which can run code: only files you trust")
     parser.add_argument("--json", help="also write the table as JSON to this file")
@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
         if args.episodes < 1 or (args.tasks is not None and args.tasks < 1):
             raise ConfigError("--episodes and --tasks must be >= 1")
+        if args.max_episode_steps is not None and args.max_episode_steps < 1:
+            raise ConfigError(f"--max-episode-steps must be >= 1, got {args.max_episode_steps}")
+        check_device(args.device)
         split = args.split or (config.eval_split if config else DEFAULT_SPLITS.get(env_id))
         try:
             extra = json.loads(args.env_kwargs)
@@ -125,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         env_kwargs.pop("split", None)
         if split is not None:
             env_kwargs["split"] = split
-        steps = args.max_episode_steps or (config.max_episode_steps if config else None)
+        steps = args.max_episode_steps if args.max_episode_steps is not None else (
+            config.max_episode_steps if config else None
+        )
         if steps is not None:
             env_kwargs["max_episode_steps"] = steps
         try:
@@ -136,8 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.checkpoint:
             from .gigpo import GiGPO
 
-            model = GiGPO.load(zip_path, device=config.device if config else "cpu",
-                               trust_legacy_pickle=args.trust_legacy_checkpoint)  # fmt: skip
+            model = GiGPO.load(zip_path, device=args.device, trust_legacy_pickle=args.trust_legacy_checkpoint)
             table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
             who = f"checkpoint {zip_path}"
         elif args.model:
@@ -153,10 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     markdown = format_table(env_id, table)
     print(f"{env_id} {split}, {len(task_ids)} tasks x {args.episodes} episode(s), {who}, seed {args.seed}")
     print(markdown)
-    if args.json:
-        Path(args.json).write_text(json.dumps(table, indent=2))
-    if args.markdown:
-        Path(args.markdown).write_text(markdown + "\n")
+    for path, text in ((args.json, json.dumps(table, indent=2)), (args.markdown, markdown + "\n")):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text(text)
     return 0
 
 

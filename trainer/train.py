@@ -174,7 +174,8 @@ def saved_run(checkpoint: Path) -> tuple[TrainConfig, int]:
     run = GiGPO.load_extra(checkpoint).get("run")
     try:
         saved = TrainConfig(**run["config"])
-        saved.validate()
+        # the device it trained on need not exist here: a resume or an evaluation names its own
+        dataclasses.replace(saved, device="cpu").validate()
         rounds_done = run["rounds_done"]
         if not isinstance(rounds_done, int) or rounds_done < 1:
             raise ValueError(f"rounds_done must be a positive integer, got {rounds_done!r}")
