@@ -17,7 +17,11 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import traceback
 import warnings
@@ -26,19 +30,28 @@ from pathlib import Path
 PRELUDE = "import gymnasium as gym, gigpo_gym, numpy as np; from trainer import advantages as A\n"
 NAMED_ERRORS = ("ValueError", "TypeError", "RuntimeError", "FileNotFoundError", "NameNotFound", "VersionNotFound",
                 "Error", "ImportError", "ResetNeeded")  # fmt: skip
-ROW = re.compile(r"\| (\d+) \| ([^|]+) \| (.+?) \| `.*` \| (.*) \| \*\*([A-Z-]+)\*\* \| (.*)\|$")
 BROKEN_DATA = {  # the probe's WebShop data folders (its header names them)
     "ws_bad": "{not json", "ws_list": "[]", "ws_dict": '{"a": 1}', "ws_rec": '[{"asin": "B1"}, {"name": 3}]',
 }  # fmt: skip
 
 
+def probe_rows(report: Path) -> list[dict[str, str]]:
+    """The rows of the probe's full table: number, section, case, command, what happened, verdict."""
+    rows = []
+    for line in report.read_text().splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) >= 6 and cells[0].isdigit():
+            verdict = re.search(r"\*\*([A-Z-]+)\*\*", " ".join(cells[4:]))
+            rows.append({"n": cells[0], "section": cells[1], "case": cells[2], "command": cells[3].strip("`"),
+                         "happened": cells[4], "verdict": verdict.group(1) if verdict else "?"})  # fmt: skip
+    return rows
+
+
 def probe_verdicts(report: Path) -> dict[str, tuple[str, str, str]]:
     """case -> (section, what happened, verdict) from the probe's full table."""
-    out = {}
-    for line in report.read_text().splitlines():
-        match = ROW.match(line)
-        if match:
-            out.setdefault(match.group(3).strip(), (match.group(2).strip(), match.group(4).strip(), match.group(5)))
+    out: dict[str, tuple[str, str, str]] = {}
+    for row in probe_rows(report):
+        out.setdefault(row["case"], (row["section"], row["happened"], row["verdict"]))
     return out
 
 
@@ -61,9 +74,49 @@ def run_case(snippet: str) -> tuple[str, str]:
     return "returns", repr(value)[:200]
 
 
+T_SHORTHAND = ("--model tiny --rounds 1 --set n_groups=1 --set group_size=2 --set max_episode_steps=5 "
+               "--set eval_tasks=2 --set batch_size=8 --set micro_batch_size=8 --no-progress")  # the probe's $T
+NOISE = ("Loading weights", "Warning", "warn", "return forward_call", "[transformers]", "  warnings.warn")
+
+
+def cli_outcome(command: str, scratch: Path, timeout: float) -> tuple[str, str]:
+    """Run one of the probe's shell commands in ``scratch``; (verdict, last line of output)."""
+    command = command.replace("\\|", "|").replace("$T", T_SHORTHAND).replace("<scratch>", str(scratch))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    try:
+        done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env, capture_output=True, text=True,
+                              timeout=timeout)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return "HANG", f"still running after {timeout:.0f} s"
+    text = done.stdout + done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip() and not any(n in ln for n in NOISE)]
+    last = (lines or text.splitlines() or [""])[-1][:200]
+    if "Traceback (most recent call last)" in text:
+        return "TRACEBACK", last
+    errors = [ln for ln in lines if ": error:" in ln]
+    if len(errors) == 1 and (len(lines) == 1 or lines[0].startswith("usage:")):
+        return "CLEAR", errors[0][:200]
+    return ("EXIT0" if done.returncode == 0 else f"EXIT{done.returncode}"), last
+
+
+def run_cli_section(reviews: Path, scratch: Path, timeout: float) -> list[tuple[dict[str, str], str, str]]:
+    """The probe's section 3 (config and CLI) commands, after the set-up they assume (its cfg/ files, a finished
+    one-round run in runs/t0 and runs/D2, a plain file and an empty folder)."""
+    shutil.copytree(reviews / "probe" / "cfg", scratch / "cfg")
+    (scratch / "cfg" / "adir").mkdir(exist_ok=True)
+    (scratch / "afile").write_text("x")
+    for run in ("t0", "D2"):
+        cli_outcome(f"gigpo-train --config cfg/small.yaml --rounds 1 --no-progress --run-dir runs/{run}", scratch,
+                    timeout)  # fmt: skip
+    rows = [r for r in probe_rows(reviews / "bad-input-probe.md") if r["section"] == "3 config/CLI"]
+    return [(row, *cli_outcome(row["command"], scratch, timeout)) for row in rows]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reviews", default="../shared/reviews", help="folder of bad-input-probe.md and probe/")
+    parser.add_argument("--no-cli", action="store_true", help="skip section 3 (about 10 minutes of CLI runs)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds before a CLI case counts as a hang")
     args = parser.parse_args(argv)
     reviews = Path(args.reviews).resolve()
     if not (reviews / "bad-input-probe.md").is_file():
@@ -72,8 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     before = probe_verdicts(reviews / "bad-input-probe.md")
     counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     changed = []
-    import os
-
     start = Path.cwd()
     with tempfile.TemporaryDirectory() as scratch:
         for name, products in BROKEN_DATA.items():
@@ -114,6 +165,30 @@ def main(argv: list[str] | None = None) -> int:
     for case, section, verdict, after, text in changed:
         print(f"| {case} | {section} | {verdict} | {after} | {text.replace('|', '/')} |")
     print(json.dumps({"before": counts["before"], "after": counts["after"]}))
+    if not args.no_cli:
+        with tempfile.TemporaryDirectory() as scratch:
+            for name, products in BROKEN_DATA.items():
+                (Path(scratch) / name).mkdir()
+                (Path(scratch) / name / "items_shuffle_1000.json").write_text(products)
+                (Path(scratch) / name / "items_ins_v2_1000.json").write_text("{}")
+            (Path(scratch) / "ws_empty").mkdir()
+            (Path(scratch) / "emptymodel").mkdir()
+            results = run_cli_section(reviews, Path(scratch), args.timeout)
+        cli_before = collections.Counter(row["verdict"] for row, _, _ in results)
+        cli_after = collections.Counter(verdict for _, verdict, _ in results)
+        kinds = sorted(set(cli_before) | set(cli_after))
+        print(f"\n{len(results)} cases of section 3 (config and CLI), each command run as the probe wrote it\n")
+        print("| | " + " | ".join(kinds) + " |")
+        print("|---|" + "---:|" * len(kinds))
+        for when, count in (("before", cli_before), ("after", cli_after)):
+            print(f"| {when} | " + " | ".join(str(count[k]) for k in kinds) + " |")
+        print("\nEvery case that now exits 0 or otherwise than with one error line (to read):\n")
+        print("| # | case | probe | now | last line |")
+        print("|---:|---|---|---|---|")
+        for row, verdict, last in results:
+            if verdict != "CLEAR":
+                print(f"| {row['n']} | {row['case']} | {row['verdict']} | {verdict} | {last.replace('|', '/')} |")
+        print(json.dumps({"cli_before": cli_before, "cli_after": cli_after}))
     return 0
 
 

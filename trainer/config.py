@@ -11,11 +11,16 @@ from typing import Any
 
 import yaml
 
-__all__ = ["PRESETS", "ConfigError", "TrainConfig", "check_device", "resolve_config"]
+__all__ = ["PRESETS", "ConfigError", "TrainConfig", "check_device", "one_line", "resolve_config"]
 
 
 class ConfigError(ValueError):
     """A configuration a user wrote is wrong; the message says what and how to fix it."""
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (a CLI prints exactly one line per error)."""
+    return " ".join(str(error).split())
 
 
 def _opt(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best in the table below
@@ -135,7 +140,7 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
         "micro_batch_size", "max_new_tokens", "max_episode_steps", "lora_r", "lora_alpha")},
     "group_size": (_at_least(2), _any, "an integer >= 2 (group-relative advantages)"),
     "history_length": (_at_least(0), _any, "an integer >= 0"),
-    "seed": (_at_least(0), _any, "an integer >= 0"),
+    "seed": (_at_least(0), lambda v: v < 2**32, "an integer in [0, 2**32)"),  # what NumPy's seeding takes
     "max_prompt_tokens": (_at_least(16), _any, "an integer >= 16"),
     "learning_rate": (_above(0), _any, "a number > 0"),
     "gamma": (_at_least(0), lambda v: v <= 1, "a number in [0, 1]"),

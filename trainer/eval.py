@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from .checkpoint import CheckpointError
-from .config import ConfigError, TrainConfig, check_device, resolve_config
+from .config import ConfigError, TrainConfig, check_device, one_line, resolve_config
 
 __all__ = ["main"]
 
@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.max_episode_steps is not None and args.max_episode_steps < 1:
             raise ConfigError(f"--max-episode-steps must be >= 1, got {args.max_episode_steps}")
         check_device(args.device)
+        for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+            if path and Path(path).is_dir():
+                raise ConfigError(f"{option} {path} is a folder; give a file name")
         split = args.split or (config.eval_split if config else DEFAULT_SPLITS.get(env_id))
         try:
             extra = json.loads(args.env_kwargs)
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             table = run_episodes(env_id, task_ids, baseline_chooser(args.policy, args.seed), env_kwargs, args.episodes)
             who = f"{args.policy} policy"
     except (ConfigError, CheckpointError) as error:
-        print(f"gigpo-eval: error: {error}", file=sys.stderr)
+        print(f"gigpo-eval: error: {one_line(error)}", file=sys.stderr)
         return 2
     markdown = format_table(env_id, table)
     print(f"{env_id} {split}, {len(task_ids)} tasks x {args.episodes} episode(s), {who}, seed {args.seed}")

@@ -114,7 +114,14 @@ def resolve_model(model_name_or_path: str) -> str:
         return str(tiny_model_path("envs" if model_name_or_path == "tiny" else "qwen2.5"))
     if model_name_or_path == "smollm2-135m-instruct":
         return str(smollm2_path())
-    if os.path.isdir(model_name_or_path) or _HUB_ID.fullmatch(model_name_or_path):
+    if os.path.isdir(model_name_or_path):
+        if not os.path.isfile(os.path.join(model_name_or_path, "config.json")):
+            raise FileNotFoundError(
+                f"model folder {model_name_or_path!r} holds no config.json: give a save_pretrained folder, a hub id "
+                f"or a preset ({', '.join(MODEL_PRESETS)})"
+            )
+        return model_name_or_path
+    if _HUB_ID.fullmatch(model_name_or_path):
         return model_name_or_path  # a hub id resolves through the local Hugging Face cache (or a download)
     raise FileNotFoundError(
         f"model path {model_name_or_path!r} does not exist (and is not a hub id 'org/name' or a preset: "

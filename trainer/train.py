@@ -27,7 +27,7 @@ from stable_baselines3.common.logger import Logger, make_output_format
 from tqdm.auto import tqdm
 
 from .checkpoint import CheckpointError
-from .config import PRESETS, ConfigError, TrainConfig, resolve_config
+from .config import PRESETS, ConfigError, TrainConfig, one_line, resolve_config
 from .run_dir import ProgressCSV, atomic_write, remove_temporaries
 from .run_dir import locked as run_dir_lock
 
@@ -313,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(args.run_dir or f"runs/{config.env}-{config.algo}-seed{config.seed}-{stamp}")
         train(config, run_dir, resume=args.resume, progress=not args.no_progress)
     except (ConfigError, CheckpointError) as error:
-        print(f"gigpo-train: error: {error}", file=sys.stderr)
+        print(f"gigpo-train: error: {one_line(error)}", file=sys.stderr)
         return 2
     return 0
 
