@@ -10,6 +10,13 @@ and its outcome is read as follows: an exception raised with a message is an err
 its type is a ``ValueError``, ``TypeError``, ``RuntimeError``, ``FileNotFoundError`` or one of Gymnasium's named
 errors); a returned value is ``OK`` when the probe called it OK with the same value, else ``CHANGED`` and printed
 in full for a reader to judge (this script does not decide what is right). Before/after counts are per verdict.
+
+Section 3 (config and CLI, 101 cases): each command of the table runs as the probe wrote it (``$T`` and
+``<scratch>`` substituted, ``bash -c`` in a scratch folder with the probe's ``cfg/`` files and two finished one-round
+runs), one process at a time, ``--timeout`` seconds each. ``CLEAR``: exactly one ``error:`` line on stderr (after an
+argparse usage line at most); ``TRACEBACK``: a Python traceback anywhere; ``HANG``: the timeout; otherwise the exit
+status (``EXIT0`` ...) and the last line, listed for a reader: the probe's commands often end in ``ls`` or ``cat``
+of what the first command should (not) have written, whose status is then the shell's.
 """
 
 from __future__ import annotations

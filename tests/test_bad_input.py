@@ -307,6 +307,8 @@ def test_bad_env_arguments_are_named(env_id, kwargs, message):
         (["--max-episode-steps", "-1"], "--max-episode-steps must be >= 1, got -1"),
         (["--max-episode-steps", "0"], "--max-episode-steps must be >= 1, got 0"),
         (["--device", "gpu"], "device must be cpu, cuda, cuda:N or auto, got 'gpu'"),
+        (["--env-kwargs", '{"data_path": "/no/such/alf"}'], "no ALFWorld games at /no/such/alf"),
+        (["--env-kwargs", '{"max_receptacles": 3.5}'], "max_receptacles must be an integer >= 3"),
     ],
 )
 def test_eval_refuses_bad_limits_and_devices(capsys, argv, message):

@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             env_kwargs["max_episode_steps"] = steps
         try:
             probe = gym.make(env_id, **env_kwargs).unwrapped
-        except (TypeError, ValueError) as error:  # an unknown or wrong keyword argument
+        except (TypeError, ValueError, OSError) as error:  # an unknown or wrong keyword argument, missing data
             raise ConfigError(str(error)) from error
         task_ids = probe.task_ids[: args.tasks] if args.tasks else probe.task_ids
         if args.checkpoint:
