@@ -93,6 +93,22 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "preset is reported on (0-4). Each run is kept in runs/tuning/ and not run again when present.",
         ),
         Benchmark(
+            "tuning_candidates", "Quickstart candidates on tuning seeds 100-102 (rule declared before the runs)",
+            "bench_tuning.py",
+            ("--preset", "cpu-quickstart", "--out", "benchmarks/runs/tuning-candidates",
+             "--sweep", "gigpo", "3e-3,5e-3", "1x20", "100,101,102",
+             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102", "norm=std",
+             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102", "n_groups=8"),
+            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "3e-3", "--schedules", "1x1",
+             "--seeds", "100", "--set", "norm=std", "--out", "runs/benchmarks-smoke/tuning-candidates"),
+            "After the quickstart's seed 0 stopped at x2.93: the preset as it was (lr 3e-3), lr 5e-3, norm=std (the "
+            "reference's ALFWorld GiGPO normalisation) and n_groups=8, GiGPO one epoch over 20 rounds, on tuning "
+            "seeds 100-102, one thread per run, two runs at a time. Rule written before the runs "
+            "(benchmarks/notes/tuning.md): the highest three-seed mean replaces the preset if it beats the "
+            "preset's by 2 points. Runs are kept in benchmarks/runs/tuning-candidates/ (committed: a study may span "
+            "sessions) and not run again.",
+        ),
+        Benchmark(
             "tuning_webshop", "Score-mode learning rate sweep (cpu-webshop)", "bench_tuning.py",
             ("--preset", "cpu-webshop", "--sweep", "gigpo", "1e-3,3e-3,1e-2", "1x20", "100",
              "--out", "runs/tuning-webshop"),

@@ -5,7 +5,7 @@ Run from the repository root::
     python benchmarks/bench_tuning.py --preset cpu-quickstart --estimators gigpo grpo --lrs 1e-3 3e-3 1e-2 \\
         --schedules 1x20 2x12 --seeds 100 --out runs/tuning
     python benchmarks/bench_tuning.py --sweep gigpo 1e-3,3e-3 1x20,2x12 100 --sweep grpo 1e-2 1x20 100,101
-    python benchmarks/bench_tuning.py --sweep gigpo 3e-3 1x20 100,101,102 --set norm=std
+    python benchmarks/bench_tuning.py --sweep gigpo 3e-3 1x20 100,101,102 --sweep gigpo 3e-3 1x20 100 norm=std
 
 ``EPOCHSxROUNDS`` schedules compare a similar number of passes over fresh data. Each finished run is written to
 ``--out``/<preset>-<estimator>-lr<lr>-<epochs>x<rounds>-seed<seed>.json and skipped when the file exists, so an
@@ -82,9 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2], help="learning rates")
     parser.add_argument("--schedules", nargs="+", default=["1x20", "2x12"], help="EPOCHSxROUNDS schedules")
     parser.add_argument("--seeds", type=int, nargs="+", default=[100], help="tuning seeds")
-    parser.add_argument("--sweep", nargs=4, action="append", metavar=("ESTIMATORS", "LRS", "SCHEDULES", "SEEDS"),
-                        help="one grid as comma-separated lists (repeatable; replaces the four options above), "
-                             "e.g. --sweep gigpo,grpo 1e-3,3e-3 1x20 100,101")  # fmt: skip
+    parser.add_argument("--sweep", nargs="+", action="append",
+                        metavar="ESTIMATORS LRS SCHEDULES SEEDS [KEY=VALUE,...]",
+                        help="one grid as comma-separated lists, with optional config overrides of its own "
+                             "(repeatable; replaces the four options above), e.g. --sweep gigpo,grpo 1e-3,3e-3 1x20 "
+                             "100,101 or --sweep gigpo 3e-3 1x20 100 norm=std")  # fmt: skip
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                         help="a further config override for every run of this call (repeatable), e.g. --set norm=std; "
                              "part of each run's file name")  # fmt: skip
@@ -93,17 +95,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    grids = [(e.split(","), [float(x) for x in lr.split(",")], sc.split(","), [int(x) for x in sd.split(",")])
-             for e, lr, sc, sd in args.sweep or []] or [(args.estimators, args.lrs, args.schedules, args.seeds)]
+    grids = []
+    for grid in args.sweep or []:
+        if len(grid) not in (4, 5):
+            parser.error(f"--sweep takes ESTIMATORS LRS SCHEDULES SEEDS [KEY=VALUE,...], got {' '.join(grid)!r}")
+        e, lr, sc, sd = grid[:4]
+        extra = grid[4].split(",") if len(grid) == 5 else []
+        grids.append((e.split(","), [float(x) for x in lr.split(",")], sc.split(","), [int(x) for x in sd.split(",")],
+                      [*args.sets, *extra]))  # fmt: skip
+    grids = grids or [(args.estimators, args.lrs, args.schedules, args.seeds, args.sets)]
     if not args.report:
-        for estimators, lrs, schedules, seeds in grids:
+        for estimators, lrs, schedules, seeds, sets in grids:
             for estimator, schedule, lr, seed in itertools.product(estimators, schedules, lrs, seeds):
                 epochs, rounds = (int(x) for x in schedule.split("x"))
-                label = "".join(f"-{item.replace('=', '_')}" for item in args.sets)
+                label = "".join(f"-{item.replace('=', '_')}" for item in sets)
                 path = out / f"{args.preset}-{estimator}-lr{lr:g}-{epochs}x{rounds}{label}-seed{seed}.json"
                 if path.exists():
                     continue
-                result = run(args.preset, estimator, lr, epochs, rounds, seed, args.sets)
+                result = run(args.preset, estimator, lr, epochs, rounds, seed, sets)
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(result))
                 tmp.replace(path)
