@@ -3,9 +3,9 @@
     python -m trainer.quickstart [--rounds 20] [--seed 0] [--run-dir runs/quickstart]
 
 The ``cpu-quickstart`` preset of ``gigpo-train``: pick-and-place tasks in small rooms (``max_receptacles=3``, where
-a random policy solves 11% of the valid_seen pick tasks in 30 steps, so groups have a learning signal; in ALFWorld-
-size rooms 0.6%), 30-step episodes, 4 groups x 8 trajectories per round for 20 rounds, one epoch at lr 3e-3 on std-
-normalised GiGPO advantages, the tiny random-init model in ``score`` mode (an exact softmax policy over the
+a random policy solves 11% of the valid_seen pick tasks in 30 steps, so groups have a learning signal; in
+ALFWorld-size rooms 0.6%), 30-step episodes, 4 groups x 8 trajectories per round for 20 rounds, one epoch at lr 3e-3
+on std-normalised GiGPO advantages, the tiny random-init model in ``score`` mode (an exact softmax policy over the
 admissible actions) with full fine-tuning. The success table on the first 35 valid_seen pick tasks (4 sampled
 episodes each, same room size) is printed before and after training. The run directory gets the config, CSV logs,
 the checkpoint, the evaluation and ``learning_curve.png``.
