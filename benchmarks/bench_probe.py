@@ -42,6 +42,15 @@ BROKEN_DATA = {  # the probe's WebShop data folders (its header names them)
 }  # fmt: skip
 
 
+def _broken_data(scratch: Path) -> None:
+    """The probe's broken WebShop data folders (and an empty one) in ``scratch``."""
+    for name, products in BROKEN_DATA.items():
+        (scratch / name).mkdir()
+        (scratch / name / "items_shuffle_1000.json").write_text(products)
+        (scratch / name / "items_ins_v2_1000.json").write_text("{}")
+    (scratch / "ws_empty").mkdir()
+
+
 def probe_rows(report: Path) -> list[dict[str, str]]:
     """The rows of the probe's full table: number, section, case, command, what happened, verdict."""
     rows = []
@@ -134,11 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     changed = []
     start = Path.cwd()
     with tempfile.TemporaryDirectory() as scratch:
-        for name, products in BROKEN_DATA.items():
-            (Path(scratch) / name).mkdir()
-            (Path(scratch) / name / "items_shuffle_1000.json").write_text(products)
-            (Path(scratch) / name / "items_ins_v2_1000.json").write_text("{}")
-        (Path(scratch) / "ws_empty").mkdir()
+        _broken_data(Path(scratch))
         os.chdir(scratch)
         try:
             for file in ("snip_env.txt", "snip_adv.txt"):
@@ -174,11 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"before": counts["before"], "after": counts["after"]}))
     if not args.no_cli:
         with tempfile.TemporaryDirectory() as scratch:
-            for name, products in BROKEN_DATA.items():
-                (Path(scratch) / name).mkdir()
-                (Path(scratch) / name / "items_shuffle_1000.json").write_text(products)
-                (Path(scratch) / name / "items_ins_v2_1000.json").write_text("{}")
-            (Path(scratch) / "ws_empty").mkdir()
+            _broken_data(Path(scratch))
             (Path(scratch) / "emptymodel").mkdir()
             results = run_cli_section(reviews, Path(scratch), args.timeout)
         cli_before = collections.Counter(row["verdict"] for row, _, _ in results)

@@ -9,9 +9,12 @@ import numpy as np
 
 from .advantages import gigpo_advantages, grpo_advantages, rloo_advantages, step_group_ids
 
-__all__ = ["ESTIMATORS", "GroupRolloutBuffer", "StepRecord"]
+__all__ = ["ANCHORS", "EPISODE_STATS", "ESTIMATORS", "NORMS", "PENALTY_MODES", "GroupRolloutBuffer", "StepRecord"]
 
 ESTIMATORS = ("gigpo", "grpo", "rloo")
+NORMS = ("std", "mean")
+EPISODE_STATS = ("trajectory", "step")
+ANCHORS = ("state_hash", "observation")
 # where the invalid-action penalty goes: "row" subtracts it from the invalid row's own episode value and
 # return-to-go after the returns are computed (the reference code); "reward" adds it to the step's reward, so it
 # also lowers the episode return of the whole trajectory and discounts into its earlier steps

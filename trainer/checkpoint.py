@@ -18,11 +18,13 @@ unless the caller trusts the file (``trust_legacy_pickle=True``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +122,11 @@ def is_legacy(path: str | os.PathLike[str]) -> bool:
     return "data" in names and META not in names
 
 
-def read_archive(path: str | os.PathLike[str]) -> Archive:
-    """Read and check a checkpoint; every problem is a :class:`CheckpointError` that names it."""
+@contextlib.contextmanager
+def _opened(path: str | os.PathLike[str]) -> Iterator[tuple[Path, zipfile.ZipFile, set[str]]]:
+    """The checkpoint zip, open, with its entry names; a missing, pickled or unreadable file is a CheckpointError.
+
+    Every entry read inside the block is checked against its CRC by ``zipfile`` as it is read."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
@@ -130,25 +135,28 @@ def read_archive(path: str | os.PathLike[str]) -> Archive:
             names = set(archive.namelist())
             if "data" in names and META not in names:
                 raise CheckpointError(legacy_message(path))
-            if names != ENTRIES:
-                missing, extra = sorted(ENTRIES - names), sorted(names - ENTRIES)
-                raise CheckpointError(
-                    f"{path} is not a gigpo-gym checkpoint: entries {sorted(names)} (missing {missing}, unexpected "
-                    f"{extra}; expected exactly {sorted(ENTRIES)})"
-                )
-            bad = archive.testzip()
-            if bad is not None:
-                raise CheckpointError(f"{path} is corrupt: entry {bad} fails its CRC check")
-            meta = _parse_meta(path, archive.read(META))
-            with tempfile.TemporaryDirectory() as scratch:
-                archive.extract(POLICY, scratch)
-                archive.extract(STATE, scratch)
-                policy = _load_tensors(path, os.path.join(scratch, POLICY))
-                state = _load_tensors(path, os.path.join(scratch, STATE))
+            yield path, archive, names
     except zipfile.BadZipFile as error:
         raise CheckpointError(f"{path} is not a readable zip file (empty, truncated or corrupt): {error}") from error
     except (OSError, EOFError) as error:  # a truncated member
         raise CheckpointError(f"{path} cannot be read (truncated or corrupt): {error}") from error
+
+
+def read_archive(path: str | os.PathLike[str]) -> Archive:
+    """Read and check a checkpoint; every problem is a :class:`CheckpointError` that names it."""
+    with _opened(path) as (path, archive, names):
+        if names != ENTRIES:
+            missing, extra = sorted(ENTRIES - names), sorted(names - ENTRIES)
+            raise CheckpointError(
+                f"{path} is not a gigpo-gym checkpoint: entries {sorted(names)} (missing {missing}, unexpected "
+                f"{extra}; expected exactly {sorted(ENTRIES)})"
+            )
+        meta = _parse_meta(path, archive.read(META))
+        with tempfile.TemporaryDirectory() as scratch:
+            archive.extract(POLICY, scratch)
+            archive.extract(STATE, scratch)
+            policy = _load_tensors(path, os.path.join(scratch, POLICY))
+            state = _load_tensors(path, os.path.join(scratch, STATE))
     for alias, name in meta["aliases"].items():
         if name not in policy:
             raise CheckpointError(f"{path}: alias {alias!r} names a tensor that is not stored ({name!r})")
@@ -161,21 +169,10 @@ def read_archive(path: str | os.PathLike[str]) -> Archive:
 
 def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Only ``checkpoint.json`` of a checkpoint (checked as :func:`read_archive` checks it), without its tensors."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if "data" in names and META not in names:
-                raise CheckpointError(legacy_message(path))
-            if META not in names:
-                raise CheckpointError(f"{path} is not a gigpo-gym checkpoint: no {META}")
-            return _parse_meta(path, archive.read(META))
-    except zipfile.BadZipFile as error:
-        raise CheckpointError(f"{path} is not a readable zip file (empty, truncated or corrupt): {error}") from error
-    except (OSError, EOFError) as error:
-        raise CheckpointError(f"{path} cannot be read (truncated or corrupt): {error}") from error
+    with _opened(path) as (path, archive, names):
+        if META not in names:
+            raise CheckpointError(f"{path} is not a gigpo-gym checkpoint: no {META}")
+        return _parse_meta(path, archive.read(META))
 
 
 def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:

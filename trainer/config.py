@@ -91,17 +91,16 @@ class TrainConfig:
         if self.env not in registry:
             known = ", ".join(gigpo_gym.ENV_IDS)
             raise ConfigError(f"unknown env id {self.env!r}; registered gigpo-gym envs: {known}")
-        if self.algo not in ("gigpo", "grpo", "rloo"):
-            raise ConfigError(f"algo must be gigpo, grpo or rloo, got {self.algo!r}")
         from wrappers.actions import VALIDITY_RULES
 
-        from .buffer import PENALTY_MODES
+        from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES
 
+        if self.algo not in ESTIMATORS:
+            raise ConfigError(f"algo must be gigpo, grpo or rloo, got {self.algo!r}")
         choices = {
-            "action_mode": ("score", "generate"), "score_reduction": ("mean", "sum"),
-            "episode_stats": ("trajectory", "step"),
-            "anchor": ("state_hash", "observation"), "penalty_mode": PENALTY_MODES, "validity_rule": VALIDITY_RULES,
-            "norm": ("std", "mean", None),
+            # the policy's ACTION_MODES and SCORE_REDUCTIONS, written out: importing the policy loads transformers
+            "action_mode": ("score", "generate"), "score_reduction": ("mean", "sum"), "episode_stats": EPISODE_STATS,
+            "anchor": ANCHORS, "penalty_mode": PENALTY_MODES, "validity_rule": VALIDITY_RULES, "norm": (*NORMS, None),
         }  # fmt: skip
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

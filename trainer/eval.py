@@ -75,9 +75,8 @@ def _checkpoint_config(path: Path, trust_legacy: bool) -> tuple[Path, TrainConfi
         return zip_path, resolve_config(None, saved) if saved.is_file() else None
     from .gigpo import GiGPO
 
-    if "run" not in GiGPO.load_extra(zip_path):
-        return zip_path, None
-    return zip_path, saved_run(zip_path)[0]
+    extra = GiGPO.load_extra(zip_path)
+    return zip_path, saved_run(zip_path, extra)[0] if "run" in extra else None
 
 
 def _zero_shot_model(args: argparse.Namespace, env_id: str):

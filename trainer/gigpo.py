@@ -23,7 +23,7 @@ from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
 from . import checkpoint
-from .buffer import PENALTY_MODES, GroupRolloutBuffer, StepRecord
+from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES, GroupRolloutBuffer, StepRecord
 from .loss import policy_loss
 from .policy import LLMPolicy
 
@@ -143,8 +143,8 @@ class GiGPO(OnPolicyAlgorithm):
         if group_size < 2:
             raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
         choices = {
-            "estimator": (estimator, ("gigpo", "grpo", "rloo")), "norm": (norm, ("mean", "std", None)),
-            "episode_stats": (episode_stats, ("trajectory", "step")), "anchor": (anchor, ("state_hash", "observation")),
+            "estimator": (estimator, ESTIMATORS), "norm": (norm, (*NORMS, None)),
+            "episode_stats": (episode_stats, EPISODE_STATS), "anchor": (anchor, ANCHORS),
             "penalty_mode": (penalty_mode, PENALTY_MODES),
         }  # fmt: skip
         for name, (value, allowed) in choices.items():

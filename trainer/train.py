@@ -167,11 +167,11 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
     return dataclasses.replace(saved, **{name: getattr(requested, name) for name in RESUMABLE})
 
 
-def saved_run(checkpoint: Path) -> tuple[TrainConfig, int]:
-    """The config and round count a run's checkpoint committed."""
+def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[TrainConfig, int]:
+    """The config and round count a run's checkpoint committed (``extra``: its already read extra data)."""
     from .gigpo import GiGPO
 
-    run = GiGPO.load_extra(checkpoint).get("run")
+    run = (GiGPO.load_extra(checkpoint) if extra is None else extra).get("run")
     try:
         saved = TrainConfig(**run["config"])
         # the device it trained on need not exist here: a resume or an evaluation names its own
