@@ -125,6 +125,15 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "success on the 35 held-out valid_seen pick tasks x 4 sampled episodes before and after training.",
         ),
         Benchmark(
+            "policy_probe", "What the quickstart's policy learned, and what simple policies reach there",
+            "bench_policy_probe.py",
+            ("--checkpoint", "runs/quickstart-seeds-std/run-seed0/checkpoint.zip", "--seed", "0"),
+            ("--episodes", "1"),
+            "Hand policies simulated on the quickstart's evaluation tasks (uniform, without useless verbs, verb "
+            "weights only, goal-conditioned take/put), and the quickstart study's seed-0 checkpoint against its "
+            "untrained start: the expert command's probability relative to uniform, per verb and within its verb.",
+        ),
+        Benchmark(
             "probe", "Bad-input probe, sections 1-2 re-run (env and advantage cases)", "bench_probe.py", (), (),
             "The one-line env and advantage cases of ../shared/reviews/bad-input-probe.md (probe/snip_*.txt), run "
             "against this code and set beside the probe's verdicts on commit b36e1ec; changed return values are "
