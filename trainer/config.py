@@ -45,7 +45,8 @@ class TrainConfig:
     lora_r: int = _opt(8, "LoRA rank")
     lora_alpha: int = _opt(16, "LoRA alpha")
     gradient_checkpointing: bool = _opt(False, "recompute activations in the backward pass (less memory, more time)")
-    temperature: float = _opt(1.0, "sampling temperature (generate mode)")
+    temperature: float = _opt(1.0, "sampling temperature of the tokens (generate mode) or of the softmax over the "
+                                   "admissible commands (score mode); log-probs use the same temperature")
     max_new_tokens: int = _opt(256, "response length limit (generate mode)")
     max_prompt_tokens: int = _opt(2048, "prompt length limit; longer prompts drop their oldest history first")
     rounds: int = _opt(8, "rollout rounds; each round is followed by one update")
