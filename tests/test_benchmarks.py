@@ -116,3 +116,11 @@ def test_bench_quickstart_and_tuning_keep_each_run_on_disk(tmp_path):
     again = run("bench_tuning.py", *tune, str(tmp_path / "t"))
     assert "eval success" not in again.split("| preset")[0]  # the finished run was not trained again
     assert "| cpu-quickstart | gigpo | 0.001 | 1x1 | - | 100 |" in again
+
+
+def test_bench_policy_probe_hand_policies_separate_verbs_from_reading_the_goal():
+    """Goal-conditioned take/put beats verb weights, which beat uniform play, on the quickstart's tasks."""
+    out = run("bench_policy_probe.py", "--episodes", "1")
+    success = {line.split(":")[0].strip(): float(line.rsplit(":", 1)[1]) for line in out.splitlines()[1:5]}
+    uniform, useless, verbs, goal = success.values()
+    assert uniform < useless and uniform < verbs < goal and goal > 80.0, out
