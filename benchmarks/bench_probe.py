@@ -36,7 +36,7 @@ from pathlib import Path
 
 PRELUDE = "import gymnasium as gym, gigpo_gym, numpy as np; from trainer import advantages as A\n"
 NAMED_ERRORS = ("ValueError", "TypeError", "RuntimeError", "FileNotFoundError", "NameNotFound", "VersionNotFound",
-                "Error", "ImportError", "ResetNeeded")  # fmt: skip
+                "Error", "ImportError", "ResetNeeded", "CheckpointError")  # fmt: skip
 BROKEN_DATA = {  # the probe's WebShop data folders (its header names them)
     "ws_bad": "{not json", "ws_list": "[]", "ws_dict": '{"a": 1}', "ws_rec": '[{"asin": "B1"}, {"name": 3}]',
 }  # fmt: skip
@@ -71,13 +71,13 @@ def probe_verdicts(report: Path) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def run_case(snippet: str) -> tuple[str, str]:
+def run_case(snippet: str, prelude: str = PRELUDE) -> tuple[str, str]:
     """(outcome, text): ``"returns"`` and the value's repr, or the exception's type and first line."""
     namespace: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            exec(PRELUDE + snippet, namespace)  # the probe's own snippets, run as it ran them
+            exec(prelude + snippet, namespace)  # the probe's own snippets (or ours for its API cases), run as written
         except Exception as error:  # noqa: BLE001 - every outcome is recorded
             where = traceback.extract_tb(error.__traceback__)[-1]
             first = (str(error).splitlines() or [""])[0][:200]
@@ -88,6 +88,60 @@ def run_case(snippet: str) -> tuple[str, str]:
 
         return "returns", f"{np.array2string(value, precision=4, threshold=8)} (dtype {value.dtype})"
     return "returns", repr(value)[:200]
+
+
+# section "1/3 Python API": the probe's script for these (probe_api.py) is not in ../shared, so each case it names
+# is written here from its name; ``r`` is the value read when nothing is raised
+API_PRELUDE = (
+    "import gigpo_gym; from trainer.gigpo import GiGPO; from trainer.tiny import tiny_model_path; "
+    "from wrappers.group_env import GroupVecEnv\n"
+    "PK = dict(model_name_or_path=str(tiny_model_path()))\n"
+    "def new(**kw): return GiGPO('LLMPolicy', kw.pop('env', 'ALFWorld-text-v0'), n_groups=kw.pop('n_groups', 1), "
+    "group_size=2, policy_kwargs=kw.pop('policy_kwargs', PK), **kw)\n"
+)
+API_CASES = {
+    "GiGPO env id unknown": "r = new(env='Nope-v0')",
+    "GiGPO estimator='bogus'": "r = new(estimator='bogus')",
+    "GiGPO n_groups=0": "r = new(n_groups=0)",
+    "GiGPO anchor='bogus'": "r = new(anchor='bogus')",
+    "GiGPO episode_stats='bogus'": "r = new(episode_stats='bogus')",
+    "GiGPO policy_kwargs unknown key": "r = new(policy_kwargs=dict(PK, bogus=1))",
+    "GiGPO policy='MlpPolicy'": "r = GiGPO('MlpPolicy', 'ALFWorld-text-v0', n_groups=1, group_size=2)",
+    "predict score mode, no admissible_commands": "r = new().predict({'text': 'You see a bed 1.'})",
+    "predict score mode, admissible=[]": "r = new().predict({'text': 'x', 'admissible_commands': []})",
+    "predict missing 'text'": "r = new().predict({'admissible_commands': ['look']})",
+    "predict text=None": "r = new().predict({'text': None, 'admissible_commands': ['look']})",
+    "predict empty list": "r = new().predict([])",
+    "predict 1 MB observation": (
+        "r = new().predict({'text': 'a ' * 500_000, 'admissible_commands': ['look', 'inventory']})[0]"
+    ),
+    "predict admissible with 2000 commands": (
+        "r = new().predict({'text': 'x', 'admissible_commands': [f'go to shelf {i}' for i in range(2000)]})[0]"
+    ),
+    "learn(total_timesteps=0)": "r = new().learn(total_timesteps=0).num_timesteps",
+    "save to path in missing dir (creates)": "r = new().save('made/by/save/model.zip').is_file()",
+    "save to a directory path": "import os; os.makedirs('adir', exist_ok=True); r = new().save('adir')",
+    "GiGPO.load nonexistent": "r = GiGPO.load('no/such/checkpoint.zip')",
+    "GiGPO.load directory": "import os; os.makedirs('adir', exist_ok=True); r = GiGPO.load('adir')",
+    "GroupVecEnv step wrong number of actions": (
+        "e = GroupVecEnv('ALFWorld-text-v0', 1, 2); e.reset(); r = e.step(['look'])"
+    ),
+    "GroupVecEnv step None for running copy": (
+        "e = GroupVecEnv('ALFWorld-text-v0', 1, 2); e.reset(); r = e.step(['look', None])"
+    ),
+    "GroupVecEnv step before reset": "r = GroupVecEnv('ALFWorld-text-v0', 1, 2).step(['look', 'look'])",
+    "GroupVecEnv group_size=0": "r = GroupVecEnv('ALFWorld-text-v0', 1, 0)",
+}  # fmt: skip
+
+
+def run_api_section(before: dict[str, tuple[str, str, str]]) -> list[tuple[str, str, str, str]]:
+    """(case, probe's verdict, now, outcome) of every API case: a named error is CLEAR, a value is for a reader."""
+    results = []
+    for case, snippet in API_CASES.items():
+        outcome, text = run_case(snippet, API_PRELUDE)
+        now = "returns" if outcome == "returns" else "CLEAR" if outcome in NAMED_ERRORS else "TRACEBACK"
+        results.append((case, before.get(case, ("?", "", "?"))[2], now, f"{outcome}: {text}"))
+    return results
 
 
 T_SHORTHAND = ("--model tiny --rounds 1 --set n_groups=1 --set group_size=2 --set max_episode_steps=5 "
@@ -177,6 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     for case, section, verdict, after, text in changed:
         print(f"| {case} | {section} | {verdict} | {after} | {text.replace('|', '/')} |")
     print(json.dumps({"before": counts["before"], "after": counts["after"]}))
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        try:
+            api = run_api_section(before)
+        finally:
+            os.chdir(start)
+    print(f"\n{len(api)} cases of the Python API (the probe's section 1/3), each written from the case's name\n")
+    print("| case | probe | now | outcome now |")
+    print("|---|---|---|---|")
+    for case, verdict, now, text in api:
+        print(f"| {case} | {verdict} | {now} | {text.replace('|', '/')} |")
+    print(json.dumps({"api_before": collections.Counter(v for _, v, _, _ in api),
+                      "api_after": collections.Counter(n for _, _, n, _ in api)}))  # fmt: skip
     if not args.no_cli:
         with tempfile.TemporaryDirectory() as scratch:
             _broken_data(Path(scratch))

@@ -263,6 +263,8 @@ def test_predict_save_and_step_misuse_are_named(tiny_path, tmp_path):
         model.predict({"text": None})
     with pytest.raises(ValueError, match="is a folder"):
         model.save(tmp_path)
+    with pytest.raises(ValueError, match="is a folder, not a checkpoint file"):
+        GiGPO.load(tmp_path)
     with pytest.raises(RuntimeError, match="call reset"):
         GroupVecEnv("ALFWorld-text-v0", 1, 2).step(["look", "look"])
 

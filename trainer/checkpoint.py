@@ -128,6 +128,8 @@ def _opened(path: str | os.PathLike[str]) -> Iterator[tuple[Path, zipfile.ZipFil
 
     Every entry read inside the block is checked against its CRC by ``zipfile`` as it is read."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file (e.g. {path / 'checkpoint.zip'})")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
