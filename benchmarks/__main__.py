@@ -134,7 +134,7 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "untrained start: the expert command's probability relative to uniform, per verb and within its verb.",
         ),
         Benchmark(
-            "probe", "Bad-input probe, sections 1-2 re-run (env and advantage cases)", "bench_probe.py", (), (),
+            "probe", "Bad-input probe re-run: env, advantage, Python-API and CLI cases", "bench_probe.py", (), (),
             "The one-line env and advantage cases of ../shared/reviews/bad-input-probe.md (probe/snip_*.txt), run "
             "against this code and set beside the probe's verdicts on commit b36e1ec; changed return values are "
             "listed for a reader to judge. Skipped without ../shared/reviews.",
