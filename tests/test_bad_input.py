@@ -343,13 +343,21 @@ READ_CHANGES = {"WS step(1 MB string)", "ALF max_episode_steps=-1", "step: unhas
 
 
 @pytest.mark.skipif(not (REVIEWS / "bad-input-probe.md").is_file(), reason="../shared/reviews is not beside the clone")
-def test_every_probe_env_and_advantage_case_ends_in_a_result_or_a_clear_error(capsys, monkeypatch):
+def test_every_probe_env_advantage_and_api_case_ends_in_a_result_or_a_clear_error(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_probe
 
     assert bench_probe.main(["--reviews", str(REVIEWS), "--no-cli"]) == 0
     out = capsys.readouterr().out
-    counts = json.loads(out.strip().splitlines()[-1])["after"]
+    summaries: dict = {}
+    for line in out.splitlines():
+        if line.startswith("{"):
+            summaries.update(json.loads(line))
+    counts = summaries["after"]
     assert set(counts) <= {"CLEAR", "OK", "CHANGED"}, counts
+    # the API cases: named errors where the probe saw tracebacks or silence, values only where it found them right
+    assert summaries["api_after"] == {"CLEAR": 19, "returns": 4}, summaries["api_after"]
+    api_rows = [line for line in out.splitlines() if line.endswith("|") and "| returns |" in line]
+    assert all("| OK | returns |" in line for line in api_rows), api_rows
     rows = [line for line in out.splitlines() if "| CHANGED |" in line and not line.startswith("| |")]
     assert {line.split(" | ")[0].lstrip("| ") for line in rows} == READ_CHANGES
