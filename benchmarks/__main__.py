@@ -109,6 +109,20 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "sessions) and not run again.",
         ),
         Benchmark(
+            "tuning_temperature", "Score-mode temperature candidates on tuning seeds 100-102 (rule declared before "
+            "the runs)", "bench_tuning.py",
+            ("--preset", "cpu-quickstart", "--out", "benchmarks/runs/tuning-temperature",
+             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102",
+             "--sweep", "gigpo", "1e-3,3e-3", "1x20", "100,101,102", "temperature=0.3"),
+            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "1e-3", "--schedules", "1x1",
+             "--seeds", "100", "--set", "temperature=0.3", "--out", "runs/benchmarks-smoke/tuning-temperature"),
+            "After the policy probe found no goal conditioning: the preset (T 1, lr 3e-3, norm std) against score-mode "
+            "temperature 0.3 at lr 1e-3 and 3e-3, GiGPO one epoch over 20 rounds, tuning seeds 100-102, 2 threads, "
+            "one run at a time. Rule in benchmarks/runs/tuning-temperature/RULE.md, committed before the runs: the "
+            "best three-seed mean replaces the preset's setting if it beats the preset's by 3 points and is below it "
+            "on at most one seed. Runs are kept in benchmarks/runs/tuning-temperature/ and not run again.",
+        ),
+        Benchmark(
             "tuning_webshop", "Score-mode learning rate sweep (cpu-webshop)", "bench_tuning.py",
             ("--preset", "cpu-webshop", "--sweep", "gigpo", "1e-3,3e-3,1e-2", "1x20", "100",
              "--out", "runs/tuning-webshop"),
