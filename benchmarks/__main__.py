@@ -141,11 +141,12 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
         Benchmark(
             "policy_probe", "What the quickstart's policy learned, and what simple policies reach there",
             "bench_policy_probe.py",
-            ("--checkpoint", "runs/quickstart-seeds-std/run-seed0/checkpoint.zip", "--seed", "0"),
+            ("--checkpoint", "runs/quickstart-seeds/run-seed0/checkpoint.zip", "--seed", "0"),
             ("--episodes", "1"),
             "Hand policies simulated on the quickstart's evaluation tasks (uniform, without useless verbs, verb "
             "weights only, goal-conditioned take/put), and the quickstart study's seed-0 checkpoint against its "
-            "untrained start: the expert command's probability relative to uniform, per verb and within its verb.",
+            "untrained start (bench_quickstart writes it): the expert command's probability relative to uniform, per "
+            "verb and within its verb.",
         ),
         Benchmark(
             "probe", "Bad-input probe re-run: env, advantage, Python-API and CLI cases", "bench_probe.py", (), (),

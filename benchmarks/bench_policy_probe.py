@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import random
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -29,14 +30,13 @@ import torch
 import gigpo_gym  # noqa: F401
 from gigpo_gym.alfworld import expert_command
 from trainer.config import resolve_config
-from trainer.train import build_model, eval_task_ids
+from trainer.train import build_model, env_kwargs_of, eval_task_ids
 
 USELESS = ("look", "inventory", "examine", "close")
 
 
 def _env(config):
-    return gym.make(config.env, **{**config.env_kwargs, "split": config.eval_split},
-                    max_episode_steps=config.max_episode_steps)  # fmt: skip
+    return gym.make(config.env, **env_kwargs_of(config, config.eval_split))
 
 
 def _goal_weight(command: str, goal_words: set[str]) -> float:
@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the untrained model, walks and sampling")
     parser.add_argument("--episodes", type=int, default=4, help="simulated episodes per task")
     args = parser.parse_args(argv)
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        parser.error(f"--checkpoint {args.checkpoint} not found (python -m trainer.quickstart writes one into its "
+                     "run directory)")  # fmt: skip
     config = resolve_config("cpu-quickstart", seed=args.seed)
     hands = {
         "uniform": lambda c, g: 1.0,

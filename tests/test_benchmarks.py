@@ -124,3 +124,9 @@ def test_bench_policy_probe_hand_policies_separate_verbs_from_reading_the_goal()
     success = {line.split(":")[0].strip(): float(line.rsplit(":", 1)[1]) for line in out.splitlines()[1:5]}
     uniform, useless, verbs, goal = success.values()
     assert uniform < useless and uniform < verbs < goal and goal > 80.0, out
+
+
+def test_bench_policy_probe_names_a_missing_checkpoint():
+    done = subprocess.run([sys.executable, "benchmarks/bench_policy_probe.py", "--checkpoint", "no/such.zip"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2 and "--checkpoint no/such.zip not found" in done.stderr.strip().splitlines()[-1]
