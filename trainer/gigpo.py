@@ -80,7 +80,8 @@ class GiGPO(OnPolicyAlgorithm):
             group of equal returns is kept when GiGPO's step advantage is non-zero there). Mini-batches whose
             advantages are all zero never take an optimiser step, filtered or not: Adam would move the weights by
             about the learning rate with no signal.
-        kl_coef: KL penalty coefficient (paper: 0.01).
+        kl_coef: KL penalty coefficient (paper: 0.01). At 0 the round's reference pass is skipped and the log's
+            ``train/approx_kl`` (the drift from the rollout policy) replaces ``train/kl`` (from the reference).
         ent_coef: entropy bonus coefficient.
         max_grad_norm: gradient clipping norm.
         env_kwargs: ``gym.make`` keyword arguments when ``env`` is an id.
@@ -369,8 +370,11 @@ class GiGPO(OnPolicyAlgorithm):
         totals = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "entropy": 0.0, "tokens": 0.0, "loss": 0.0}
         grad_norms, skipped, steps = [], 0, 0
         params = self.policy.trainable_parameters()
+        # without a KL penalty the reference's log-probs change no gradient: its pass (a quarter of an update) is
+        # skipped and the KL term measures the drift from the policy that sampled the round (SB3's approx_kl)
+        with_reference = self.kl_coef > 0
         self.policy.set_training_mode(False)  # the frozen reference is evaluated as the rollout was: no dropout
-        self._fill_reference_logprobs(records)
+        self._fill_reference_logprobs(records, with_reference)
         self.policy.set_training_mode(True)
         rows = buffer.signal_rows().nonzero()[0] if self.filter_groups else None
         for _ in range(self.n_epochs):
@@ -405,7 +409,7 @@ class GiGPO(OnPolicyAlgorithm):
             self.logger.record(key, value)
         self.logger.record("train/loss", totals["loss"] / tokens)
         self.logger.record("train/policy_gradient_loss", totals["pg"] / tokens)
-        self.logger.record("train/kl", totals["kl"] / tokens)
+        self.logger.record("train/kl" if with_reference else "train/approx_kl", totals["kl"] / tokens)
         self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
         self.logger.record("train/entropy", totals["entropy"] / tokens)
         self.logger.record("train/grad_norm", float(np.mean(grad_norms)) if grad_norms else 0.0)
@@ -443,8 +447,15 @@ class GiGPO(OnPolicyAlgorithm):
         return chosen, torch.ones_like(chosen), entropy
 
     @torch.no_grad()
-    def _fill_reference_logprobs(self, records: list[StepRecord]) -> None:
-        """The reference policy's log-probs of every step, computed once per round in micro-batches."""
+    def _fill_reference_logprobs(self, records: list[StepRecord], with_reference: bool = True) -> None:
+        """The reference policy's log-probs of every step, computed once per round in micro-batches.
+
+        ``with_reference=False`` copies the rollout's log-probs instead (no forward pass).
+        """
+        if not with_reference:
+            for record in records:
+                record.ref_logprobs = np.asarray(record.old_logprobs).copy()
+            return
         for m in range(0, len(records), self.micro_batch_size):
             micro = records[m : m + self.micro_batch_size]
             logp, _, _ = self._logprobs(micro, reference=True)
