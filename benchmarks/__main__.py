@@ -123,6 +123,21 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "on at most one seed. Runs are kept in benchmarks/runs/tuning-temperature/ and not run again.",
         ),
         Benchmark(
+            "tuning_rounds", "More rounds in the quickstart's time: 30 rounds at kl_coef 0 against the preset (rule "
+            "declared before the runs)", "bench_tuning.py",
+            ("--preset", "cpu-quickstart", "--out", "benchmarks/runs/tuning-rounds",
+             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102",
+             "--sweep", "gigpo", "3e-3", "1x30", "100,101,102", "kl_coef=0"),
+            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "3e-3", "--schedules", "1x1",
+             "--seeds", "100", "--set", "kl_coef=0", "--out", "runs/benchmarks-smoke/tuning-rounds"),
+            "After the temperature sweep kept the preset: the preset (20 rounds, kl_coef 0.01) against 30 rounds at "
+            "kl_coef 0 (the trainer then skips the reference pass, which pays for part of the extra rounds), GiGPO one "
+            "epoch, lr 3e-3, tuning seeds 100-102, 2 threads, one run at a time; the preset's runs are those of the "
+            "temperature sweep. Rule in benchmarks/runs/tuning-rounds/RULE.md, committed before the runs: the arm "
+            "replaces the preset's rounds and kl_coef if its three-seed mean beats the preset's by 3 points and it is "
+            "below it on at most one seed.",
+        ),
+        Benchmark(
             "tuning_webshop", "Score-mode learning rate sweep (cpu-webshop)", "bench_tuning.py",
             ("--preset", "cpu-webshop", "--sweep", "gigpo", "1e-3,3e-3,1e-2", "1x20", "100",
              "--out", "runs/tuning-webshop"),

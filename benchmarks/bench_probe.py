@@ -17,6 +17,9 @@ runs), one process at a time, ``--timeout`` seconds each. ``CLEAR``: exactly one
 argparse usage line at most); ``TRACEBACK``: a Python traceback anywhere; ``HANG``: the timeout; otherwise the exit
 status (``EXIT0`` ...) and the last line, listed for a reader: the probe's commands often end in ``ls`` or ``cat``
 of what the first command should (not) have written, whose status is then the shell's.
+
+Sections 4 to 7 (checkpoints and resume, security, determinism, concurrency; 69 cases) are made again from their
+names on the current checkpoint format by :mod:`probe_runs`, each with the check that decides it.
 """
 
 from __future__ import annotations
@@ -149,10 +152,11 @@ T_SHORTHAND = ("--model tiny --rounds 1 --set n_groups=1 --set group_size=2 --se
 NOISE = ("Loading weights", "Warning", "warn", "return forward_call", "[transformers]", "  warnings.warn")
 
 
-def cli_outcome(command: str, scratch: Path, timeout: float) -> tuple[str, str]:
-    """Run one of the probe's shell commands in ``scratch``; (verdict, last line of output)."""
+def cli_outcome(command: str, scratch: Path, timeout: float, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """Run one of the probe's shell commands in ``scratch`` (``env``: variables to set); (verdict, last line)."""
     command = command.replace("\\|", "|").replace("$T", T_SHORTHAND).replace("<scratch>", str(scratch))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1",
+           **(env or {})}  # fmt: skip
     try:
         done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env, capture_output=True, text=True,
                               timeout=timeout)  # fmt: skip
@@ -186,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reviews", default="../shared/reviews", help="folder of bad-input-probe.md and probe/")
     parser.add_argument("--no-cli", action="store_true", help="skip section 3 (about 10 minutes of CLI runs)")
+    parser.add_argument("--no-runs", action="store_true",
+                        help="skip sections 4-7 (checkpoints, resume, security, determinism, concurrency; about 15 "
+                             "minutes of training runs)")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=120, help="seconds before a CLI case counts as a hang")
     args = parser.parse_args(argv)
     reviews = Path(args.reviews).resolve()
@@ -264,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             if verdict != "CLEAR":
                 print(f"| {row['n']} | {row['case']} | {row['verdict']} | {verdict} | {last.replace('|', '/')} |")
         print(json.dumps({"cli_before": cli_before, "cli_after": cli_after}))
+    if not args.no_runs:
+        import probe_runs
+
+        with tempfile.TemporaryDirectory() as scratch:
+            probe_runs.report(probe_runs.Runner(reviews, Path(scratch), args.timeout).run_all(), before)
     return 0
 
 

@@ -102,6 +102,15 @@ def _last(tensors):
     return sorted(k for k in tensors if tensors[k].is_floating_point())[-1]
 
 
+def _edit_meta(change):
+    def apply(items):
+        meta = json.loads(items["checkpoint.json"])
+        change(meta)
+        items["checkpoint.json"] = json.dumps(meta).encode()
+
+    return apply
+
+
 CORRUPTIONS = {
     "empty": (lambda raw: b"", "not a readable zip"),
     "text": (lambda raw: b"hello, not a zip\n" * 10, "not a readable zip"),
@@ -124,6 +133,9 @@ EDITS = {
     "nan weights": (_poison_policy(lambda t: t[_last(t)].view(-1).__setitem__(0, float("nan"))), "NaN or infinite"),
     "unknown argument": (lambda items: items.update({"checkpoint.json": items["checkpoint.json"].replace(
         b'"gamma":', b'"tensorboard_log": "../x", "gamma":')}), "unknown constructor arguments"),  # fmt: skip
+    "missing model": (_edit_meta(lambda m: m["arguments"]["policy_kwargs"].update(model_name_or_path="/no/such/m")),
+                      "names a model that cannot be loaded here: model path '/no/such/m' does not exist"),
+    "no observation space": (_edit_meta(lambda m: m["spaces"].pop("observation")), "no entry 'observation'"),
     "bad argument": (lambda items: items.update({"checkpoint.json": items["checkpoint.json"].replace(
         b'"batch_size": 8', b'"batch_size": 0')}), "batch_size must be >= 1"),  # fmt: skip
 }

@@ -164,3 +164,31 @@ def test_damaged_checkpoints_are_one_line_errors(tiny_path, tmp_path, capsys, da
     assert err.startswith("gigpo-eval: error:") and str(path) in err and err.count("\n") == 1
     assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--rounds", "2", "--no-progress"]) == 2
     assert capsys.readouterr().err.startswith("gigpo-train: error:")
+
+
+def test_a_run_state_missing_a_setting_and_a_missing_model_are_one_line_errors(tiny_path, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert train_cli.main(argv(tiny_path, run_dir, 1)) == 0
+    path = run_dir / "checkpoint.zip"
+    with zipfile.ZipFile(path) as archive:
+        items = {n: archive.read(n) for n in archive.namelist()}
+    original = dict(items)
+    meta = json.loads(items["checkpoint.json"])
+    del meta["extra"]["run"]["config"]["model"]  # a default filled in here would be a setting the run never used
+    items["checkpoint.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as out:
+        for name, data in items.items():
+            out.writestr(name, data)
+    capsys.readouterr()
+    assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--rounds", "2", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gigpo-train: error:") and "lacks ['model']" in err and err.count("\n") == 1
+    meta = json.loads(original["checkpoint.json"])
+    meta["arguments"]["policy_kwargs"]["model_name_or_path"] = str(tmp_path / "gone")
+    original["checkpoint.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(path, "w") as out:
+        for name, data in original.items():
+            out.writestr(name, data)
+    assert eval_cli.main(["--checkpoint", str(run_dir), "--tasks", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gigpo-eval: error:") and "cannot be loaded" in err and err.count("\n") == 1

@@ -601,8 +601,12 @@ class GiGPO(OnPolicyAlgorithm):
                 model.env.set_rng_state(meta["rng"]["env"])
         except checkpoint.CheckpointError:
             raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        except KeyError as error:
+            raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: no entry {error}") from error
+        except (TypeError, ValueError, RuntimeError) as error:
             raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: {error}") from error
+        except OSError as error:  # the model it names (a path, a hub id offline) cannot be loaded here
+            raise checkpoint.CheckpointError(f"{path} names a model that cannot be loaded here: {error}") from error
         return model
 
     @staticmethod

@@ -173,6 +173,10 @@ def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[Tr
 
     run = (GiGPO.load_extra(checkpoint) if extra is None else extra).get("run")
     try:
+        names = {f.name for f in dataclasses.fields(TrainConfig)}
+        if set(run["config"]) != names:  # a default filled in for a missing key would be a setting never used
+            missing, unknown = sorted(names - set(run["config"])), sorted(set(run["config"]) - names)
+            raise ValueError(f"its config lacks {missing} and has unknown keys {unknown}")
         saved = TrainConfig(**run["config"])
         # the device it trained on need not exist here: a resume or an evaluation names its own
         dataclasses.replace(saved, device="cpu").validate()
