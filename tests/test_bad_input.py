@@ -148,6 +148,10 @@ def test_overflowing_rewards_raise_instead_of_nan():
         ("gamma=1.5", "gamma must be a number in [0, 1], got 1.5"),
         ("omega=.nan", "omega must be a number >= 0, got nan"),
         ("kl_coef=-5.0", "kl_coef must be a number >= 0, got -5.0"),
+        ("dtype=float64", "dtype must be one of float32, bfloat16, float16, got 'float64'"),
+        ("dtype=float16", "dtype float16 needs CUDA (device 'cpu' runs on the CPU); use bfloat16 there"),
+        ("attn_implementation=fast", "attn_implementation must be one of eager, sdpa, flash_attention_2, "
+                                     "flex_attention, None, got 'fast'"),
         ("clip_range=-1.0", "clip_range must be a number in (0, 1), got -1.0"),
         ("learning_rate=-1", "learning_rate must be a number > 0, got -1.0"),
         ("temperature=0", "temperature must be a number > 0, got 0.0"),

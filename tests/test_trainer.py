@@ -324,3 +324,25 @@ def test_kl_coef_zero_skips_the_reference_pass_and_trains_the_same(tiny_path):
     # lr-1e-2 step moves weights by ~1e-2)
     assert all(torch.allclose(a, b, rtol=0, atol=1e-5) for a, b in zip(*weights))
     assert "train/approx_kl" in keys[1] and "train/kl" not in keys[1]
+
+
+@pytest.mark.parametrize("use_lora", [False, True])
+def test_bfloat16_weights_train_with_float32_logprobs_and_reload(tiny_path, tmp_path, use_lora):
+    model = make_model(tiny_path, policy_kwargs=dict(use_lora=use_lora, dtype="bfloat16"), learning_rate=1e-2)
+    base = {p.dtype for n, p in model.policy.model.named_parameters() if "lora_" not in n}
+    assert base == {torch.bfloat16}
+    assert {p.dtype for p in model.policy.trainable_parameters()} == ({torch.float32} if use_lora else {torch.bfloat16})
+    model.learn(total_timesteps=1)
+    record = model.rollout_buffer.records[0]
+    logp = model.policy.candidate_logprobs([record.prompt_ids], [record.candidate_ids])[0]
+    assert logp.dtype == torch.float32 and torch.isfinite(logp).all()
+    assert float(logp.exp().sum()) == pytest.approx(1.0, abs=1e-5)  # a distribution, normalised in float32
+    before = [p.detach().clone() for p in model.policy.trainable_parameters()]
+    model.rollout_buffer.advantages = np.random.default_rng(0).normal(size=len(model.rollout_buffer))
+    model.train()
+    assert math.isfinite(model.last_train_stats["loss"]) and model.last_train_stats["optimizer_steps"] >= 1
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.policy.trainable_parameters()))
+    loaded = GiGPO.load(model.save(tmp_path / "bf16"))
+    assert {p.dtype for n, p in loaded.policy.model.named_parameters() if "lora_" not in n} == {torch.bfloat16}
+    again = loaded.policy.candidate_logprobs([record.prompt_ids], [record.candidate_ids])[0]
+    assert torch.equal(again, model.policy.candidate_logprobs([record.prompt_ids], [record.candidate_ids])[0])

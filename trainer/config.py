@@ -49,6 +49,10 @@ class TrainConfig:
                                    "admissible commands (score mode); log-probs use the same temperature")
     max_new_tokens: int = _opt(256, "response length limit (generate mode)")
     max_prompt_tokens: int = _opt(2048, "prompt length limit; longer prompts drop their oldest history first")
+    dtype: str = _opt("float32", "weights of the policy and its reference: float32, bfloat16 or float16 (float16 "
+                      "needs CUDA); log-probs and the loss stay float32")
+    attn_implementation: str | None = _opt(None, "attention kernel for from_pretrained: eager, sdpa, "
+                                           "flash_attention_2 or flex_attention; default: transformers' choice")
     rounds: int = _opt(8, "rollout rounds; each round is followed by one update")
     n_groups: int = _opt(4, "tasks per round")
     group_size: int = _opt(4, "trajectories per task (paper: 8)")
@@ -102,6 +106,7 @@ class TrainConfig:
             # the policy's ACTION_MODES and SCORE_REDUCTIONS, written out: importing the policy loads transformers
             "action_mode": ("score", "generate"), "score_reduction": ("mean", "sum"), "episode_stats": EPISODE_STATS,
             "anchor": ANCHORS, "penalty_mode": PENALTY_MODES, "validity_rule": VALIDITY_RULES, "norm": (*NORMS, None),
+            "dtype": DTYPES, "attn_implementation": (*ATTN_IMPLEMENTATIONS, None),
         }  # fmt: skip
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -115,6 +120,8 @@ class TrainConfig:
                 f"micro_batch_size ({self.micro_batch_size}) must not exceed batch_size ({self.batch_size})"
             )
         check_device(self.device)
+        if self.dtype == "float16" and not _uses_cuda(self.device):
+            raise ConfigError(f"dtype float16 needs CUDA (device {self.device!r} runs on the CPU); use bfloat16 there")
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what ``config.yaml`` holds)."""
@@ -154,6 +161,17 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "success_reward": (_above(0), _any, "a number > 0"),
     "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
 }  # fmt: skip
+
+
+# the policy's DTYPES and ATTN_IMPLEMENTATIONS, written out here too: importing the policy loads transformers
+DTYPES = ("float32", "bfloat16", "float16")
+ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+
+
+def _uses_cuda(device: str) -> bool:
+    import torch
+
+    return device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
 
 
 def check_device(device: str) -> None:

@@ -21,6 +21,7 @@ __all__ = ["ACTION_MODES", "SCORE_REDUCTIONS", "LLMPolicy", "Response"]
 
 ACTION_MODES = ("score", "generate")
 SCORE_REDUCTIONS = ("mean", "sum")
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -67,6 +68,12 @@ class LLMPolicy(BasePolicy):
         max_prompt_tokens: the longest prompt in tokens; :meth:`trainer.gigpo.GiGPO.prompt` drops history to fit,
             and a prompt still longer loses its middle (its head, with the task, and its tail are kept).
         score_chunk: prompts per forward pass when scoring (their candidates go 4x as many at a time).
+        dtype: the weights' dtype, of the policy and its reference: ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+            Log-probs and the loss are computed in float32 whatever it is. Full fine-tuning in bfloat16 updates
+            bfloat16 weights (AdamW keeps its moments in the weights' dtype); LoRA adapters stay float32, as peft
+            casts them.
+        attn_implementation: passed to ``from_pretrained`` (``"eager"``, ``"sdpa"``, ``"flash_attention_2"`` ...);
+            ``None`` lets transformers choose.
         gradient_checkpointing: recompute each layer's activations in the backward pass instead of
             keeping them (less memory for longer prompts and larger micro-batches, more time: on SmolLM2
             at micro-batch 4, half the peak memory for 1.2x the update time); the gradients are the same.
@@ -90,6 +97,8 @@ class LLMPolicy(BasePolicy):
         score_chunk: int = 16,
         gradient_checkpointing: bool = False,
         score_reduction: str = "mean",
+        dtype: str = "float32",
+        attn_implementation: str | None = None,
     ) -> None:
         super().__init__(observation_space, action_space)
         if action_mode not in ACTION_MODES:
@@ -98,6 +107,9 @@ class LLMPolicy(BasePolicy):
             raise ValueError(f"temperature must be > 0, got {temperature}")
         if score_reduction not in SCORE_REDUCTIONS:
             raise ValueError(f"score_reduction must be one of {SCORE_REDUCTIONS}, got {score_reduction!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        self.dtype, self.attn_implementation = dtype, attn_implementation
         self.score_reduction = score_reduction
         self.model_name_or_path = model_name_or_path
         self.action_mode = action_mode
@@ -115,7 +127,8 @@ class LLMPolicy(BasePolicy):
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+        attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **attention)
         if gradient_checkpointing:
             # non-reentrant: gradients reach LoRA adapters even though the frozen embeddings need none
             model.activation_checkpointing_enable({"use_reentrant": False})
@@ -164,6 +177,8 @@ class LLMPolicy(BasePolicy):
             score_chunk=self.score_chunk,
             gradient_checkpointing=self.gradient_checkpointing,
             score_reduction=self.score_reduction,
+            dtype=self.dtype,
+            attn_implementation=self.attn_implementation,
             temperature=self.temperature,
             top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,

@@ -90,6 +90,8 @@ def build_model(config: TrainConfig, verbose: int = 0):
                 temperature=config.temperature,
                 max_new_tokens=config.max_new_tokens,
                 max_prompt_tokens=config.max_prompt_tokens,
+                dtype=config.dtype,
+                attn_implementation=config.attn_implementation,
             ),
             seed=config.seed,
             device=config.device,
@@ -167,6 +169,10 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
     return dataclasses.replace(saved, **{name: getattr(requested, name) for name in RESUMABLE})
 
 
+# settings added to TrainConfig after the first data-only checkpoints, with the value every earlier run used
+ADDED_SETTINGS = {"dtype": "float32", "attn_implementation": None}
+
+
 def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[TrainConfig, int]:
     """The config and round count a run's checkpoint committed (``extra``: its already read extra data)."""
     from .gigpo import GiGPO
@@ -174,10 +180,13 @@ def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[Tr
     run = (GiGPO.load_extra(checkpoint) if extra is None else extra).get("run")
     try:
         names = {f.name for f in dataclasses.fields(TrainConfig)}
-        if set(run["config"]) != names:  # a default filled in for a missing key would be a setting never used
-            missing, unknown = sorted(names - set(run["config"])), sorted(set(run["config"]) - names)
+        # a default filled in for a missing key would be a setting the run never used, except for the keys added
+        # since: runs written before them used exactly these values
+        values = {**ADDED_SETTINGS, **run["config"]}
+        if set(values) != names:
+            missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
             raise ValueError(f"its config lacks {missing} and has unknown keys {unknown}")
-        saved = TrainConfig(**run["config"])
+        saved = TrainConfig(**values)
         # the device it trained on need not exist here: a resume or an evaluation names its own
         dataclasses.replace(saved, device="cpu").validate()
         rounds_done = run["rounds_done"]
