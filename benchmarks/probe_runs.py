@@ -37,7 +37,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench_probe import NAMED_ERRORS, cli_outcome, run_case
+from bench_probe import NAMED_ERRORS, NOISE, cli_outcome, run_case
 
 SMALL = "--config cfg/small.yaml --no-progress"
 CORRUPTIONS = ("trunc50", "trunc1k", "trunc_tail22", "empty", "textfile", "bitflip_policy", "data_badjson",
@@ -517,7 +517,9 @@ class Runner:
     def concurrency_cases(self) -> None:
         shutil.rmtree(self.scratch / "runs" / "C", ignore_errors=True)
         procs = [self.popen(f"gigpo-train {SMALL} --rounds 1 --seed {s} --run-dir runs/C") for s in (0, 1)]
-        outs = [(p.wait(timeout=self.timeout), p.stderr.read()) for p in procs]
+        outs = [(p.wait(timeout=self.timeout), "\n".join(line for line in p.stderr.read().splitlines()
+                                                          if line.strip() and not any(n in line for n in NOISE)))
+                for p in procs]  # fmt: skip
         codes = sorted(rc for rc, _ in outs)
         refused = [err for rc, err in outs if rc == 2]
         run = self.scratch / "runs" / "C"

@@ -351,7 +351,7 @@ def test_every_probe_env_advantage_and_api_case_ends_in_a_result_or_a_clear_erro
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     import bench_probe
 
-    assert bench_probe.main(["--reviews", str(REVIEWS), "--no-cli"]) == 0
+    assert bench_probe.main(["--reviews", str(REVIEWS), "--no-cli", "--no-runs"]) == 0
     out = capsys.readouterr().out
     summaries: dict = {}
     for line in out.splitlines():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,7 +25,7 @@ from wrappers.actions import VALIDITY_RULES, project_action
 from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES, GroupRolloutBuffer, StepRecord
 from .loss import policy_loss
 from .policy import LLMPolicy
@@ -132,10 +135,16 @@ class GiGPO(OnPolicyAlgorithm):
         device: torch.device | str = "cpu",
         _init_setup_model: bool = True,
     ) -> None:
+        self._dist = distributed.current(device)
+        shard = (self._dist.rank, self._dist.world) if self._dist else (0, 1)
         if env is not None and not isinstance(env, GroupVecEnv):
-            env = GroupVecEnv(env, n_groups=n_groups, group_size=group_size, env_kwargs=env_kwargs, seed=seed)
+            env = GroupVecEnv(env, n_groups=n_groups, group_size=group_size, env_kwargs=env_kwargs, seed=seed,
+                              shard=shard)  # fmt: skip
         if isinstance(env, GroupVecEnv):
-            n_groups, group_size = env.n_groups, env.group_size
+            if env.shard != shard:
+                raise ValueError(f"the env is shard {env.shard} (rank, world) but this process is {shard}: build it "
+                                 f"with GroupVecEnv(..., shard={shard})")  # fmt: skip
+            n_groups, group_size = env.total_groups, env.group_size
         for name, value in (("batch_size", batch_size), ("micro_batch_size", micro_batch_size), ("n_epochs", n_epochs)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
@@ -226,9 +235,13 @@ class GiGPO(OnPolicyAlgorithm):
             penalty_mode=self.penalty_mode,
         )
         self.prompt_builder = PromptBuilder(env_name=self.env_description, history_length=self.history_length)
-        self._sample_generator = torch.Generator().manual_seed(self.seed if self.seed is not None else 0)
-        self._shuffle_rng = np.random.default_rng(self.seed)
+        # each rank samples and shuffles with its own stream; rank 0's is a single process's
+        rank = self._dist.rank if self._dist else 0
+        self._sample_generator = torch.Generator().manual_seed((self.seed if self.seed is not None else 0) + rank)
+        self._shuffle_rng = np.random.default_rng(self.seed if rank == 0 else [self.seed or 0, rank])
         self._round_stats: dict[str, float] = {}
+        # the engine's data-parallel wrapper of the policy's model: the update's forward passes run through it
+        self._wrapped = self._dist.wrap(self.policy.model) if self._dist else None
 
     def _setup_lr_schedule(self) -> None:
         self.lr_schedule = FloatSchedule(self.learning_rate)
@@ -238,7 +251,8 @@ class GiGPO(OnPolicyAlgorithm):
         progress_bar: bool = False,
     ):  # fmt: skip
         if not self._custom_logger:  # SB3's default would make an empty $TMPDIR/SB3-<time> folder per call
-            self.set_logger(Logger(None, [HumanOutputFormat(sys.stdout)] if self.verbose >= 1 else []))
+            prints = self.verbose >= 1 and (self._dist is None or self._dist.is_main)  # rank 0 alone prints
+            self.set_logger(Logger(None, [HumanOutputFormat(sys.stdout)] if prints else []))
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
 
     # ------------------------------------------------------------------ rollout
@@ -378,32 +392,17 @@ class GiGPO(OnPolicyAlgorithm):
         self.policy.set_training_mode(True)
         rows = buffer.signal_rows().nonzero()[0] if self.filter_groups else None
         for _ in range(self.n_epochs):
-            for batch in buffer.minibatches(self.batch_size, self._shuffle_rng, rows):
-                if not bool(advantages[batch].any()):
+            for batch in self._minibatches(rows):
+                if not self._any_signal(advantages[batch]):
                     skipped += 1  # no signal: an Adam step would only add lr-sized noise
                     continue
-                self.policy.optimizer.zero_grad(set_to_none=True)
-                n_tokens = sum(self._n_tokens(records[j]) for j in batch)
-                for m in range(0, len(batch), self.micro_batch_size):
-                    micro_rows = batch[m : m + self.micro_batch_size]
-                    micro = [records[j] for j in micro_rows]
-                    logp, mask, entropy = self._logprobs(micro, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
-                    old = _left_padded([r.old_logprobs for r in micro], logp.shape[1])
-                    ref_logp = _left_padded([r.ref_logprobs for r in micro], logp.shape[1])
-                    loss, stats = policy_loss(
-                        logp, old, ref_logp, advantages[micro_rows], mask,
-                        clip_range=self.clip_range, clip_ratio_c=self.clip_ratio_c, kl_coef=self.kl_coef,
-                        ent_coef=self.ent_coef, entropy=entropy, n_tokens=n_tokens,
-                    )  # fmt: skip
-                    loss.backward()
-                    for key, value in stats.items():
-                        totals[key] += value
-                    totals["loss"] += loss.item() * n_tokens
-                totals["tokens"] += n_tokens
-                grad_norms.append(float(torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm)))
-                self.policy.optimizer.step()
+                grad_norms.append(self._minibatch_update(batch, advantages, totals, params))
                 steps += 1
+        if self._dist is not None:  # every rank's sums: the logged means are over the global mini-batches
+            totals = dict(zip(totals, self._dist.sum(list(totals.values())), strict=True))
         self._n_updates += self.n_epochs
+        if self._dist is not None:
+            self._round_stats = self._global_round_stats()
         tokens = max(totals["tokens"], 1.0)
         for key, value in self._round_stats.items():
             self.logger.record(key, value)
@@ -422,6 +421,80 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/time_s", time.perf_counter() - start)
         self.last_train_stats = {k: v / tokens for k, v in totals.items() if k != "tokens"}
         self.last_train_stats.update(optimizer_steps=steps, skipped_batches=skipped)
+
+    def _global_round_stats(self) -> dict[str, float]:
+        """The round's statistics over every rank: episode means (every rank plays as many episodes), row-weighted
+        means of the per-row ones, the pooled advantage spread, the summed step count and the slowest rollout."""
+        stats, advantages = self._round_stats, np.asarray(self.rollout_buffer.advantages, dtype=np.float64)
+        rows = stats["rollout/steps"]
+        episodes = ("rollout/round_success_rate", "rollout/round_return_mean")
+        per_row = [k for k in stats if k not in (*episodes, "rollout/steps", "rollout/time_s", "gigpo/advantage_std")]
+        sums = self._dist.sum([stats[k] for k in episodes] + [stats[k] * rows for k in per_row]
+                              + [rows, advantages.sum(), (advantages**2).sum()])  # fmt: skip
+        total_rows, adv_sum, adv_sq = sums[-3:]
+        out = {k: v / self._dist.world for k, v in zip(episodes, sums, strict=False)}
+        out.update({k: v / total_rows for k, v in zip(per_row, sums[len(episodes) :], strict=False)})
+        mean = adv_sum / total_rows
+        out.update({"rollout/steps": total_rows, "rollout/time_s": self._dist.max(stats["rollout/time_s"]),
+                    "gigpo/advantage_std": math.sqrt(max(adv_sq / total_rows - mean**2, 0.0))})  # fmt: skip
+        return out
+
+    def _minibatches(self, rows: np.ndarray | None) -> Iterator[np.ndarray]:
+        """The round's shuffled mini-batches of this process's steps (``rows``: the kept ones, default all).
+
+        Data-parallel, every rank splits its steps into the same number of parts (DDP reduces in lockstep), about
+        ``batch_size`` steps per global mini-batch; a rank's part can be empty when filtering kept none of its rows.
+        """
+        buffer = self.rollout_buffer
+        if self._dist is None:
+            yield from buffer.minibatches(self.batch_size, self._shuffle_rng, rows)
+            return
+        order = self._shuffle_rng.permutation(len(buffer) if rows is None else np.asarray(rows))
+        total = self._dist.sum([len(order)])[0]
+        yield from np.array_split(order, max(1, math.ceil(total / self.batch_size)))
+
+    def _any_signal(self, advantages: torch.Tensor) -> bool:
+        """Whether the (global) mini-batch holds a non-zero advantage: every rank makes the same decision."""
+        local = bool(advantages.any())
+        return local if self._dist is None else self._dist.sum([float(local)])[0] > 0
+
+    def _minibatch_update(self, batch: np.ndarray, advantages: torch.Tensor, totals: dict[str, float],
+                          params: list[torch.nn.Parameter]) -> float:  # fmt: skip
+        """One optimiser step on a mini-batch, accumulated over micro-batches; returns the gradient norm.
+
+        The loss is the token mean over the global mini-batch: its token count is summed over the ranks, and as
+        DDP averages the ranks' gradients, each rank's loss is scaled by their number.
+        """
+        records = self.rollout_buffer.records
+        self.policy.optimizer.zero_grad(set_to_none=True)
+        weight = 1.0
+        if len(batch) == 0:  # this rank holds no step of the global mini-batch: a zero-weight pass keeps it in step
+            batch, weight = np.array([0]), 0.0
+        local_tokens = weight * sum(self._n_tokens(records[j]) for j in batch)
+        n_tokens = local_tokens if self._dist is None else self._dist.sum([local_tokens])[0]
+        scale = weight * (self._dist.world if self._dist is not None else 1)
+        starts = list(range(0, len(batch), self.micro_batch_size))
+        with self.policy.forward_through(self._wrapped):
+            for m in starts:
+                micro_rows = batch[m : m + self.micro_batch_size]
+                micro = [records[j] for j in micro_rows]
+                with self._dist.no_sync(self._wrapped, sync=m == starts[-1]) if self._dist else nullcontext():
+                    logp, mask, entropy = self._logprobs(micro, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
+                    old = _left_padded([r.old_logprobs for r in micro], logp.shape[1])
+                    ref_logp = _left_padded([r.ref_logprobs for r in micro], logp.shape[1])
+                    loss, stats = policy_loss(
+                        logp, old, ref_logp, advantages[micro_rows], mask,
+                        clip_range=self.clip_range, clip_ratio_c=self.clip_ratio_c, kl_coef=self.kl_coef,
+                        ent_coef=self.ent_coef, entropy=entropy, n_tokens=n_tokens,
+                    )  # fmt: skip
+                    (loss * scale).backward()
+                for key, value in stats.items():
+                    totals[key] += weight * value
+                totals["loss"] += weight * loss.item() * n_tokens
+        totals["tokens"] += local_tokens
+        norm = float(torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm))
+        self.policy.optimizer.step()
+        return norm
 
     def _n_tokens(self, record: StepRecord) -> int:
         """The loss's tokens of a step: its response tokens, or one (``log pi(a|s)``) in score mode."""

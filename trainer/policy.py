@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +185,19 @@ class LLMPolicy(BasePolicy):
             max_prompt_tokens=self.max_prompt_tokens,
         )
         return data
+
+    @contextlib.contextmanager
+    def forward_through(self, wrapped: torch.nn.Module | None) -> Iterator[None]:
+        """Run the model's forward passes through ``wrapped`` (the engine's DDP wrapper of it) in the block."""
+        if wrapped is None:
+            yield
+            return
+        model = self.model
+        self.model = wrapped
+        try:
+            yield
+        finally:
+            self.model = model
 
     # ------------------------------------------------------------------ tokens
 

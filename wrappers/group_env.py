@@ -23,6 +23,9 @@ class GroupVecEnv(VecEnv):
     gets reward 0 and is skipped (``active`` tells which copies run) until the round ends, when
     every copy is done.
 
+    Attributes ``n_groups`` (the groups this copy runs), ``total_groups`` (the round's, over every rank) and
+    ``shard`` say how a data-parallel run splits a round.
+
     Observations are dicts ``{"text", "state_hash"}``. Envs whose observation is plain text get
     the canonical hash of the text as ``state_hash``. ``infos`` carry ``goal`` (the task text,
     the first observation when the env has no ``info["goal"]``) and ``admissible_commands``.
@@ -33,6 +36,9 @@ class GroupVecEnv(VecEnv):
         group_size: copies (trajectories) per task.
         env_kwargs: keyword arguments of ``gym.make`` when ``env`` is an id.
         seed: seed of the task draws.
+        shard: ``(rank, world)`` of a data-parallel run: ``n_groups`` is then the round's total, this copy runs
+            the ``rank``-th of ``world`` equal slices of it (``n_groups / world`` groups), and its draws are the
+            slices of the draw one process would make (every rank draws the same seeds and keeps its own).
     """
 
     def __init__(
@@ -42,9 +48,17 @@ class GroupVecEnv(VecEnv):
         group_size: int = 8,
         env_kwargs: dict[str, Any] | None = None,
         seed: int | None = None,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         if n_groups < 1 or group_size < 1:
             raise ValueError(f"n_groups and group_size must be >= 1, got {n_groups} and {group_size}")
+        rank, world = shard
+        if not 0 <= rank < world:
+            raise ValueError(f"shard must be (rank, world) with 0 <= rank < world, got {shard}")
+        if n_groups % world:
+            raise ValueError(f"n_groups ({n_groups}) must be divisible by the number of processes ({world})")
+        self.total_groups, self.shard = n_groups, (rank, world)
+        n_groups //= world
         if isinstance(env, str):
             env_id, kwargs = env, dict(env_kwargs or {})
             make = lambda: gym.make(env_id, **kwargs)  # noqa: E731
@@ -75,7 +89,8 @@ class GroupVecEnv(VecEnv):
 
     def reset(self) -> list[dict[str, str]]:
         """Start a round: new tasks, every copy of a group on the same one."""
-        task_seeds = self._rng.integers(0, 2**31 - 1, size=self.n_groups)
+        rank = self.shard[0]
+        task_seeds = self._rng.integers(0, 2**31 - 1, size=self.total_groups)[rank * self.n_groups :]
         self._obs, self._infos = [], []
         for i, env in enumerate(self.envs):
             obs, info = env.reset(seed=int(task_seeds[self.group_ids[i]]))

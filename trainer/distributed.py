@@ -1,0 +1,89 @@
+"""Data-parallel GiGPO on ``torch.distributed`` through Hugging Face accelerate.
+
+A process group is joined when the process was started by a launcher that sets ``WORLD_SIZE`` > 1 (``torchrun``;
+``accelerate launch`` sets the same variables)::
+
+    torchrun --nproc_per_node 2 -m trainer.train --preset cpu-quickstart
+
+GiGPO is data-parallel without approximation: each rank rolls out whole groups (``n_groups / world_size`` of each
+round's tasks, a slice of the draw one process would make), and a group's episode and step groups never leave
+it, so every rank computes its rows' advantages exactly. The update reduces two things: the gradients (by
+accelerate's DDP wrapper) and the token count of each mini-batch (so that the loss is the token mean over the
+global mini-batch: N processes make the update one process makes on the same steps). Rank 0 alone writes logs,
+checkpoints and the run directory. Without a launcher, :func:`current` returns ``None`` and nothing here runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+__all__ = ["Distributed", "current"]
+
+_CURRENT: Distributed | None = None
+
+
+class Distributed:
+    """The process group of a data-parallel run: this process's ``rank`` of ``world`` and the reductions it needs."""
+
+    def __init__(self, cpu: bool) -> None:
+        from accelerate import Accelerator
+
+        self.accelerator = Accelerator(cpu=cpu)
+        self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Elementwise sums over the ranks (float64)."""
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.accelerator.device)
+        return self.accelerator.reduce(tensor, reduction="sum").tolist()
+
+    def max(self, value: float) -> float:
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.accelerator.device)
+        return float(self.accelerator.gather(tensor).max())
+
+    def min(self, value: float) -> float:
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.accelerator.device)
+        return float(self.accelerator.gather(tensor).min())
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The engine's data-parallel wrapper of ``model`` (DDP): its backward averages gradients over the ranks."""
+        return self.accelerator.prepare_model(model)
+
+    @contextlib.contextmanager
+    def no_sync(self, wrapped: torch.nn.Module, sync: bool) -> Iterator[None]:
+        """Accumulate gradients locally unless ``sync`` (the last micro-batch of a mini-batch reduces them)."""
+        with contextlib.nullcontext() if sync else self.accelerator.no_sync(wrapped):
+            yield
+
+    def barrier(self) -> None:
+        self.accelerator.wait_for_everyone()
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` (any picklable object made by this code, never read from a file) on every rank."""
+        from accelerate.utils import broadcast_object_list
+
+        box = [value]
+        broadcast_object_list(box, from_process=0)
+        return box[0]
+
+
+def launched() -> bool:
+    """Whether a launcher started this process as one of several (``WORLD_SIZE`` > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def current(device: str | torch.device = "cpu") -> Distributed | None:
+    """The process group of this run (joined on first use), or ``None`` in a single-process run."""
+    global _CURRENT
+    if _CURRENT is None and launched():
+        _CURRENT = Distributed(cpu=torch.device(device).type == "cpu" if str(device) != "auto" else
+                               not torch.cuda.is_available())  # fmt: skip
+    return _CURRENT
