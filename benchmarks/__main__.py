@@ -164,6 +164,13 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "verb and within its verb.",
         ),
         Benchmark(
+            "distributed", "Data-parallel training: 1 process against 2 (torchrun, gloo)", "bench_distributed.py",
+            ("--rounds", "4"), ("--rounds", "2", "--out", "runs/benchmarks-smoke/distributed"),
+            "The cpu-quickstart preset for 4 rounds in one process (2 threads) and in two processes under torchrun "
+            "(1 thread each, 2 of the round's 4 groups each), one after the other: the median round time (rollout "
+            "plus update, the first round left out) and the largest resident set of any process.",
+        ),
+        Benchmark(
             "probe", "Bad-input probe re-run: env, advantage, Python-API and CLI cases", "bench_probe.py", (), (),
             "The one-line env and advantage cases of ../shared/reviews/bad-input-probe.md (probe/snip_*.txt), run "
             "against this code and set beside the probe's verdicts on commit b36e1ec; changed return values are "

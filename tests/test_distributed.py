@@ -82,3 +82,36 @@ def test_shards_play_the_slices_of_one_process_draw():
         goals = [info["goal"] for info in (whole.reset() and whole.infos)]
         split = [info["goal"] for part in parts for info in (part.reset() and part.infos)]
         assert goals == split and parts[0].n_groups == 2 and parts[0].total_groups == 4
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
+def test_two_process_training_writes_one_run_that_resumes_in_one_process_and_back(tiny_path, tmp_path):
+    from trainer import train as train_cli
+    from trainer.checkpoint import read_meta
+
+    run_dir = tmp_path / "run"
+    sets = ["n_groups=2", "group_size=2", "max_episode_steps=3", "eval_tasks=1", "batch_size=8", "micro_batch_size=4"]
+    flags = ["--no-progress", *[a for item in sets for a in ("--set", item)]]
+    done = torchrun("-m", "trainer.train", "--model", tiny_path, "--rounds", "2", "--run-dir", str(run_dir), *flags)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("run directory:") == 1  # rank 0 alone reports (and writes)
+    meta = read_meta(run_dir / "checkpoint.zip")
+    assert meta["extra"]["run"]["rounds_done"] == 2 and meta["arguments"]["n_groups"] == 2
+    with (run_dir / "progress.csv").open() as f:
+        assert len(f.read().strip().splitlines()) == 3  # a header and one row per round
+    assert (run_dir / "eval.json").is_file()
+    # written by 2 processes, continued by 1; then by 2 again
+    assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--rounds", "3", "--no-progress"]) == 0
+    again = torchrun("-m", "trainer.train", "--resume", "--run-dir", str(run_dir), "--rounds", "4", "--no-progress")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert read_meta(run_dir / "checkpoint.zip")["extra"]["run"]["rounds_done"] == 4
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
+def test_a_round_that_does_not_split_is_one_error_line_under_torchrun(tiny_path, tmp_path):
+    done = torchrun("-m", "trainer.train", "--model", tiny_path, "--rounds", "1", "--run-dir", str(tmp_path / "r"),
+                    "--no-progress", "--set", "n_groups=3", "--set", "group_size=2")  # fmt: skip
+    # the workers exit 2 with the error line (torchrun then reports their failure with its own traceback)
+    assert done.returncode != 0 and not [line for line in done.stderr.splitlines() if '/trainer/' in line]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("gigpo-train: error:")]
+    assert errors and all("n_groups (3) must be divisible by the number of processes (2)" in e for e in errors)

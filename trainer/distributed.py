@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Distributed", "current"]
+__all__ = ["Distributed", "current", "launched", "shutdown"]
 
 _CURRENT: Distributed | None = None
 
@@ -87,3 +87,11 @@ def current(device: str | torch.device = "cpu") -> Distributed | None:
         _CURRENT = Distributed(cpu=torch.device(device).type == "cpu" if str(device) != "auto" else
                                not torch.cuda.is_available())  # fmt: skip
     return _CURRENT
+
+
+def shutdown() -> None:
+    """Leave the process group (a process exiting without this aborts in gloo's threads)."""
+    global _CURRENT
+    if _CURRENT is not None and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    _CURRENT = None

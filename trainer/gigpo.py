@@ -137,6 +137,8 @@ class GiGPO(OnPolicyAlgorithm):
     ) -> None:
         self._dist = distributed.current(device)
         shard = (self._dist.rank, self._dist.world) if self._dist else (0, 1)
+        if self._dist is not None and str(device) != "cpu":
+            device = self._dist.accelerator.device  # each rank its own GPU (cuda:LOCAL_RANK), not cuda:0 for all
         if env is not None and not isinstance(env, GroupVecEnv):
             env = GroupVecEnv(env, n_groups=n_groups, group_size=group_size, env_kwargs=env_kwargs, seed=seed,
                               shard=shard)  # fmt: skip

@@ -14,6 +14,7 @@ only ``rounds``, ``checkpoint_every``, ``device`` and the evaluation settings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -26,6 +27,7 @@ import yaml
 from stable_baselines3.common.logger import Logger, make_output_format
 from tqdm.auto import tqdm
 
+from . import distributed
 from .checkpoint import CheckpointError
 from .config import PRESETS, ConfigError, TrainConfig, one_line, resolve_config
 from .run_dir import ProgressCSV, atomic_write, remove_temporaries
@@ -209,6 +211,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
 
     from .gigpo import GiGPO
 
+    dist = distributed.current(config.device)
+    main = dist is None or dist.is_main  # a data-parallel run writes its run directory from rank 0 alone
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run directory {run_dir} is a file")
     checkpoint = run_dir / "checkpoint.zip"
@@ -221,9 +225,13 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         make_env(config).close()  # bad env settings or data fail here, named, before the model loads
         eval_ids = eval_task_ids(config)  # and a bad eval split now, not after the training
         model = build_model(config)
-        run_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty run directory
-    with run_dir_lock(run_dir):
-        remove_temporaries(run_dir)
+        if main:
+            run_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty run directory
+    with run_dir_lock(run_dir) if main else contextlib.nullcontext():
+        if dist is not None:
+            dist.barrier()  # rank 0 holds the run directory (and has cleaned it) before any rank reads it
+        if main:
+            remove_temporaries(run_dir)
         if resume:
             saved, rounds_done = saved_run(checkpoint)
             config = resumed_config(saved, config)
@@ -234,23 +242,29 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                     f"run {run_dir} already finished ({rounds_done}/{config.rounds} rounds); "
                     f"resume with a larger --set rounds=N to train on"
                 )
-            env = GroupVecEnv(config.env, config.n_groups, config.group_size, env_kwargs_of(config), seed=config.seed)
+            shard = (dist.rank, dist.world) if dist is not None else (0, 1)
+            env = GroupVecEnv(config.env, config.n_groups, config.group_size, env_kwargs_of(config), seed=config.seed,
+                              shard=shard)  # fmt: skip
             model = GiGPO.load(checkpoint, env=env, device=config.device)
         else:
             if checkpoint.exists():  # another process started this run while the model was being built
                 raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
             rounds_done = 0
-        atomic_write(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-        # the rows of the committed rounds only: a kill after a round's row but before its commit leaves none
-        csv_log = ProgressCSV(run_dir / "progress.csv", keep_rows=rounds_done)
-        model.set_logger(Logger(str(run_dir), [csv_log, make_output_format("tensorboard", str(run_dir))]))
-        return _train_rounds(model, config, run_dir, rounds_done, eval_ids, progress)
+        if main:
+            atomic_write(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+            # the rows of the committed rounds only: a kill after a round's row but before its commit leaves none
+            csv_log = ProgressCSV(run_dir / "progress.csv", keep_rows=rounds_done)
+            model.set_logger(Logger(str(run_dir), [csv_log, make_output_format("tensorboard", str(run_dir))]))
+        else:
+            model.set_logger(Logger(None, []))
+        return _train_rounds(model, config, run_dir, rounds_done, eval_ids, progress and main, dist)
 
 
 def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, eval_ids: list[int],
-                  progress: bool) -> dict[str, float]:  # fmt: skip
+                  progress: bool, dist: distributed.Distributed | None = None) -> dict[str, float]:  # fmt: skip
     from .evaluation import evaluate, format_table
 
+    main = dist is None or dist.is_main
     bar = tqdm(total=config.rounds, initial=rounds_done, desc="rounds", disable=not progress, file=sys.stdout)
     start = time.perf_counter()
     for round_index in range(rounds_done, config.rounds):
@@ -260,10 +274,13 @@ def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, e
         bar.set_postfix(success=f"{100 * stats['rollout/round_success_rate']:.0f}%",
                         ret=f"{stats['rollout/round_return_mean']:.2f}", steps=model.num_timesteps)  # fmt: skip
         bar.update(1)
-        if done % config.checkpoint_every == 0 or done == config.rounds:
+        if main and (done % config.checkpoint_every == 0 or done == config.rounds):
             model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}})
     bar.close()
     elapsed = time.perf_counter() - start
+    if not main:  # rank 0 evaluates and writes the results; the others wait for it to finish
+        dist.barrier()
+        return {}
 
     table = evaluate(
         model, config.env, eval_ids, env_kwargs=env_kwargs_of(config, config.eval_split),
@@ -276,6 +293,8 @@ def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, e
     print(f"trained {config.rounds - rounds_done} round(s) in {elapsed:.0f} s; {config.eval_split} evaluation:")
     print(markdown)
     print(f"run directory: {run_dir}")
+    if dist is not None:
+        dist.barrier()
     return table
 
 
@@ -324,10 +343,15 @@ def main(argv: list[str] | None = None) -> int:
             )  # fmt: skip
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path(args.run_dir or f"runs/{config.env}-{config.algo}-seed{config.seed}-{stamp}")
+        dist = distributed.current(config.device)
+        if dist is not None:  # one run directory: rank 0's name (its clock may differ by a second from the others')
+            run_dir = Path(dist.broadcast(str(run_dir)))
         train(config, run_dir, resume=args.resume, progress=not args.no_progress)
     except (ConfigError, CheckpointError) as error:
         print(f"gigpo-train: error: {one_line(error)}", file=sys.stderr)
         return 2
+    finally:
+        distributed.shutdown()
     return 0
 
 

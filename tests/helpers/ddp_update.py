@@ -13,6 +13,7 @@ import numpy as np
 from safetensors.torch import save_file
 
 import gigpo_gym  # noqa: F401
+from trainer import distributed
 from trainer.gigpo import GiGPO
 
 
@@ -49,3 +50,4 @@ def main(model_path: str, out: str, mode: str) -> None:
 
 if __name__ == "__main__":
     main(*sys.argv[1:])
+    distributed.shutdown()
