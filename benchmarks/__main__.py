@@ -171,10 +171,14 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "plus update, the first round left out) and the largest resident set of any process.",
         ),
         Benchmark(
-            "probe", "Bad-input probe re-run: env, advantage, Python-API and CLI cases", "bench_probe.py", (), (),
-            "The one-line env and advantage cases of ../shared/reviews/bad-input-probe.md (probe/snip_*.txt), run "
-            "against this code and set beside the probe's verdicts on commit b36e1ec; changed return values are "
-            "listed for a reader to judge. Skipped without ../shared/reviews.",
+            "probe", "Bad-input probe re-run: all 326 cases (env, advantages, Python API, CLI, checkpoints and "
+            "resume, security, determinism, concurrency)", "bench_probe.py", (), ("--no-cli", "--no-runs"),
+            "The cases of ../shared/reviews/bad-input-probe.md against this code, beside the probe's verdicts on "
+            "commit b36e1ec: the one-line env and advantage snippets (probe/snip_*.txt and two commands of its table) "
+            "and the CLI commands as the probe wrote them; the Python-API cases and sections 4-7 (whose helper "
+            "scripts were written for the old pickled checkpoint) made again from their names, each with the check "
+            "that decides it (benchmarks/probe_runs.py). Changed return values are listed for a reader to judge. "
+            "Skipped without ../shared/reviews.",
         ),
         Benchmark(
             "learning_webshop", "Learning on WebShop: GiGPO vs GRPO vs RLOO", "bench_learning.py",

@@ -66,6 +66,23 @@ def probe_rows(report: Path) -> list[dict[str, str]]:
     return rows
 
 
+def snippet_cases(reviews: Path) -> list[tuple[str, str]]:
+    """(case, Python snippet) of the probe's sections 1 and 2: the lines of ``probe/snip_*.txt``, and the table's
+    own ``python -c '<prelude>; ...'`` commands of the cases those files lack."""
+    cases = []
+    for file in ("snip_env.txt", "snip_adv.txt"):
+        for line in (reviews / "probe" / file).read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                case, snippet = line.split("\t", 1)
+                cases.append((case.strip(), snippet))
+    known = {case for case, _ in cases}
+    for row in probe_rows(reviews / "bad-input-probe.md"):
+        command = re.fullmatch(r"python -c '<prelude>; (.*)'", row["command"])
+        if row["section"] in ("1 env", "2 advantages") and row["case"] not in known and command:
+            cases.append((row["case"], command.group(1)))
+    return cases
+
+
 def probe_verdicts(report: Path) -> dict[str, tuple[str, str, str]]:
     """case -> (section, what happened, verdict) from the probe's full table."""
     out: dict[str, tuple[str, str, str]] = {}
@@ -207,22 +224,18 @@ def main(argv: list[str] | None = None) -> int:
         _broken_data(Path(scratch))
         os.chdir(scratch)
         try:
-            for file in ("snip_env.txt", "snip_adv.txt"):
-                for line in (reviews / "probe" / file).read_text().splitlines():
-                    if not line.strip() or line.startswith("#"):
-                        continue
-                    case, snippet = line.split("\t", 1)
-                    section, happened, verdict = before.get(case.strip(), ("?", "", "?"))
-                    outcome, text = run_case(snippet)
-                    if outcome != "returns":
-                        after = "CLEAR" if outcome in NAMED_ERRORS else "TRACEBACK"
-                    else:
-                        after = "OK" if verdict == "OK" and happened.startswith(f"returns {text}") else "CHANGED"
-                    counts["before"][verdict] += 1
-                    counts["after"][after] += 1
-                    if after in ("CHANGED", "TRACEBACK") or verdict not in ("OK", "CLEAR"):
-                        changed.append((case, section, verdict, after, f"{outcome}: {text}" if outcome != "returns"
-                                        else f"returns {text}"))  # fmt: skip
+            for case, snippet in snippet_cases(reviews):
+                section, happened, verdict = before.get(case.strip(), ("?", "", "?"))
+                outcome, text = run_case(snippet)
+                if outcome != "returns":
+                    after = "CLEAR" if outcome in NAMED_ERRORS else "TRACEBACK"
+                else:
+                    after = "OK" if verdict == "OK" and happened.startswith(f"returns {text}") else "CHANGED"
+                counts["before"][verdict] += 1
+                counts["after"][after] += 1
+                if after in ("CHANGED", "TRACEBACK") or verdict not in ("OK", "CLEAR"):
+                    changed.append((case, section, verdict, after, f"{outcome}: {text}" if outcome != "returns"
+                                    else f"returns {text}"))  # fmt: skip
         finally:
             os.chdir(start)
     verdicts = ["SECURITY", "DATA-LOST", "HANG", "SILENT", "TRACEBACK", "UNCLEAR", "CLEAR", "OK", "CHANGED"]
