@@ -48,7 +48,11 @@ def test_two_processes_make_the_update_one_process_makes_on_the_same_steps(tiny_
     one.rollout_buffer.records = records
     joined = one.rollout_buffer.compute_advantages()
     np.testing.assert_array_equal(joined, np.concatenate([r["advantages"] for r in ranks]))
-    # the same update: one process, all the steps, the fixed advantages
+    # the same update: one process, the steps the ranks updated on (rank 1 half of its own), the fixed advantages
+    sizes = [len(r["steps"]) for r in ranks]
+    assert ranks[1]["kept"] < sizes[1]
+    records = records[: ranks[0]["kept"]] + records[sizes[0] : sizes[0] + ranks[1]["kept"]]
+    one.rollout_buffer.records = records
     one.rollout_buffer.advantages = fixed_advantages(records)
     one.set_logger(Logger(None, []))
     one.train()

@@ -31,9 +31,12 @@ class Distributed:
     """The process group of a data-parallel run: this process's ``rank`` of ``world`` and the reductions it needs."""
 
     def __init__(self, cpu: bool) -> None:
-        from accelerate import Accelerator
+        from accelerate import Accelerator, DistributedDataParallelKwargs
 
-        self.accelerator = Accelerator(cpu=cpu)
+        # no buffer broadcast: DDP would broadcast the buffers (rotary tables: constants) in every forward pass, a
+        # collective call, and ranks make different numbers of forward passes (their steps and candidates differ)
+        ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
+        self.accelerator = Accelerator(cpu=cpu, kwargs_handlers=[ddp])
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
 
     @property
