@@ -417,7 +417,8 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/optimizer_steps", steps)
         self.logger.record("train/skipped_zero_advantage_batches", skipped)
         if rows is not None:
-            self.logger.record("train/kept_fraction", len(rows) / max(len(records), 1))
+            kept, total = [len(rows), len(records)] if self._dist is None else self._dist.sum([len(rows), len(records)])
+            self.logger.record("train/kept_fraction", kept / max(total, 1))
         self.logger.record("train/learning_rate", self.policy.optimizer.param_groups[0]["lr"])
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
