@@ -176,6 +176,16 @@ def test_bad_settings_are_refused_before_any_work(override, message):
     assert message in str(caught.value)
 
 
+def test_the_configs_written_out_choices_are_the_policys():
+    # config.py writes these lists out (importing the policy loads transformers): they must not drift apart
+    from trainer import config, policy
+
+    assert config.DTYPES == policy.DTYPES
+    for name, allowed in (("action_mode", policy.ACTION_MODES), ("score_reduction", policy.SCORE_REDUCTIONS)):
+        with pytest.raises(ConfigError, match=", ".join(allowed)):
+            resolve_config(overrides=[f"{name}=bogus"])
+
+
 def test_cuda_without_cuda_is_an_error():
     import torch
 

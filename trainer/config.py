@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,7 +120,9 @@ class TrainConfig:
                 f"micro_batch_size ({self.micro_batch_size}) must not exceed batch_size ({self.batch_size})"
             )
         check_device(self.device)
-        world = int(os.environ.get("WORLD_SIZE", "1"))  # a launcher's process count (torchrun, accelerate launch)
+        from .distributed import world_size
+
+        world = world_size()  # a launcher's process count (torchrun, accelerate launch)
         if self.n_groups % world:
             raise ConfigError(f"n_groups ({self.n_groups}) must be divisible by the number of processes ({world}): "
                               "each process rolls out an equal share of the round's groups")  # fmt: skip

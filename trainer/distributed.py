@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Distributed", "current", "launched", "shutdown"]
+__all__ = ["Distributed", "current", "shard", "shutdown", "world_size"]
 
 _CURRENT: Distributed | None = None
 
@@ -43,6 +43,11 @@ class Distributed:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def shard(self) -> tuple[int, int]:
+        """``(rank, world)``: which slice of each round's groups this process rolls out (:class:`GroupVecEnv`)."""
+        return self.rank, self.world
+
     def sum(self, values: list[float]) -> list[float]:
         """Elementwise sums over the ranks (float64)."""
         tensor = torch.tensor(values, dtype=torch.float64, device=self.accelerator.device)
@@ -51,10 +56,6 @@ class Distributed:
     def max(self, value: float) -> float:
         tensor = torch.tensor([value], dtype=torch.float64, device=self.accelerator.device)
         return float(self.accelerator.gather(tensor).max())
-
-    def min(self, value: float) -> float:
-        tensor = torch.tensor([value], dtype=torch.float64, device=self.accelerator.device)
-        return float(self.accelerator.gather(tensor).min())
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """The engine's data-parallel wrapper of ``model`` (DDP): its backward averages gradients over the ranks."""
@@ -78,18 +79,23 @@ class Distributed:
         return box[0]
 
 
-def launched() -> bool:
-    """Whether a launcher started this process as one of several (``WORLD_SIZE`` > 1)."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+def world_size() -> int:
+    """How many processes a launcher started for this run (``WORLD_SIZE``; 1 without a launcher)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def current(device: str | torch.device = "cpu") -> Distributed | None:
     """The process group of this run (joined on first use), or ``None`` in a single-process run."""
     global _CURRENT
-    if _CURRENT is None and launched():
-        _CURRENT = Distributed(cpu=torch.device(device).type == "cpu" if str(device) != "auto" else
-                               not torch.cuda.is_available())  # fmt: skip
+    if _CURRENT is None and world_size() > 1:
+        cuda = torch.cuda.is_available() if str(device) == "auto" else torch.device(device).type == "cuda"
+        _CURRENT = Distributed(cpu=not cuda)
     return _CURRENT
+
+
+def shard() -> tuple[int, int]:
+    """``(rank, world)`` of this process in the current run; ``(0, 1)`` in a single-process run."""
+    return _CURRENT.shard if _CURRENT is not None else (0, 1)
 
 
 def shutdown() -> None:

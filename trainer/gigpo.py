@@ -136,7 +136,7 @@ class GiGPO(OnPolicyAlgorithm):
         _init_setup_model: bool = True,
     ) -> None:
         self._dist = distributed.current(device)
-        shard = (self._dist.rank, self._dist.world) if self._dist else (0, 1)
+        shard = distributed.shard()
         if self._dist is not None and str(device) != "cpu":
             device = self._dist.accelerator.device  # each rank its own GPU (cuda:LOCAL_RANK), not cuda:0 for all
         if env is not None and not isinstance(env, GroupVecEnv):
@@ -400,10 +400,9 @@ class GiGPO(OnPolicyAlgorithm):
                     continue
                 grad_norms.append(self._minibatch_update(batch, advantages, totals, params))
                 steps += 1
+        self._n_updates += self.n_epochs
         if self._dist is not None:  # every rank's sums: the logged means are over the global mini-batches
             totals = dict(zip(totals, self._dist.sum(list(totals.values())), strict=True))
-        self._n_updates += self.n_epochs
-        if self._dist is not None:
             self._round_stats = self._global_round_stats()
         tokens = max(totals["tokens"], 1.0)
         for key, value in self._round_stats.items():

@@ -242,9 +242,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                     f"run {run_dir} already finished ({rounds_done}/{config.rounds} rounds); "
                     f"resume with a larger --set rounds=N to train on"
                 )
-            shard = (dist.rank, dist.world) if dist is not None else (0, 1)
             env = GroupVecEnv(config.env, config.n_groups, config.group_size, env_kwargs_of(config), seed=config.seed,
-                              shard=shard)  # fmt: skip
+                              shard=distributed.shard())  # fmt: skip
             model = GiGPO.load(checkpoint, env=env, device=config.device)
         else:
             if checkpoint.exists():  # another process started this run while the model was being built
