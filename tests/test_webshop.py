@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import random
 from pathlib import Path
@@ -26,7 +27,7 @@ from gigpo_gym.webshop import (
     purchase_reward,
 )
 from gigpo_gym.webshop.catalog import NO_PRICE_BOUND
-from gigpo_gym.webshop.reward import normalize_color, option_matches, r_type_from, total_reward
+from gigpo_gym.webshop.reward import normalize_color, option_matches, r_type_from, token_set_ratio, total_reward
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "webshop"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real WebShop data not found at {SHARED}")
@@ -112,7 +113,8 @@ def test_search_results_pagination_and_back():
     env = make()
     obs, info = env.reset(options={"task_id": 0})
     assert obs["text"].startswith("WebShop [SEP] Instruction: [SEP] ") and obs["text"].endswith(" [SEP] Search")
-    assert info["available_actions"] == {"has_search_bar": True, "clickables": []}
+    assert info["available_actions"] == {"has_search_bar": True, "clickables": ["search"]}
+    assert "click[search]" not in info["admissible_commands"]  # the original refuses it
     goal = env.unwrapped.goals[0]
     obs, reward, terminated, truncated, info = env.step(f"search[{goal.query}]")
     total = len(env.unwrapped.engine.results)
@@ -127,9 +129,10 @@ def test_search_results_pagination_and_back():
     obs, *_ = env.step("click[< prev]")
     assert obs["state_hash"] == page1
     last_page = -(-total // 10)
-    for _ in range(last_page - 1):
+    for _ in range(last_page):  # "Next >" is always shown: past the last page comes an empty one
         obs, *_, info = env.step("click[next >]")
-    assert "next >" not in info["available_actions"]["clickables"] and "Next >" not in obs["text"]
+    assert info["available_actions"]["clickables"] == ["back to search", "< prev", "next >"]
+    assert obs["text"].endswith(f"Page {last_page + 1} (Total results: {total}) [SEP] < Prev [SEP] Next >")
     obs, *_, info = env.step("click[back to search]")
     assert info["available_actions"]["has_search_bar"] and obs["text"].endswith("Search")
 
@@ -142,6 +145,10 @@ def test_item_page_options_sub_pages_and_buy():
     obs, *_, info = env.step(f"click[{product.asin.lower()}]")
     text = obs["text"]
     assert "Back to Search [SEP] < Prev [SEP] " + product.options[0][0] in text
+    # buttons first, then every option value, as the original lists its clickables
+    values = [v for _, vs in product.options for v in vs]
+    assert info["available_actions"]["clickables"] == ["back to search", "< prev", "description", "features",
+                                                       "reviews", "buy now", *dict.fromkeys(values)]  # fmt: skip
     assert text.endswith(f"{product.title} [SEP] Price: {product.price_tag} [SEP] Rating: {product.rating} "
                          "[SEP] Description [SEP] Features [SEP] Reviews [SEP] Buy Now")  # fmt: skip
     clickables = info["available_actions"]["clickables"]
@@ -182,14 +189,22 @@ def test_item_prev_returns_to_the_same_results_page():
 def test_malformed_and_unavailable_actions_change_nothing():
     env = make()
     obs, _ = env.reset(options={"task_id": 2})
-    for action in ("buy now", "click[buy now]", "search[]", "clik[x]", "", "search[a] extra"):
+    for action in ("buy now", "click[buy now]", "search[]", "clik[x]", "", "click[search]", " search[a]"):
         new, reward, terminated, truncated, info = env.step(action)
-        assert new["state_hash"] == obs["state_hash"] and not info["action_is_valid"]
-        assert new["text"].startswith("Invalid action") and obs["text"] in new["text"]
+        assert new == obs and not info["action_is_valid"]  # the same page, as the original shows it
         assert reward == 0.0 and not terminated
+    noted = make(invalid_action_note=True)
+    first, _ = noted.reset(options={"task_id": 2})
+    new, *_ = noted.step("clik[x]")
+    assert new["text"] == "Invalid action (malformed): 'clik[x]'. [SEP] " + first["text"]
     results, *_ = env.step("search[snack bars]")
-    new, *_, info = env.step("search[coffee]")  # no search bar on a results page
-    assert new["state_hash"] == results["state_hash"] and not info["action_is_valid"]
+    new, *_, info = env.step("search[coffee]")  # the original searches from any page, though no bar is shown
+    assert new["state_hash"] != results["state_hash"] and info["action_is_valid"]
+    strict = make(search_only_on_search_page=True)
+    strict.reset(options={"task_id": 2})
+    results, *_ = strict.step("search[snack bars]")
+    new, *_, info = strict.step("search[coffee]")
+    assert new == results and not info["action_is_valid"]
     with pytest.raises(TypeError, match="command string"):
         env.step(3)
 
@@ -254,34 +269,63 @@ GOAL = Goal(
 def test_reward_of_hand_made_purchases():
     product = bar()
     # the target with both options: attributes 1/2 (no "low sugar"), options 2/2, price ok -> (1+2+1)/5
-    reward, info = purchase_reward(product, GOAL, {"flavor name": "chocolate", "size": "12 count (pack of 1)"})
+    chosen = {"flavor name": "chocolate", "size": "12 count (pack of 1)"}
+    reward, info = purchase_reward(product, GOAL, chosen, tagger="filter")
     assert reward == pytest.approx(4 / 5)
-    assert info == {"r_type": 1.0, "query_match": True, "category_match": True, "title_score": 1.0,
-                    "r_att": 0.5, "r_option": 1.0, "r_price": True}  # fmt: skip
-    # "low sugar" in the description counts; wrong size (exact match needed); price over the bound
+    assert list(info.items()) == [("r_type", 1.0), ("r_att", 0.5), ("w_att", 2 / 5), ("query_match", True),
+                                  ("category_match", True), ("title_score", 1.0), ("r_option", 1.0),
+                                  ("w_option", 2 / 5), ("r_price", True), ("w_price", 1 / 5)]  # fmt: skip
+    # "low sugar" in the description counts; wrong flavour; price over the bound
     product = bar(description="A low sugar treat.", price=25.0)
-    reward, info = purchase_reward(product, GOAL, {"flavor name": "chocolate", "size": "24 count (pack of 1)"})
+    wrong = {"flavor name": "vanilla", "size": "12 count (pack of 1)"}
+    reward, info = purchase_reward(product, GOAL, wrong, tagger="filter")
     assert reward == pytest.approx((2 + 1 + 0) / 5) and info["r_option"] == 0.5 and info["r_price"] is False
+    # a near-miss size: "24 count (pack of 1)" shares 4 of 5 words, token-set ratio 91 > 85: a match there too
+    near = {"flavor name": "chocolate", "size": "24 count (pack of 1)"}
+    reward, info = purchase_reward(product, GOAL, near, tagger="filter")
+    assert info["r_option"] == 1.0
     # everything right: reward exactly 1
     product = bar(attributes=("gluten free", "low sugar"))
-    reward, _ = purchase_reward(product, GOAL, {"flavor name": "chocolate", "size": "12 count (pack of 1)"})
+    reward, _ = purchase_reward(product, GOAL, chosen, tagger="filter")
     assert reward == 1.0
     # another type whose title shares no noun with the goal's: r_type 0, whatever else matches
     cable = bar(query="hdmi cables", product_category="Electronics › Cables", title="Acmo HDMI Cable")
-    reward, info = purchase_reward(cable, GOAL, {})
+    reward, info = purchase_reward(cable, GOAL, {}, tagger="filter")
     assert reward == 0.0 and info["r_type"] == 0.0 and info["title_score"] == 0.0
     # another type, other category, but half the goal title's nouns: r_type 1 (title score > 0.2)
     box = bar(query="gift boxes", product_category="Home › Gifts", title="Acme Snack Box")
-    _, info = purchase_reward(box, GOAL, {})
+    _, info = purchase_reward(box, GOAL, {}, tagger="filter")
     assert info["title_score"] == pytest.approx(2 / 4) and info["r_type"] == 1.0
 
 
 def test_option_matching_rules():
-    product = bar(title="Plain")
-    assert normalize_color("z2-pink") == "pink" and normalize_color("navy blue stripes") == "navy blue"
-    assert option_matches(product, ["pink"], {"color": "z2-pink"}) == 1  # colour normalised, then fuzzy
-    assert option_matches(product, ["8"], {"size": "8.5"}) == 0  # sizes match exactly
-    assert option_matches(product, ["8"], {"size": "8"}) == 1
+    # the first colour word of the original's list that the value contains, in list order
+    assert normalize_color("z2-pink") == "pink" and normalize_color("light blue") == "blue"
+    assert normalize_color("chocolate brown") == "brown" and normalize_color("plain black") == "black"
+    # a synthetic goal's (name, value) pair: only an element that is a colour word is replaced
+    assert normalize_color(("color", "black")) == "black"
+    assert normalize_color(("color", "light blue")) == ("color", "light blue")
+    assert token_set_ratio("small", "x-small") == 100 and token_set_ratio("small", ("size", "x-small")) == 100
+    assert token_set_ratio("", "small") == 0 and token_set_ratio("small", "medium") < 85
+    # a pair is compared as its str(): the purchased value's words must be a subset of the pair's
+    assert option_matches([("size", "x-small")], {"size": "small"}) == 1
+    assert option_matches([("size", "small")], {"size": "x-small"}) == 0
+    assert option_matches([("color", "plain black")], {"color": "black"}) == 1
+    # plain values (human goals, the generated catalog): subsets either way
+    assert option_matches(["small"], {"size": "x-small"}) == 1 and option_matches(["x-large"], {"size": "large"}) == 1
+    assert option_matches(["black", "small"], {"color": "plain black"}) == 1  # counted per goal option
+    assert option_matches(["8"], {"size": "8.5"}) == 1  # "8 5" holds the word "8"
+
+
+fuzz = pytest.importorskip("thefuzz.fuzz", reason="thefuzz (test extra) compares token_set_ratio with the original's")
+
+
+@pytest.mark.skipif(fuzz.SequenceMatcher is not difflib.SequenceMatcher,
+                    reason="thefuzz uses python-Levenshtein here; the original ran on difflib")  # fmt: skip
+@given(st.one_of(st.text(max_size=30), st.tuples(st.text(max_size=8), st.text(max_size=20))),
+       st.one_of(st.text(max_size=30), st.tuples(st.text(max_size=8), st.text(max_size=20))))  # fmt: skip
+def test_token_set_ratio_is_thefuzz_0_19s(a, b):
+    assert token_set_ratio(a, b) == fuzz.token_set_ratio(a, b)
 
 
 def test_r_type_rule_thresholds():
@@ -309,9 +353,8 @@ def test_reward_rules_reproduce_real_human_sessions(path):
     hits_opt = round(parts.get("r_option", 0.0) * n_opt)
     total = total_reward(parts["r_type"], n_att, n_opt, hits_att, hits_opt, parts["r_price"])
     assert total == pytest.approx(done["reward"])
-    if n_opt:  # option matching on the logged options (the product's own text unknown: empty here)
-        plain = bar(title="", description="", bullet_points=())
-        assert option_matches(plain, goal["goal_options"], options) / n_opt == pytest.approx(parts["r_option"])
+    if n_opt:  # option matching on the logged options
+        assert option_matches(goal["goal_options"], options) / n_opt == pytest.approx(parts["r_option"])
 
 
 # --------------------------------------------------------------------------- expert and baselines

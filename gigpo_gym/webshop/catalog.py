@@ -13,6 +13,7 @@ with the price bound drawn by WebShop's rule (:func:`price_upper_for`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -26,6 +27,7 @@ __all__ = [
     "CATEGORIES",
     "Catalog",
     "Goal",
+    "GoalOption",
     "Product",
     "generate_catalog",
     "load_catalog",
@@ -34,6 +36,10 @@ __all__ = [
 
 CATEGORIES = ("beauty", "electronics", "fashion", "garden", "grocery")
 NO_PRICE_BOUND = 1_000_000.0  # WebShop's price_upper when no bound is stated
+GOAL_SHUFFLE_SEED = 233  # WebShop's SimServer shuffles its goal list with random.seed(233)
+GOAL_SETS = ("synthetic", "human")
+# a goal option: a value ("x-large") or, for WebShop's synthetic goals, a (name, value) pair (("size", "x-large"))
+GoalOption = str | tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -66,12 +72,18 @@ class Goal:
     asin: str
     instruction_text: str
     attributes: tuple[str, ...]
-    goal_options: tuple[str, ...]  # option values, lower case
+    goal_options: tuple[GoalOption, ...]  # values, or (name, value) pairs for synthetic goals of the real data
     price_upper: float
     category: str
     query: str
     name: str  # the target's title (r_type compares title nouns)
     product_category: str
+    weight: float = 1.0  # WebShop's sampling weight (mean inverse frequency of the goal's attributes)
+
+    @property
+    def option_values(self) -> tuple[str, ...]:
+        """The goal options' values (the second element of a pair)."""
+        return tuple(o if isinstance(o, str) else o[1] for o in self.goal_options)
 
 
 @dataclass
@@ -80,6 +92,9 @@ class Catalog:
 
     products: list[Product]
     goals: dict[str, list[Goal]]
+    # how title nouns are found for the reward: the generated catalog's titles are made for the stand-in filter
+    # (and its rewards must not depend on what is installed); real data uses spaCy where it is installed
+    noun_tagger: str = "auto"
     by_asin: dict[str, Product] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -355,7 +370,7 @@ def generate_catalog(seed: int = 0, n_products: int = 1000, n_goals: int = 6000,
     taken: set[str] = set()
     products = [_generate_product(rng, CATEGORIES[i % len(CATEGORIES)], taken) for i in range(n_products)]
     goals = [_generate_goal(rng, rng.choice(products)) for _ in range(n_goals)]
-    return Catalog(products=products, goals={"test": goals[:n_test], "train": goals[n_test:]})
+    return Catalog(products=products, goals={"test": goals[:n_test], "train": goals[n_test:]}, noun_tagger="filter")
 
 
 # --------------------------------------------------------------------------- the real WebShop data files
@@ -374,12 +389,11 @@ def _parse_price(pricing: str) -> tuple[list[float], str]:
 def _real_product(record: dict, attributes: dict, rng: random.Random) -> Product:
     pricing, price_tag = _parse_price(record.get("pricing") or "")
     price = pricing[0] if len(pricing) == 1 else rng.uniform(*pricing)
-    options = []
+    options: dict[str, tuple[str, ...]] = {}  # groups by lower-cased name, as the original's dict keeps them
     for name, contents in (record.get("customization_options") or {}).items():
         if contents is None:
             continue
-        values = tuple(c["value"].strip().replace("/", " | ").lower() for c in contents)
-        options.append((name.lower(), values))
+        options[name.lower()] = tuple(c["value"].strip().replace("/", " | ").lower() for c in contents)
     bullets = record.get("small_description") or []
     if isinstance(bullets, str):
         bullets = [bullets]
@@ -393,10 +407,10 @@ def _real_product(record: dict, attributes: dict, rng: random.Random) -> Product
         price=float(price),
         price_tag=price_tag,
         attributes=tuple(attributes.get(asin, {}).get("attributes") or ("DUMMY_ATTR",)),
-        options=tuple(options),
+        options=tuple(options.items()),
         description=record.get("full_description") or "",
         bullet_points=tuple(bullets),
-        rating=str(record.get("average_rating") or "N.A."),
+        rating="N.A.",  # the original's text env loads no reviews file, so every item shows "Rating: N.A."
     )
 
 
@@ -414,16 +428,31 @@ def _read_json(path: Path, kind: type) -> Any:
     return data
 
 
-def load_catalog(products_path: str | Path, attributes_path: str | Path, seed: int = 233) -> Catalog:
-    """Read WebShop's real data files into a :class:`Catalog`.
+def load_catalog(
+    products_path: str | Path,
+    attributes_path: str | Path,
+    seed: int = 0,
+    goal_set: str = "synthetic",
+    human_goals_path: str | Path | None = None,
+) -> Catalog:
+    """Read WebShop's real data files into a :class:`Catalog`, with the goal list the original env builds.
 
-    ``products_path`` is a list of product records in the ``items_shuffle*.json`` schema,
-    ``attributes_path`` the ``items_ins_v2*.json`` attribute file. Goals are WebShop's synthetic
-    goals: one per product that carries an instruction, every option combination of it, with the
-    price bound drawn by WebShop's rule from ``seed``. After a seeded shuffle, ``goals["test"]``
-    holds the first 500 and ``goals["train"]`` the rest.
+    ``products_path`` is a list of product records in the ``items_shuffle*.json`` schema, ``attributes_path`` the
+    ``items_ins_v2*.json`` attribute file. ``goal_set="synthetic"`` makes WebShop's synthetic goals (one per
+    option combination of each product that carries an instruction, options as ``(name, value)`` pairs);
+    ``"human"`` reads human goals from ``human_goals_path`` (``items_human_ins.json``: ``{asin: [{"instruction",
+    "instruction_attributes", "instruction_options"}, ...]}``; goals without attributes are skipped, as there).
+    Range prices and price bounds are drawn as the original's constructor draws them right after
+    ``random.seed(seed)``, and the goals are then shuffled with ``random.seed(233)``, so goal ``i`` here is the
+    original's session ``i``. ``goals["test"]`` holds the first 500, ``goals["train"]`` the rest.
     """
+    if goal_set not in GOAL_SETS:
+        raise ValueError(f"goal_set must be one of {GOAL_SETS}, got {goal_set!r}")
     paths = {"products": Path(products_path), "attributes": Path(attributes_path)}
+    if goal_set == "human":
+        if human_goals_path is None:
+            raise ValueError("goal_set='human' needs human_goals_path (WebShop's items_human_ins.json)")
+        paths["human goals"] = Path(human_goals_path)
     for what, path in paths.items():
         if not path.is_file():
             raise FileNotFoundError(f"WebShop {what} file not found: {path}")
@@ -442,32 +471,63 @@ def load_catalog(products_path: str | Path, attributes_path: str | Path, seed: i
             continue  # WebShop's loader skips these
         seen.add(asin)
         products.append(_real_product(record, attributes, rng))
+    if goal_set == "human":
+        goals = _human_goals(products, _read_json(paths["human goals"], dict), rng)
+    else:
+        goals = _synthetic_goals(products, attributes, rng)
+    random.Random(GOAL_SHUFFLE_SEED).shuffle(goals)
+    return Catalog(products=products, goals={"test": goals[:500], "train": goals[500:]})
+
+
+def _price_bound(product: Product, rng: random.Random) -> tuple[float, str]:
+    price_upper = price_upper_for(product.price, rng)
+    text = f", and price lower than {price_upper:.2f} dollars" if price_upper != NO_PRICE_BOUND else ""
+    return price_upper, text
+
+
+def _goal(product: Product, text: str, attributes, options, price_upper: float, weight: float = 1.0) -> Goal:
+    return Goal(
+        asin=product.asin, instruction_text=text, attributes=tuple(attributes), goal_options=tuple(options),
+        price_upper=price_upper, category=product.category, query=product.query, name=product.title,
+        product_category=product.product_category, weight=weight,
+    )  # fmt: skip
+
+
+def _synthetic_goals(products: list[Product], attributes: dict, rng: random.Random) -> list[Goal]:
     goals = []
     for product in products:
         entry = attributes.get(product.asin, {})
         if not entry.get("instruction") or not entry.get("instruction_attributes"):
             continue
-        price_upper = price_upper_for(product.price, rng)
-        price_text = f", and price lower than {price_upper:.2f} dollars" if price_upper != NO_PRICE_BOUND else ""
+        price_upper, price_text = _price_bound(product, rng)
         groups = sorted(product.option_dict)
-        combos: list[tuple[str, ...]] = [()]
+        combos: list[tuple[tuple[str, str], ...]] = [()]
         for group in groups:
-            combos = [c + (v,) for c in combos for v in product.option_dict[group]]
+            combos = [c + ((group, v),) for c in combos for v in product.option_dict[group]]
         for combo in combos:
-            option_text = ", and ".join(f"{g}: {v}" for g, v in zip(groups, combo, strict=True))
+            option_text = ", and ".join(f"{g}: {v}" for g, v in combo)
             option_text = f" with {option_text}" if option_text else ""
-            goals.append(
-                Goal(
-                    asin=product.asin,
-                    instruction_text=entry["instruction"] + option_text + price_text,
-                    attributes=tuple(entry["instruction_attributes"]),
-                    goal_options=combo,
-                    price_upper=price_upper,
-                    category=product.category,
-                    query=product.query,
-                    name=product.title,
-                    product_category=product.product_category,
-                )
-            )
-    rng.shuffle(goals)
-    return Catalog(products=products, goals={"test": goals[:500], "train": goals[500:]})
+            text = entry["instruction"] + option_text + price_text
+            goals.append(_goal(product, text, entry["instruction_attributes"], combo, price_upper))
+    counts: dict[str, int] = {}
+    for goal in goals:
+        for attribute in goal.attributes:
+            counts[attribute] = counts.get(attribute, 0) + 1
+    return [
+        dataclasses.replace(g, weight=sum(1.0 / counts[a] for a in g.attributes) / len(g.attributes)) for g in goals
+    ]
+
+
+def _human_goals(products: list[Product], human: dict, rng: random.Random) -> list[Goal]:
+    goals = []
+    for product in products:
+        for index, entry in enumerate(human.get(product.asin) or []):
+            if not isinstance(entry, dict) or not isinstance(entry.get("instruction"), str):
+                raise ValueError(f"human goal {index} of {product.asin} needs an 'instruction' string, got {entry!r}")
+            if not entry.get("instruction_attributes"):
+                continue  # the original skips goals without attributes
+            price_upper, price_text = _price_bound(product, rng)
+            text = entry["instruction"].strip(".") + price_text
+            options = entry.get("instruction_options") or []
+            goals.append(_goal(product, text, entry["instruction_attributes"], options, price_upper))
+    return goals

@@ -10,7 +10,7 @@ from typing import Any
 import gymnasium as gym
 
 from ..text_env import TextEnv
-from .catalog import Catalog, generate_catalog, load_catalog
+from .catalog import GOAL_SETS, Catalog, generate_catalog, load_catalog
 from .engine import WebShopEngine
 from .search import SearchEngine
 
@@ -54,30 +54,30 @@ class WebShopTextEnv(TextEnv):
     garden/home and grocery; 6,000 goals) or, with ``data_dir``, WebShop's real data files.
 
     ## Action space
-    ``AnyText``: ``search[query]`` (only on the search page) or ``click[x]`` where ``x`` is one
-    of ``info["available_actions"]["clickables"]``: ``back to search``, ``next >``, ``< prev``, a
-    product's asin (lower case), an option value, ``description``, ``features``, ``reviews``,
-    ``buy now``. The argument is lower-cased, as WebShop does. ``info["admissible_commands"]``
-    lists every click and, on the search page, ``search[<the instruction without its price
-    clause>]`` (WebShop's rule baseline query), so agents that pick from a list can search; any
-    other query is accepted too. A malformed or unavailable action changes nothing and the
-    observation says so.
+    ``AnyText``: ``search[query]`` or ``click[x]`` where ``x`` is one of ``info["available_actions"]["clickables"]``
+    (listed as the original lists them: buttons in page order, then product asins in lower case, then option
+    values): ``back to search``, ``< prev``, ``next >``, ``description``, ``features``, ``reviews``, ``buy now``.
+    The argument is lower-cased, as WebShop does, and a search works on every page, as in the original's text env
+    (``search_only_on_search_page=True`` refuses it where no search bar is shown). ``info["admissible_commands"]``
+    lists every click but the search button and, on the search page, ``search[<the instruction without its price
+    clause>]`` (WebShop's rule baseline query), so agents that pick from a list can search; any other query is
+    accepted too. Anything else (an unknown click, ``click[search]``, ``search[]``, text that is not
+    ``name[arg]``) changes nothing, as there: same page, reward 0, ``info["action_is_valid"]`` False.
 
     ## Observation space
-    ``Dict({"text": AnyText, "state_hash": AnyText(32)})``: the page in WebShop's simple text mode
-    (visible strings joined by ``" [SEP] "``, e.g. ``"Instruction: [SEP] i need ... [SEP] Back to
-    Search [SEP] Page 1 (Total results: 50) [SEP] Next > [SEP] B0... [SEP] <title> [SEP] $12.99"``)
-    and a blake2b digest of the web state: goal, page type, normalised query, page number, item
-    asin, sub-page and chosen options.
+    ``Dict({"text": AnyText, "state_hash": AnyText(32)})``: the page in WebShop's simple text mode (every visible
+    text node, stripped, joined by ``" [SEP] "``, e.g. ``"Instruction: [SEP] i need ... [SEP] Back to Search [SEP]
+    Page 1 (Total results: 50) [SEP] Next > [SEP] B0... [SEP] <title> [SEP] $12.99"``) and a blake2b digest of
+    the web state: goal, page type, query (spaces normalised), page number, item asin, sub-page, chosen options.
 
     ## Rewards
     0 until ``buy now``. The purchase is scored by WebShop's purchase score in [0, 1]:
     ``r_type * (attributes matched + options matched + [price <= bound]) / (n_attributes +
-    n_options + 1)``, with its parts in ``info["reward_info"]`` and the score in ``info["score"]``
-    (0 before a purchase). Success (``info["won"]``) is a score of 1; WebShop's score is 100 x the
-    mean score. With ``reward_mode="score"`` (default) the reward of ``buy now`` is the score; with
-    ``"success"`` it is ``success_reward`` for a perfect purchase and 0 otherwise (the GiGPO
-    paper's code trains on ``10 * [score == 1]`` and only logs the score).
+    n_options + 1)``, with its parts in ``info["reward_info"]`` (the original's keys, weights included) and the
+    score in ``info["score"]`` (0 before a purchase). Success (``info["won"]``) is a score of 1; WebShop's score
+    is 100 x the mean score. With ``reward_mode="score"`` (default) the reward of ``buy now`` is the score; with
+    ``"success"`` it is ``success_reward`` for a perfect purchase and 0 otherwise (the GiGPO paper's code trains
+    on ``10 * [score == 1]`` and only logs the score).
 
     ## Starting state
     The search page of a goal. ``reset(options={"task_id": i})`` plays goal ``i`` of the split;
@@ -91,11 +91,18 @@ class WebShopTextEnv(TextEnv):
     ## Arguments
     - ``split``: ``"test"`` (the first 500 goals, as the paper evaluates) or ``"train"`` (the rest).
     - ``catalog_seed``, ``n_products``, ``n_goals``: the generated catalog.
-    - ``data_dir``: a folder with WebShop's ``items_shuffle*.json`` products and
-      ``items_ins_v2*.json`` attributes (file names set by ``products_file``/``attributes_file``);
-      replaces the generated catalog.
+    - ``data_dir``: a folder with WebShop's ``items_shuffle*.json`` products and ``items_ins_v2*.json``
+      attributes (file names set by ``products_file``/``attributes_file``); replaces the generated catalog.
+    - ``goal_set``: with ``data_dir``, ``"synthetic"`` (the original's default: goals made from the attribute
+      file, one per option combination) or ``"human"`` (human-written goals from ``human_goals_file``,
+      WebShop's ``items_human_ins.json``).
+    - ``data_seed``: with ``data_dir``, the seed of Python's ``random`` right before the original's constructor
+      (it draws range prices and price bounds); goals are then shuffled with seed 233 as there, so goal ``i`` of
+      the ``"test"`` split is the original's session ``i``.
     - ``reward_mode``: ``"score"`` or ``"success"`` (see Rewards).
     - ``success_reward``: the reward of a perfect purchase in ``"success"`` mode (paper: 10).
+    - ``search_only_on_search_page``: refuse ``search[...]`` where the page shows no search bar.
+    - ``invalid_action_note``: prefix the observation of an action that changed nothing with a note naming it.
     - ``render_mode``: ``"ansi"`` or ``"human"``.
 
     ``info`` holds ``available_actions``, ``admissible_commands``, ``action_is_valid``, ``won``,
@@ -103,15 +110,11 @@ class WebShopTextEnv(TextEnv):
     ``reward_info``.
 
     ## Differences from the original
-    The generated catalog is easier to search than WebShop's: goal attributes and options appear
-    verbatim in the target's text, so the rule baseline (search the instruction, buy the first
-    result) scores about 73 with 22% success instead of the paper's 45.6 and 9.6%.
-    Search is only available on the search page (the original's text env also accepts it
-    elsewhere, although no search bar is shown there); the done page shows the purchase and the
-    score but no MTurk code; title nouns for r_type come from a stop-word/adjective filter rather
-    than spaCy (see :mod:`gigpo_gym.webshop.reward`); matched options are capped at the goal's
-    option count so the reward stays in [0, 1]; there is no ``Attributes`` sub-page (the
-    original hides it by default).
+    Listed in the README's WebShop section; on the real data the pages, clickables, search rankings, rewards and
+    reward parts are the original's (tests/test_webshop_original.py replays its recorded transcripts). Title
+    nouns for ``title_score`` come from spaCy only when it is installed (``gigpo-gym[spacy]``), else from a
+    stop-word/adjective filter. The generated catalog is easier to search than WebShop's: goal attributes and
+    options appear verbatim in the target's text.
     """
 
     def __init__(
@@ -123,15 +126,29 @@ class WebShopTextEnv(TextEnv):
         data_dir: str | Path | None = None,
         products_file: str = "items_shuffle_1000.json",
         attributes_file: str = "items_ins_v2_1000.json",
+        goal_set: str = "synthetic",
+        human_goals_file: str = "items_human_ins.json",
+        data_seed: int = 0,
         reward_mode: str = "score",
         success_reward: float = 1.0,
+        search_only_on_search_page: bool = False,
+        invalid_action_note: bool = False,
         render_mode: str | None = None,
     ) -> None:
         super().__init__(render_mode, max_action_length=512)
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.reward_mode, self.success_reward = reward_mode, check_reward_mode(reward_mode, success_reward)
-        for name, value in (("catalog_seed", catalog_seed), ("n_products", n_products), ("n_goals", n_goals)):
+        for name, value in (("search_only_on_search_page", search_only_on_search_page),
+                            ("invalid_action_note", invalid_action_note)):  # fmt: skip
+            if not isinstance(value, bool):
+                raise TypeError(f"{name} must be True or False, got {value!r}")
+        self.search_only_on_search_page, self.invalid_action_note = search_only_on_search_page, invalid_action_note
+        if goal_set not in GOAL_SETS:
+            raise ValueError(f"goal_set must be one of {GOAL_SETS}, got {goal_set!r}")
+        numbers = (("catalog_seed", catalog_seed), ("n_products", n_products), ("n_goals", n_goals),
+                   ("data_seed", data_seed))  # fmt: skip
+        for name, value in numbers:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an integer, got {value!r}")
         if data_dir is None:
@@ -140,7 +157,8 @@ class WebShopTextEnv(TextEnv):
             folder = Path(data_dir)
             if not folder.is_dir():
                 raise FileNotFoundError(f"WebShop data_dir not found: {folder}")
-            key = ("real", str(folder / products_file), str(folder / attributes_file))
+            human = str(folder / human_goals_file) if goal_set == "human" else None
+            key = ("real", str(folder / products_file), str(folder / attributes_file), data_seed, goal_set, human)
         self.catalog = _catalog(key)
         self.search_engine = _search_engine(key)
         self.split = split
@@ -153,7 +171,10 @@ class WebShopTextEnv(TextEnv):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         index = self._choose_task(options)
-        self.engine = WebShopEngine(self.catalog, self.search_engine, self.goals[index], index)
+        self.engine = WebShopEngine(
+            self.catalog, self.search_engine, self.goals[index], index,
+            search_only_on_search_page=self.search_only_on_search_page, invalid_action_note=self.invalid_action_note,
+        )  # fmt: skip
         self._text = self.engine.render()
         return self._observation(), self._info(valid=True)
 

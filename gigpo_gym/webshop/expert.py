@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .engine import BACK_TO_SEARCH, BUY, NEXT, PREV, WebShopEngine
+from .engine import BACK_TO_SEARCH, BUY, NEXT, PREV, RESULTS_PER_PAGE, WebShopEngine
 
 __all__ = ["expert_action", "keyword_query"]
 
@@ -28,13 +28,13 @@ def expert_action(engine: WebShopEngine) -> str:
     if page == "results":
         if goal.asin.lower() in clickables:
             return f"click[{goal.asin.lower()}]"
-        if NEXT in clickables and engine.page_num < MAX_RESULT_PAGES:
+        if engine.page_num * RESULTS_PER_PAGE < len(engine.results) and engine.page_num < MAX_RESULT_PAGES:
             return f"click[{NEXT}]"
         return f"click[{BACK_TO_SEARCH}]"
     if page == "item_sub" or engine.asin != goal.asin:
         return f"click[{PREV}]"
     for group, values in engine.product.options:
-        for wanted in goal.goal_options:
+        for wanted in goal.option_values:
             if wanted in values and engine.options.get(group) != wanted:
                 return f"click[{wanted}]"
     return f"click[{BUY}]"
