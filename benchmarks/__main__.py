@@ -164,6 +164,14 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "verb and within its verb.",
         ),
         Benchmark(
+            "webshop_fidelity", "WebShop-text-v0 against the original WebShop text env", "bench_webshop_fidelity.py",
+            (), ("--no-baselines",),
+            "Transcripts of princeton-nlp/WebShop's WebAgentTextEnv (text mode), recorded by "
+            "benchmarks/webshop_original.py on 36 episodes written for this project over 8 real products, replayed "
+            "through the embedded engine field by field; then a random policy and the rule baseline on the generated "
+            "catalog's 500 test goals.",
+        ),
+        Benchmark(
             "distributed", "Data-parallel training: 1 process against 2 (torchrun, gloo)", "bench_distributed.py",
             ("--rounds", "4"), ("--rounds", "2", "--out", "runs/benchmarks-smoke/distributed"),
             "The cpu-quickstart preset for 4 rounds in one process (2 threads) and in two processes under torchrun "

@@ -38,6 +38,8 @@ QUERY_VARIANTS = [
     "search[white]", "search[the and of]", "search[  dress   shoes ]", "search[dress\tshoes]", "search[ ]",
     "search[B08ZRR3DZT]", "search[dress dress dress]", "search[hair hair removal]", "search[eye's]",
     "search[color: black]", "search[size]", "search[20ml 0.68]", "search[sofa & console]", "search[60\" long]",
+    # exact score ties between products whose asin order and file order disagree: Anserini sorts ties by asin
+    "search[hsjwosa minkissy]", "search[hsjwosa jylrx]",
 ]
 INVALID = [
     "click[search]", "search[]", "click[]", "buy now", "search[dress", "hello", "click[nonexistent]",
