@@ -69,12 +69,17 @@ def test_two_processes_make_the_update_one_process_makes_on_the_same_steps(tiny_
     # the reduced gradient equals one process's up to float summation order ...
     grads = load_file(tmp_path / "grads.safetensors")
     assert max(float((trained[n].grad - grads[n]).abs().max()) for n in grads) <= 1e-6
-    # ... and so do the weights after the Adam step (at lr 1e-4: Adam's first step divides each gradient element by
-    # its own size, so elements near zero turn their rounding into updates of up to lr; at lr 1e-2 they differ by 5e-5)
-    worst = max(float((trained[n].detach() - after[n]).abs().max()) for n in after)
+    # ... and so do the weights after the Adam step. Adam's first step moves a weight by lr * g / (|g| + 1e-8): where
+    # |g| is well above the gradients' 1e-6 rounding the two steps agree to 1e-8, but where |g| is that rounding's
+    # size the step turns it into up to lr (seen: 1.7e-6 on a weight with a near-zero gradient, 2 runs in ~20)
+    lr = 1e-4
+    clear = {n: grads[n].abs() > 1e-5 for n in after}
+    diffs = {n: (trained[n].detach() - after[n]).abs() for n in after}
+    worst = max(float(d[clear[n]].max()) if clear[n].any() else 0.0 for n, d in diffs.items())
+    worst_near_zero = max(float(d.max()) for d in diffs.values())
     start = GiGPO.load(tmp_path / "before.zip").policy.model.named_parameters()
     moved = max(float((trained[n].detach() - p.detach()).abs().max()) for n, p in start if p.requires_grad)
-    assert moved > 5e-5 and worst <= 1e-6, (moved, worst)
+    assert moved > 5e-5 and worst <= 1e-6 and worst_near_zero <= 2 * lr, (moved, worst, worst_near_zero)
     # the logged means are the global ones
     for key in ("pg", "kl", "loss"):
         assert ranks[0]["stats"][key] == pytest.approx(ranks[1]["stats"][key], rel=1e-12)

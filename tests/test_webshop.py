@@ -30,6 +30,7 @@ from gigpo_gym.webshop.catalog import NO_PRICE_BOUND
 from gigpo_gym.webshop.reward import normalize_color, option_matches, r_type_from, token_set_ratio, total_reward
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "webshop"
+FIXTURE_GOALS = Path(__file__).resolve().parents[1] / "benchmarks" / "webshop_fixture" / "items_human_ins.json"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real WebShop data not found at {SHARED}")
 
 
@@ -401,6 +402,12 @@ def test_real_webshop_data_loads_and_the_expert_buys_right():
     assert goals and all(g.asin in catalog.by_asin for g in goals)
     rewards = run(env, lambda e, info: expert_action(e.unwrapped.engine), range(min(len(goals), 40)))
     assert (rewards == 1.0).all()
+    # the original's synthetic goals: (name, value) option pairs, its weights; its human goals from a file
+    assert all(isinstance(o, tuple) for g in goals for o in g.goal_options)
+    assert sum(g.weight for g in goals if g.asin == "B08ZRR3DZT") == pytest.approx(1.0)  # 40 goals of 2 attributes
+    human = load_catalog(SHARED / "items_shuffle.MINI8_trimmed.json", SHARED / "items_ins_v2_1000.json",
+                         goal_set="human", human_goals_path=FIXTURE_GOALS).goals["test"]  # fmt: skip
+    assert len(human) == 12 and all(isinstance(o, str) for g in human for o in g.goal_options)  # 1 of 13 skipped
 
 
 def test_bad_arguments_raise_clear_errors(tmp_path):
@@ -412,6 +419,16 @@ def test_bad_arguments_raise_clear_errors(tmp_path):
         make(data_dir=tmp_path / "missing")
     with pytest.raises(FileNotFoundError, match="products file not found"):
         make(data_dir=tmp_path)
+    with pytest.raises(ValueError, match="goal_set must be one of"):
+        make(goal_set="crowd")
+    with pytest.raises(TypeError, match="search_only_on_search_page must be True or False"):
+        make(search_only_on_search_page="yes")
+    with pytest.raises(TypeError, match="data_seed must be an integer"):
+        make(data_seed=1.5)
+    (tmp_path / "items_shuffle_1000.json").write_text("[]")
+    (tmp_path / "items_ins_v2_1000.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="human goals file not found"):
+        make(data_dir=tmp_path, goal_set="human")
     with pytest.raises(ValueError, match="task_id 500 is not one of the 500 tasks"):
         make().reset(options={"task_id": 500})
     with pytest.raises(RuntimeError, match="reset"):
