@@ -51,7 +51,7 @@ def test_replay_is_identical(replay, what):
     assert replay.matched[what] == replay.compared[what], "\n".join(wrong[:5])
 
 
-@pytest.mark.skipif(noun_tagger() != "spacy", reason="title_score needs spaCy's nouns (pip install gigpo-gym[spacy])")
+@pytest.mark.skipif(noun_tagger() != "spacy", reason="title_score needs spaCy's nouns (the spacy extra and its model)")
 def test_replay_reward_parts_are_identical(replay):
     """Every ``reward_info`` part, in the original's key order, title_score included."""
     wrong = [m for m in replay.mismatches if ": reward_info: " in m]

