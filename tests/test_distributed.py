@@ -131,3 +131,30 @@ def test_a_round_that_does_not_split_is_one_error_line_under_torchrun(tiny_path,
     assert done.returncode != 0 and not [line for line in done.stderr.splitlines() if '/trainer/' in line]
     errors = [line for line in done.stderr.splitlines() if line.startswith("gigpo-train: error:")]
     assert errors and all("n_groups (3) must be divisible by the number of processes (2)" in e for e in errors)
+
+
+@pytest.mark.parametrize("variable", ["ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"])
+def test_sharding_engines_are_refused_with_one_line(variable, tiny_path, tmp_path, monkeypatch):
+    from trainer import distributed
+    from trainer.config import ConfigError
+
+    monkeypatch.setenv(variable, "true")
+    with pytest.raises(ConfigError, match="sharding .* is not supported yet"):
+        distributed.current("cpu")
+    done = subprocess.run(
+        [sys.executable, "-m", "trainer.train", "--model", tiny_path, "--rounds", "1", "--run-dir", str(tmp_path / "r"),
+         "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=dict(os.environ),
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert "is not supported yet" in done.stderr and not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(("name", "kind", "processes", "machines"),
+                         [("1gpu", "NO", 1, 1), ("8gpu_ddp", "MULTI_GPU", 8, 1), ("multinode_ddp", "MULTI_GPU", 16, 2)])
+def test_shipped_accelerate_configs_are_valid_ddp_configs(name, kind, processes, machines):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(ROOT / "configs" / "accelerate" / f"{name}.yaml"))
+    assert str(config.distributed_type).split(".")[-1] == kind and not config.use_cpu
+    assert (config.num_processes, config.num_machines) == (processes, machines)
+    assert str(config.mixed_precision).split(".")[-1].lower() == "no"  # precision is the trainer's dtype setting

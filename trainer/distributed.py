@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Distributed", "current", "shard", "shutdown", "world_size"]
+__all__ = ["Distributed", "check_engine", "current", "shard", "shutdown", "world_size"]
 
 _CURRENT: Distributed | None = None
 
@@ -84,9 +84,27 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
+# what `accelerate launch` sets for a sharding config; the rollout reads the whole module, so these are refused
+_SHARDING = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpeed"}
+
+
+def check_engine() -> None:
+    """Refuse an ``accelerate launch`` config that asks for FSDP or DeepSpeed sharding (not supported yet)."""
+    from .config import ConfigError
+
+    for variable, engine in _SHARDING.items():
+        if os.environ.get(variable, "false").lower() in ("true", "1"):
+            raise ConfigError(
+                f"{engine} sharding ({variable}={os.environ[variable]}) is not supported yet: the rollout reads the "
+                "unsharded model; launch data-parallel (DDP) with torchrun or an accelerate config from "
+                "configs/accelerate/"
+            )
+
+
 def current(device: str | torch.device = "cpu") -> Distributed | None:
     """The process group of this run (joined on first use), or ``None`` in a single-process run."""
     global _CURRENT
+    check_engine()
     if _CURRENT is None and world_size() > 1:
         cuda = torch.cuda.is_available() if str(device) == "auto" else torch.device(device).type == "cuda"
         _CURRENT = Distributed(cpu=not cuda)
