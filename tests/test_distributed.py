@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -121,6 +122,37 @@ def test_two_process_training_writes_one_run_that_resumes_in_one_process_and_bac
     again = torchrun("-m", "trainer.train", "--resume", "--run-dir", str(run_dir), "--rounds", "4", "--no-progress")
     assert again.returncode == 0, why(again)
     assert read_meta(run_dir / "checkpoint.zip")["extra"]["run"]["rounds_done"] == 4
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
+def test_a_two_process_resume_continues_every_rank_exactly(tiny_path, tmp_path):
+    """Killed after round 2 and resumed on 2 processes: the run a 4-round run makes, weight for weight."""
+    from trainer.checkpoint import read_archive, read_meta
+
+    sets = ["n_groups=2", "group_size=4", "max_episode_steps=15", "eval_tasks=1", "eval_episodes=1", "batch_size=32",
+            "micro_batch_size=8", "checkpoint_every=1"]  # fmt: skip
+    flags = ["--no-progress", "--preset", "cpu-quickstart", "--model", tiny_path,
+             *[a for item in sets for a in ("--set", item)]]  # fmt: skip
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    for args in (["--rounds", "4", "--run-dir", str(straight)], ["--rounds", "2", "--run-dir", str(split)]):
+        done = torchrun("-m", "trainer.train", *args, *flags)
+        assert done.returncode == 0, why(done)
+    assert len(read_meta(split / "checkpoint.zip")["rng"]["ranks"]) == 2  # both ranks' streams are saved
+    again = torchrun("-m", "trainer.train", "--resume", "--run-dir", str(split), "--rounds", "4", "--no-progress")
+    assert again.returncode == 0, why(again)
+    a, b = read_archive(straight / "checkpoint.zip"), read_archive(split / "checkpoint.zip")
+    assert a.policy.keys() == b.policy.keys()
+    assert all(bool((a.policy[k] == b.policy[k]).all()) for k in a.policy)
+    assert a.state.keys() == b.state.keys() and all(bool((a.state[k] == b.state[k]).all()) for k in a.state)
+    # every rank's streams after round 4 are where the straight run left them (rank 1's: its own, not rank 0's)
+    assert a.meta["rng"]["ranks"] == b.meta["rng"]["ranks"] and a.meta["rng"]["ranks"][0] != a.meta["rng"]["ranks"][1]
+    logs = []  # the logged rollouts and updates too (not the times)
+    for run in (straight, split):
+        with (run / "progress.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        logs.append([{k: v for k, v in row.items() if "time" not in k and "fps" not in k} for row in rows])
+    assert len(logs[0]) == 4 and logs[0] == logs[1]
+    assert any(int(row["train/optimizer_steps"]) > 0 for row in logs[0])  # the runs did learn something
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")

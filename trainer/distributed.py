@@ -67,6 +67,12 @@ class Distributed:
         with contextlib.nullcontext() if sync else self.accelerator.no_sync(wrapped):
             yield
 
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value`` (picklable objects made by this code, never read from a file), in rank order."""
+        from accelerate.utils import gather_object
+
+        return gather_object([value])
+
     def barrier(self) -> None:
         self.accelerator.wait_for_everyone()
 

@@ -580,13 +580,22 @@ class GiGPO(OnPolicyAlgorithm):
         "verbose", "seed",
     )  # fmt: skip
 
-    def save(self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> Path:
+    def generator_states(self) -> tuple[dict, dict[str, torch.Tensor]]:
+        """This process's sampling and shuffling streams and the global generators, as JSON data and tensors."""
+        return checkpoint.generator_states(self._sample_generator, self._shuffle_rng)
+
+    def save(
+        self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None,
+        rank_states: list[tuple[dict, dict[str, torch.Tensor]]] | None = None,
+    ) -> Path:  # fmt: skip
         """Write a data-only checkpoint (:mod:`trainer.checkpoint`) atomically; ``.zip`` is added to a bare name.
 
         It holds the constructor arguments, weights, optimiser state, counters, episode statistics and every random
         generator (the env's task draws too), so ``GiGPO.load(path, env=...)`` continues this model exactly.
         A learning-rate schedule is code, not data: its current value is saved. ``extra``: JSON data of the
-        caller's, returned by :meth:`load_extra`.
+        caller's, returned by :meth:`load_extra`. ``rank_states``: in a data-parallel run, every rank's
+        :meth:`generator_states` (rank order, gathered by the caller), so that a resume on as many processes
+        continues each rank's streams too.
         """
         path = Path(path)
         if path.is_dir():
@@ -596,7 +605,11 @@ class GiGPO(OnPolicyAlgorithm):
         arguments = {name: getattr(self, name) for name in self._SAVED_ARGUMENTS}
         arguments.update(learning_rate=float(self.lr_schedule(self._current_progress_remaining)),
                          stats_window_size=self._stats_window_size, policy_kwargs=self.policy_kwargs)  # fmt: skip
-        rng, tensors = checkpoint.generator_states(self._sample_generator, self._shuffle_rng)
+        rng, tensors = self.generator_states()
+        if rank_states is not None and len(rank_states) > 1:
+            rng["ranks"] = [data for data, _ in rank_states]
+            for rank, (_, rank_tensors) in enumerate(rank_states):
+                tensors.update({f"rank{rank}.{name}": value for name, value in rank_tensors.items()})
         if isinstance(self.env, GroupVecEnv):
             rng["env"] = self.env.rng_state()
         optimizer = self.policy.optimizer.state_dict()
@@ -671,7 +684,16 @@ class GiGPO(OnPolicyAlgorithm):
             model._current_progress_remaining = float(counters["progress_remaining"])
             model.ep_info_buffer = deque(episodes["info"], maxlen=model._stats_window_size)
             model.ep_success_buffer = deque(episodes["success"], maxlen=model._stats_window_size)
-            checkpoint.restore_generators(meta["rng"], archive.state, model._sample_generator, model._shuffle_rng)
+            data, tensors = meta["rng"], archive.state
+            ranks, rank = data.get("ranks"), model._dist.rank if model._dist is not None else 0
+            sample, shuffle = model._sample_generator, model._shuffle_rng
+            if model._dist is not None and isinstance(ranks, list) and len(ranks) == model._dist.world:
+                # a run of as many processes: each rank continues its own streams
+                data = ranks[rank]
+                tensors = {k[len(f"rank{rank}."):]: v for k, v in tensors.items() if k.startswith(f"rank{rank}.")}
+            elif rank > 0:  # another process count: rank 0 continues its streams, the others keep their seed's
+                sample, shuffle = torch.Generator(), np.random.default_rng()
+            checkpoint.restore_generators(data, tensors, sample, shuffle)
             if isinstance(model.env, GroupVecEnv) and "env" in meta["rng"]:
                 model.env.set_rng_state(meta["rng"]["env"])
         except checkpoint.CheckpointError:

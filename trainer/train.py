@@ -273,8 +273,12 @@ def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, e
         bar.set_postfix(success=f"{100 * stats['rollout/round_success_rate']:.0f}%",
                         ret=f"{stats['rollout/round_return_mean']:.2f}", steps=model.num_timesteps)  # fmt: skip
         bar.update(1)
-        if main and (done % config.checkpoint_every == 0 or done == config.rounds):
-            model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}})
+        if done % config.checkpoint_every == 0 or done == config.rounds:
+            # every rank's sampling streams go into rank 0's checkpoint, so an N-process resume continues each one
+            states = dist.gather(model.generator_states()) if dist is not None else None
+            if main:
+                model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}},
+                           rank_states=states)  # fmt: skip
     bar.close()
     elapsed = time.perf_counter() - start
     if not main:  # rank 0 evaluates and writes the results; the others wait for it to finish
