@@ -190,3 +190,16 @@ def test_shipped_accelerate_configs_are_valid_ddp_configs(name, kind, processes,
     assert str(config.distributed_type).split(".")[-1] == kind and not config.use_cpu
     assert (config.num_processes, config.num_machines) == (processes, machines)
     assert str(config.mixed_precision).split(".")[-1].lower() == "no"  # precision is the trainer's dtype setting
+
+
+def test_evaluation_shared_out_over_ranks_tabulates_as_one_process():
+    from trainer.config import resolve_config
+    from trainer.evaluation import baseline_chooser, episode_records, run_episodes, tabulate
+    from trainer.train import env_kwargs_of, eval_task_ids
+
+    config = resolve_config("cpu-quickstart")
+    ids, kwargs = eval_task_ids(config)[:7], env_kwargs_of(config, config.eval_split)
+    whole = run_episodes("ALFWorld-text-v0", ids, baseline_chooser("expert"), kwargs, episodes_per_task=2)
+    parts = [episode_records("ALFWorld-text-v0", ids[r::3], baseline_chooser("expert"), kwargs, 2) for r in range(3)]
+    assert tabulate([record for part in parts for record in part]) == whole and whole["all"] == 100.0
+    assert episode_records("ALFWorld-text-v0", [], baseline_chooser("expert"), kwargs) == []  # a rank with no task

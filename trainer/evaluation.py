@@ -12,7 +12,10 @@ import torch
 
 from wrappers.actions import project_action
 
-__all__ = ["ALFWORLD_COLUMNS", "baseline_chooser", "evaluate", "format_table", "run_episodes"]
+__all__ = [
+    "ALFWORLD_COLUMNS", "baseline_chooser", "episode_records", "evaluate", "evaluate_records", "format_table",
+    "run_episodes", "tabulate",
+]  # fmt: skip
 
 # the paper's ALFWorld columns: task type -> short name
 ALFWORLD_COLUMNS = {
@@ -43,6 +46,17 @@ def run_episodes(
     """
     if not task_ids:
         raise ValueError("task_ids must name at least one task")
+    return tabulate(episode_records(env_id, task_ids, choose, env_kwargs, episodes_per_task))
+
+
+def episode_records(
+    env_id: str,
+    task_ids: Sequence[int],
+    choose: Chooser,
+    env_kwargs: dict[str, Any] | None = None,
+    episodes_per_task: int = 1,
+) -> list[tuple[str, bool, float]]:
+    """``(task type, won, score)`` of ``episodes_per_task`` episodes of every task (none for no task)."""
     envs = [gym.make(env_id, **(env_kwargs or {})) for _ in task_ids for _ in range(episodes_per_task)]
     tasks = [t for t in task_ids for _ in range(episodes_per_task)]
     starts = [e.reset(options={"task_id": t}) for e, t in zip(envs, tasks, strict=True)]
@@ -63,13 +77,17 @@ def run_episodes(
             if not (terminated or truncated):
                 still.append(i)
         running = still
+    return [(info.get("task_type", "all"), w, float(info.get("score", w))) for info, w in zip(infos, won, strict=True)]
+
+
+def tabulate(records: Sequence[tuple[str, bool, float]]) -> dict[str, float]:
+    """The table of :func:`run_episodes` from :func:`episode_records` (of one process, or gathered from several)."""
     by_type: dict[str, list[bool]] = defaultdict(list)
-    for i, info in enumerate(infos):
-        by_type[info.get("task_type", "all")].append(won[i])
+    for task_type, won, _ in records:
+        by_type[task_type].append(won)
     table = {t: 100.0 * sum(v) / len(v) for t, v in sorted(by_type.items())}
-    table["all"] = 100.0 * sum(won) / len(won)
-    scores = [float(info.get("score", w)) for info, w in zip(infos, won, strict=True)]
-    table["score"] = 100.0 * sum(scores) / len(scores)
+    table["all"] = 100.0 * sum(w for _, w, _ in records) / len(records)
+    table["score"] = 100.0 * sum(s for _, _, s in records) / len(records)
     return table
 
 
@@ -86,6 +104,22 @@ def evaluate(
 
     Sampling is seeded, so a seed gives the same numbers for the same model.
     """
+    if not task_ids:
+        raise ValueError("task_ids must name at least one task")
+    return tabulate(evaluate_records(model, env_id, task_ids, env_kwargs, episodes_per_task, deterministic, seed))
+
+
+def evaluate_records(
+    model,
+    env_id: str,
+    task_ids: Sequence[int],
+    env_kwargs: dict[str, Any] | None = None,
+    episodes_per_task: int = 1,
+    deterministic: bool = False,
+    seed: int = 0,
+) -> list[tuple[str, bool, float]]:
+    """:func:`episode_records` of a trained agent (what :func:`evaluate` tabulates; a data-parallel run's ranks
+    each play a share of the tasks and rank 0 tabulates them all)."""
     generator = torch.Generator().manual_seed(seed)
 
     def choose(envs, obs, infos, histories):
@@ -97,7 +131,7 @@ def evaluate(
         responses = model.policy.act(prompts, admissible, deterministic, generator)
         return [project_action(r.text, a)[0] for r, a in zip(responses, admissible, strict=True)]
 
-    return run_episodes(env_id, task_ids, choose, env_kwargs, episodes_per_task)
+    return episode_records(env_id, task_ids, choose, env_kwargs, episodes_per_task)
 
 
 def baseline_chooser(policy: str, seed: int = 0) -> Chooser:

@@ -261,7 +261,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
 
 def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, eval_ids: list[int],
                   progress: bool, dist: distributed.Distributed | None = None) -> dict[str, float]:  # fmt: skip
-    from .evaluation import evaluate, format_table
+    from .evaluation import evaluate_records, format_table, tabulate
 
     main = dist is None or dist.is_main
     bar = tqdm(total=config.rounds, initial=rounds_done, desc="rounds", disable=not progress, file=sys.stdout)
@@ -281,14 +281,19 @@ def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, e
                            rank_states=states)  # fmt: skip
     bar.close()
     elapsed = time.perf_counter() - start
-    if not main:  # rank 0 evaluates and writes the results; the others wait for it to finish
+    # the evaluation tasks are shared out over the ranks (each samples with its own seed; one process: all tasks,
+    # the run's seed) and rank 0 tabulates the gathered episodes and writes the results
+    rank, world = (dist.rank, dist.world) if dist is not None else (0, 1)
+    records = evaluate_records(
+        model, config.env, eval_ids[rank::world], env_kwargs=env_kwargs_of(config, config.eval_split),
+        episodes_per_task=config.eval_episodes, seed=config.seed + rank,
+    )  # fmt: skip
+    if dist is not None:
+        records = [record for part in dist.gather(records) for record in part]
+    if not main:  # the others wait for rank 0 to finish writing
         dist.barrier()
         return {}
-
-    table = evaluate(
-        model, config.env, eval_ids, env_kwargs=env_kwargs_of(config, config.eval_split),
-        episodes_per_task=config.eval_episodes, seed=config.seed,
-    )  # fmt: skip
+    table = tabulate(records)
     markdown = format_table(config.env, table)
     atomic_write(run_dir / "eval.json", json.dumps(table, indent=2))
     atomic_write(run_dir / "eval.md", markdown + "\n")
