@@ -55,7 +55,7 @@ _SINGLE_CHAR_RANGES = (  # Han ideographs and Hiragana are one token per charact
 _SINGLE_CHARS = frozenset("\u00a9\u00ae\u203c\u2049\u2122\u2139\u24c2\u3030\u303d\u3297\u3299")
 
 
-def _kind(char: str) -> str:
+def _classify(char: str) -> str:
     code = ord(char)
     if char in _SINGLE_CHARS or any(low <= code <= high for low, high in _SINGLE_CHAR_RANGES):
         return "1"
@@ -64,6 +64,9 @@ def _kind(char: str) -> str:
     if char.isalpha() or char == "_":  # "_" (ExtendNumLet) joins like a letter or digit
         return "L"
     return "-"
+
+
+_kind = lru_cache(maxsize=65536)(_classify)  # product text repeats few characters: classify each once
 
 
 def word_tokens(text: str) -> list[str]:
@@ -172,10 +175,15 @@ class SearchEngine:
                    np.float32(math.log(1 + (n_docs - len(d) + 0.5) / (len(d) + 0.5))))
             for term, (d, t) in postings.items()
         }  # fmt: skip
+        self._asin_rank = np.argsort(np.argsort(np.array(self.asins), kind="stable"), kind="stable")
         self.search = lru_cache(maxsize=65536)(self._search)
 
     def scores(self, query: str) -> dict[str, float]:
         """Lucene's float32 BM25 score of every matching product for ``query``."""
+        total, matched = self._score_array(query)
+        return {self.asins[i]: float(total[i]) for i in np.flatnonzero(matched)}
+
+    def _score_array(self, query: str) -> tuple[np.ndarray, np.ndarray]:
         total = np.zeros(len(self.asins), dtype=np.float64)
         matched = np.zeros(len(self.asins), dtype=bool)
         for term, count in Counter(analyse(query)).items():
@@ -186,8 +194,11 @@ class SearchEngine:
             term_scores = weight - weight / (np.float32(1) + tfs * self._inverse[docs])
             total[docs] += term_scores.astype(np.float64)
             matched[docs] = True
-        return {self.asins[i]: float(np.float32(total[i])) for i in np.flatnonzero(matched)}
+        return total.astype(np.float32), matched
 
     def _search(self, query: str) -> tuple[str, ...]:
-        scores = self.scores(query)
-        return tuple(sorted(scores, key=lambda asin: (-scores[asin], asin))[:MAX_RESULTS])
+        total, matched = self._score_array(query)
+        hits = np.flatnonzero(matched)
+        # best score first, ties by asin
+        order = hits[np.lexsort((self._asin_rank[hits], -total[hits]))][:MAX_RESULTS]
+        return tuple(self.asins[i] for i in order)
