@@ -7,13 +7,12 @@ installed): one JSON line per game with its path relative to the data folder and
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..transcripts import read_transcripts
 from .pddl import load_game
 from .world import Engine
 
@@ -34,16 +33,6 @@ class Replay:
     resets: int = 0
     commands: int = 0
     task_type: str = ""
-
-
-def read_transcripts(*paths: str | os.PathLike[str]) -> list[dict]:
-    """The game records of one or more transcript files (JSON lines, gzipped when the name ends in ``.gz``)."""
-    games = []
-    for path in paths:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rt") as f:
-            games += [json.loads(line) for line in f if line.strip()]
-    return games
 
 
 def replay_game(record: dict, data_path: str | os.PathLike[str]) -> Replay:

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -485,7 +486,8 @@ def _price_bound(product: Product, rng: random.Random) -> tuple[float, str]:
     return price_upper, text
 
 
-def _goal(product: Product, text: str, attributes, options, price_upper: float, weight: float = 1.0) -> Goal:
+def _goal(product: Product, text: str, attributes: Sequence[str], options: Sequence[GoalOption], price_upper: float,
+          weight: float = 1.0) -> Goal:  # fmt: skip
     return Goal(
         asin=product.asin, instruction_text=text, attributes=tuple(attributes), goal_options=tuple(options),
         price_upper=price_upper, category=product.category, query=product.query, name=product.title,

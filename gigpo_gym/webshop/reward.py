@@ -28,6 +28,8 @@ import re
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from .catalog import Goal, GoalOption, Product
@@ -130,9 +132,6 @@ def _load_spacy_model(spacy):
         except (OSError, ImportError):
             pass
         try:  # the PyPI copy of the model is a package whose data folder sits inside it
-            from importlib import import_module
-            from pathlib import Path
-
             package = Path(import_module(name).__file__).parent
             folders = [p for p in package.iterdir() if p.is_dir() and (p / "config.cfg").is_file()]
             if folders:

@@ -10,16 +10,15 @@ from ``../shared/webshop`` and compared digest for digest.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..transcripts import read_transcripts
 from .engine import WebShopEngine, parse_action
 from .env import WebShopTextEnv
 
@@ -31,16 +30,6 @@ FIELDS = ("goal", "prices", "obs", "clickables", "has_search_bar", "reward", "do
 def digest(text: str) -> str:
     """The recorder's digest of a text: the first 16 hex digits of its SHA-256."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def read_transcripts(*paths: str | os.PathLike[str]) -> list[dict]:
-    """The episode records of one or more transcript files (JSON lines, gzipped when the name ends in ``.gz``)."""
-    episodes = []
-    for path in paths:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rt") as f:
-            episodes += [json.loads(line) for line in f if line.strip()]
-    return episodes
 
 
 @dataclass
@@ -92,7 +81,7 @@ def replay_episode(record: dict, make_env: Callable[[str, int], WebShopTextEnv],
     """Play ``record``'s actions through the embedded engine of ``make_env(goal_set, seed)`` and compare.
 
     The engine is stepped directly, so the steps the original allows after a purchase replay too. Hit scores are
-    compared at the 4 decimals Anserini reports (it rounds them and lowers tied ones by 1e-6 each).
+    compared as Anserini reports them (rounded to 4 decimals, a repeated score lowered by 1e-6 per repeat).
     """
     result = Replay()
     env = make_env(record["mode"], record["seed"])
@@ -116,8 +105,9 @@ def replay_episode(record: dict, make_env: Callable[[str, int], WebShopTextEnv],
         if "hits" in step:
             name, arg = parse_action(step["action"])
             scores = engine.search_engine.scores(arg)
-            ours = [[a, round(scores[a], 4)] for a in engine.search_engine.search(arg)]
-            theirs = [[a, round(s + 1e-6 * tied, 4)] for tied, (a, s) in _untied(step["hits"])]
+            ranked = engine.search_engine.search(arg)
+            ours = list(zip(ranked, _as_anserini_reports([scores[a] for a in ranked]), strict=True))
+            theirs = [(asin, round(score, 6)) for asin, score in step["hits"]]
             result.check("hits", at, ours, theirs)
     for at, ours, theirs in pages:
         for key in ("obs", "clickables", "has_search_bar"):
@@ -125,14 +115,16 @@ def replay_episode(record: dict, make_env: Callable[[str, int], WebShopTextEnv],
     return result
 
 
-def _untied(hits: list) -> list[tuple[int, tuple[str, float]]]:
-    # Anserini's ScoreTiesAdjusterReranker lowers the k-th repeat of a rounded score by k * 1e-6
-    out, previous, tied = [], None, 0
-    for asin, score in hits:
-        tied = tied + 1 if previous is not None and abs(round(score + 1e-6 * (tied + 1), 4) - previous) < 1e-9 else 0
-        out.append((tied, (asin, score)))
-        previous = round(score + 1e-6 * tied, 4)
-    return out
+def _as_anserini_reports(scores: list[float]) -> list[float]:
+    # Anserini's ScoreTiesAdjusterReranker reports scores rounded to 4 decimals and lowers the k-th repeat of a
+    # rounded score by k * 1e-6 (compared at 6 decimals: the reports are float32)
+    reports, previous, repeats = [], None, 0
+    for score in scores:
+        rounded = round(score, 4)
+        repeats = repeats + 1 if rounded == previous else 0
+        previous = rounded
+        reports.append(round(rounded - 1e-6 * repeats, 6))
+    return reports
 
 
 def fixture_env_factory(data_dir: str | Path, human_goals: str | Path) -> Callable[[str, int], WebShopTextEnv]:
