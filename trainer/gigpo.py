@@ -422,7 +422,8 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
         self.last_train_stats = {k: v / tokens for k, v in totals.items() if k != "tokens"}
-        self.last_train_stats.update(optimizer_steps=steps, skipped_batches=skipped)
+        self.last_train_stats.update(optimizer_steps=steps, skipped_batches=skipped,
+                                     grad_norm=float(np.mean(grad_norms)) if grad_norms else 0.0)  # fmt: skip
 
     def _global_round_stats(self) -> dict[str, float]:
         """The round's statistics over every rank: episode means (every rank plays as many episodes), row-weighted

@@ -1,0 +1,465 @@
+"""GiGPO vs GRPO where step credit matters: estimators compared at tuned learning rates on paired seeds.
+
+Run from the repository root::
+
+    python benchmarks/bench_study.py work --setting alfworld-small      # every pending cell, in the declared order
+    python benchmarks/bench_study.py run --setting alfworld-small --arm grpo --lr 1e-2 --seed 0   # one cell
+    python benchmarks/bench_study.py status --setting alfworld-small    # which cells are done, running, pending
+    python benchmarks/bench_study.py report --setting alfworld-small    # the tables and the curves' PNG
+
+The protocol is fixed before any run (``benchmarks/runs/study/PROTOCOL.md``):
+
+- **Arms** (:data:`ARMS`): GiGPO with ``std`` and with ``mean`` normalisation, GiGPO with ``omega = 0`` (the control:
+  GRPO with GiGPO's normalisation and episode statistics, no step term), GRPO (``std``, the paper's) and RLOO. Only the
+  estimator and the learning rate differ between arms; every other hyper-parameter is the setting's preset.
+- **Tuning**: each arm trains at every learning rate of :data:`LRS` on tuning seed :data:`TUNING_SEED`; its lr is the
+  one with the highest figure of merit, the mean of its evaluation success and its training success over the last
+  quarter of the rounds (two independent samples of the same policy family, which halves the noise of one); a tie
+  goes to the smaller lr. The tuning seed is not a report seed.
+- **Report**: each arm at its lr on seeds :data:`REPORT_SEEDS`; the untrained model of a seed (the same for every arm)
+  is evaluated once. Success after training is compared with GRPO's on the same seed: the mean paired difference
+  with a 95% Student-t interval.
+
+Each cell is run by ``run`` in its own process (so its peak memory is its own) and written atomically to
+``--out``/<setting>/<cell>.json; ``work`` skips finished cells and claims the others with a lock file, so several
+workers may share one folder (give each ``OMP_NUM_THREADS=1`` on a 2-core machine) and an interrupted study resumes
+where it stopped. Each training cell keeps, per round, the training success and return, the optimiser statistics
+(KL, clip fraction, gradient norm, optimiser and skipped steps) and the step-credit statistics of the round's
+rollouts (:func:`step_credit_stats`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere
+
+import gigpo_gym  # noqa: E402, F401
+from trainer.advantages import episode_advantages, step_advantages, step_group_ids  # noqa: E402
+from trainer.config import PRESETS, resolve_config  # noqa: E402
+
+LRS = (1e-3, 3e-3, 1e-2)
+TUNING_SEED = 100
+REPORT_SEEDS = (0, 1, 2, 3, 4)
+BASELINE = "grpo"
+ARMS: dict[str, dict[str, Any]] = {
+    "gigpo-std": {"algo": "gigpo", "norm": "std"},
+    "gigpo-mean": {"algo": "gigpo", "norm": "mean"},
+    "gigpo-omega0": {"algo": "gigpo", "norm": "std", "omega": 0.0},
+    "grpo": {"algo": "grpo", "norm": "std"},
+    "rloo": {"algo": "rloo"},
+}
+# two-sided 95% quantiles of Student's t by degrees of freedom
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment setting of the study: a CPU preset and the env arguments it adds."""
+
+    preset: str
+    env_kwargs: dict[str, Any]
+    what: str
+
+
+SETTINGS = {
+    "alfworld-small": Setting("cpu-quickstart", {}, "the quickstart: pick tasks in 3-receptacle rooms, 30-step "
+                              "episodes, 4 groups x 8, 20 rounds, the tiny model from random weights in score mode"),
+    "webshop-success": Setting("cpu-webshop", {"reward_mode": "success"}, "WebShop's generated catalog trained on "
+                               "success only (reward 1 for a perfect purchase, the paper's code), 15-step episodes, "
+                               "4 groups x 4, 20 rounds, the tiny model in score mode"),
+    "alfworld-6": Setting("cpu-quickstart", {"max_receptacles": 6}, "pick tasks in 6-receptacle rooms (more "
+                          "distinct states, fewer chance revisits), otherwise the quickstart's preset"),
+}  # fmt: skip
+
+
+def config_of(setting: str, arm: str, lr: float, seed: int, budget: dict[str, int]):
+    """The training config of one cell: the setting's preset, the arm's estimator, the lr and the seed."""
+    spec = SETTINGS[setting]
+    env_kwargs = {**PRESETS[spec.preset].get("env_kwargs", {}), **spec.env_kwargs}
+    return resolve_config(spec.preset, env_kwargs=env_kwargs, learning_rate=lr, seed=seed, **ARMS[arm], **budget)
+
+
+def step_credit_stats(buffer) -> dict[str, float]:
+    """How much the round's rollouts give GiGPO's step term to work with.
+
+    ``anchor_fraction``: rows whose step group holds another row; ``step_group_size``: row-weighted mean size;
+    ``mixing_share``: step groups (of 2 or more rows) whose visits lie at different step indices (early and late
+    visits of one state); ``revisit_share``: step groups holding two visits by one trajectory; ``sign_agreement``
+    and ``correlation``: of the step and episode advantages on the rows where both are non-zero (the buffer's
+    normalisation); ``step_to_episode``: mean |step advantage| over mean |episode advantage| on those rows.
+    """
+    a = buffer.arrays()
+    steps = np.fromiter((r.step for r in buffer.records), np.int64, len(buffer.records))
+    ids = step_group_ids(a["group_ids"], a["anchors"])
+    sizes = np.bincount(ids)
+    multi = sizes > 1
+    first = np.full(len(sizes), np.iinfo(np.int64).max)
+    last = np.zeros(len(sizes), np.int64)
+    np.minimum.at(first, ids, steps)
+    np.maximum.at(last, ids, steps)
+    visits = np.unique(ids * (int(a["traj_ids"].max()) + 1) + a["traj_ids"])  # distinct (step group, trajectory)
+    trajectories = np.bincount(visits // (int(a["traj_ids"].max()) + 1), minlength=len(sizes))
+    norm = buffer.norm or "mean"
+    args = (a["rewards"], a["group_ids"], a["traj_ids"])
+    episode = episode_advantages(*args, norm=norm, penalties=a["penalties"])
+    step = step_advantages(*args, a["anchors"], gamma=buffer.gamma, norm=norm, penalties=a["penalties"])
+    both = (episode != 0) & (step != 0)
+    agree = float(np.mean(np.sign(episode[both]) == np.sign(step[both]))) if both.any() else math.nan
+    spread = both.sum() > 2 and np.std(episode[both]) > 0 and np.std(step[both]) > 0
+    corr = float(np.corrcoef(episode[both], step[both])[0, 1]) if spread else math.nan
+    scale = float(np.mean(np.abs(step[both])) / np.mean(np.abs(episode[both]))) if both.any() else math.nan
+    return {
+        "anchor_fraction": float(np.mean(sizes[ids] > 1)),
+        "step_group_size": float(np.mean(sizes[ids])),
+        "mixing_share": float(np.mean(last[multi] > first[multi])) if multi.any() else math.nan,
+        "revisit_share": float(np.mean(trajectories[multi] < sizes[multi])) if multi.any() else math.nan,
+        "sign_agreement": agree,
+        "correlation": corr,
+        "step_to_episode": scale,
+        "rows_with_both": float(np.mean(both)),
+    }
+
+
+def evaluation(model, config, seed: int) -> dict[str, float]:
+    from trainer.evaluation import evaluate
+    from trainer.train import env_kwargs_of, eval_task_ids
+
+    table = evaluate(model, config.env, eval_task_ids(config), env_kwargs=env_kwargs_of(config, config.eval_split),
+                     episodes_per_task=config.eval_episodes, seed=seed)  # fmt: skip
+    return {"success": float(table["all"]), "score": float(table["score"])}
+
+
+def provenance() -> dict[str, Any]:
+    """The code a cell ran on: the commit and whether the tracked files differed from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "threads": int(os.environ.get("OMP_NUM_THREADS", "0")), "date": time.strftime("%Y-%m-%d %H:%M UTC",
+            time.gmtime())}  # fmt: skip
+
+
+def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, int]) -> dict[str, Any]:
+    from trainer.train import build_model
+
+    config = config_of(setting, arm, lr, seed, budget)
+    model = build_model(config)
+    start = time.perf_counter()
+    curve = []
+    for done in range(config.rounds):
+        model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
+        stats, opt = model._round_stats, model.last_train_stats
+        curve.append({
+            "success": 100 * stats["rollout/round_success_rate"], "return": stats["rollout/round_return_mean"],
+            "kl": opt["kl"], "clip_fraction": opt["clipped"], "grad_norm": opt["grad_norm"],
+            "entropy": opt["entropy"], "optimizer_steps": opt["optimizer_steps"],
+            "skipped_batches": opt["skipped_batches"], **step_credit_stats(model.rollout_buffer),
+        })  # fmt: skip
+    after = evaluation(model, config, seed)
+    tail = curve[-max(1, len(curve) // 4) :]
+    return {"setting": setting, "arm": arm, "lr": lr, "seed": seed, "budget": budget, "after": after,
+            "train_success_last_quarter": statistics.mean(c["success"] for c in tail), "curve": curve,
+            "time_s": round(time.perf_counter() - start, 1), **provenance(),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}  # fmt: skip
+
+
+def before_cell(setting: str, seed: int, budget: dict[str, int]) -> dict[str, Any]:
+    from trainer.train import build_model
+
+    config = config_of(setting, BASELINE, LRS[0], seed, budget)  # the untrained weights depend on the seed only
+    return {"setting": setting, "seed": seed, "budget": budget, "before": evaluation(build_model(config), config, seed),
+            **provenance()}  # fmt: skip
+
+
+# ------------------------------------------------------------------ cells and their files
+
+
+def cell_name(arm: str | None, lr: float | None, seed: int) -> str:
+    if arm is None:
+        return f"before-seed{seed}"
+    return f"{arm}-lr?-seed{seed}" if lr is None else f"{arm}-lr{lr:g}-seed{seed}"  # lr? : not chosen yet
+
+
+def load(folder: Path, name: str) -> dict[str, Any] | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def merit(cell: dict[str, Any]) -> float:
+    return (cell["after"]["success"] + cell["train_success_last_quarter"]) / 2
+
+
+def chosen_lr(folder: Path, arm: str) -> float | None:
+    """The arm's learning rate by the declared rule, or None while a tuning cell is missing."""
+    cells = [load(folder, cell_name(arm, lr, TUNING_SEED)) for lr in LRS]
+    if any(c is None for c in cells):
+        return None
+    return max(LRS, key=lambda lr: (merit(cells[LRS.index(lr)]), -lr))
+
+
+def queue(folder: Path) -> list[tuple[str | None, float | None, int]]:
+    """Every cell in the declared order: tuning (lr-major, so arms progress together), then seed by seed."""
+    cells: list[tuple[str | None, float | None, int]] = [(a, lr, TUNING_SEED) for lr in LRS for a in ARMS]
+    for seed in REPORT_SEEDS:
+        cells.append((None, None, seed))
+        cells += [(a, chosen_lr(folder, a), seed) for a in ARMS]
+    return cells
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim(folder: Path, name: str) -> bool:
+    """Take the cell's lock (a stale lock of a dead process is taken over); False if another worker holds it."""
+    lock = folder / f"{name}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = int(lock.read_text() or "0")
+            except (OSError, ValueError):
+                return False
+            if holder and _alive(holder):
+                return False
+            lock.unlink(missing_ok=True)
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
+def manifest(folder: Path, setting: str, budget: dict[str, int]) -> None:
+    """Tie the folder to its setting and budget: a smoke budget never mixes with the study's cells."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "study.json"
+    want = {"setting": setting, "budget": budget}
+    if path.is_file():
+        have = json.loads(path.read_text())
+        if have != want:
+            raise SystemExit(f"bench_study.py: error: {folder} holds a study of {have}, not {want}; use another --out")
+    else:
+        path.write_text(json.dumps(want) + "\n")
+
+
+def write(folder: Path, name: str, result: dict[str, Any]) -> None:
+    tmp = folder / f"{name}.json.tmp"
+    tmp.write_text(json.dumps(result) + "\n")
+    tmp.replace(folder / f"{name}.json")
+
+
+def budget_args(budget: dict[str, int]) -> list[str]:
+    return [f"--{k.replace('_', '-')}={v}" for k, v in budget.items()]
+
+
+def work(folder: Path, setting: str, budget: dict[str, int], out: Path, poll_s: float = 20.0) -> int:
+    """Run pending cells, one process each, until none is left (waiting while others hold the eligible ones)."""
+    while True:
+        pending = [c for c in queue(folder) if load(folder, cell_name(*c)) is None]
+        if not pending:
+            print(f"{setting}: every cell is done", flush=True)
+            return 0
+        ran = False
+        for arm, lr, seed in pending:
+            name = cell_name(arm, lr, seed)
+            if (arm is not None and lr is None) or not claim(folder, name):
+                continue  # its lr is not chosen yet, or another worker runs it
+            try:
+                if load(folder, name) is None:  # finished by another worker between the scan and the claim
+                    command = [sys.executable, str(Path(__file__).resolve()), "run", "--setting", setting,
+                               "--seed", str(seed), "--out", str(out), *budget_args(budget)]  # fmt: skip
+                    command += ["--arm", arm, "--lr", repr(lr)] if arm is not None else ["--before"]
+                    start = time.perf_counter()
+                    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+                    if done.returncode != 0:
+                        print(done.stderr[-3000:], file=sys.stderr)
+                        raise SystemExit(f"bench_study.py: error: cell {name} failed (exit {done.returncode})")
+                    print(f"{setting} {name}: {done.stdout.strip()} ({time.perf_counter() - start:.0f} s)", flush=True)
+            finally:
+                (folder / f"{name}.lock").unlink(missing_ok=True)
+            ran = True
+            break
+        if not ran:
+            time.sleep(poll_s)
+
+
+# ------------------------------------------------------------------ report
+
+
+def interval(diffs: list[float]) -> str:
+    if len(diffs) < 2:
+        return "n/a"
+    half = T975[len(diffs) - 1] * statistics.stdev(diffs) / math.sqrt(len(diffs))
+    mean = statistics.mean(diffs)
+    return f"[{mean - half:+.1f}, {mean + half:+.1f}]"
+
+
+def _mean(values: list[float]) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return statistics.mean(values) if values else math.nan
+
+
+def report(folder: Path, setting: str, png: Path | None) -> str:
+    lines = [f"Setting {setting}: {SETTINGS[setting].what}.", ""]
+    lines += [f"Tuning on seed {TUNING_SEED} (merit = mean of eval success and last-quarter training success; "
+              "* = chosen):", "",
+              "| arm | lr | eval success % | eval score | train success % (last quarter) | merit | time s |",
+              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm in ARMS:
+        pick = chosen_lr(folder, arm)
+        for lr in LRS:
+            c = load(folder, cell_name(arm, lr, TUNING_SEED))
+            if c is None:
+                lines.append(f"| {arm} | {lr:g} | pending | | | | |")
+                continue
+            star = "*" if lr == pick else ""
+            lines.append(f"| {arm} | {lr:g}{star} | {c['after']['success']:.1f} | {c['after']['score']:.1f} | "
+                         f"{c['train_success_last_quarter']:.1f} | {merit(c):.1f} | {c['time_s']:.0f} |")  # fmt: skip
+    runs = {arm: {s: load(folder, cell_name(arm, chosen_lr(folder, arm), s)) for s in REPORT_SEEDS}
+            for arm in ARMS if chosen_lr(folder, arm) is not None}  # fmt: skip
+    befores = {s: load(folder, cell_name(None, None, s)) for s in REPORT_SEEDS}
+    head = " | ".join(f"seed {s}" for s in REPORT_SEEDS)
+    lines += ["", "Evaluation success % after training at the chosen lr (report seeds; - = not run yet):", "",
+              f"| arm | lr | {head} | mean |", "|---|---:|" + "---:|" * (len(REPORT_SEEDS) + 1)]  # fmt: skip
+    row = [f"{b['before']['success']:.1f}" if b else "-" for b in befores.values()]
+    done_before = [b["before"]["success"] for b in befores.values() if b]
+    lines.append(f"| untrained | - | {' | '.join(row)} | {_mean(done_before):.1f} |")
+    for arm, cells in runs.items():
+        row = [f"{c['after']['success']:.1f}" if c else "-" for c in cells.values()]
+        done = [c["after"]["success"] for c in cells.values() if c]
+        lines.append(f"| {arm} | {chosen_lr(folder, arm):g} | {' | '.join(row)} | {_mean(done):.1f} |")
+    if BASELINE in runs:
+        lines += ["", f"Paired difference to {BASELINE.upper()} (success points, seeds both arms finished):", "",
+                  "| arm | seeds | mean | 95% interval | per seed | ahead in |", "|---|---:|---:|---|---|---:|"]
+        for arm, cells in runs.items():
+            if arm == BASELINE:
+                continue
+            both = [s for s in REPORT_SEEDS if cells[s] and runs[BASELINE][s]]
+            diffs = [cells[s]["after"]["success"] - runs[BASELINE][s]["after"]["success"] for s in both]
+            if diffs:
+                lines.append(f"| {arm} | {len(diffs)} | {statistics.mean(diffs):+.1f} | {interval(diffs)} | "
+                             f"{', '.join(f'{d:+.1f}' for d in diffs)} | {sum(d > 0 for d in diffs)} |")  # fmt: skip
+    keys = ("anchor_fraction", "step_group_size", "mixing_share", "revisit_share", "sign_agreement", "correlation",
+            "step_to_episode")  # fmt: skip
+    lines += ["", "Step-credit statistics of the training rollouts (mean over rounds and report seeds):", "",
+              "| arm | anchor fraction | step group size | mixing early/late | own-trajectory revisits | "
+              "sign agreement | corr(step, episode) | step/episode size |", "|---|" + "---:|" * len(keys)]
+    for arm, cells in runs.items():
+        rounds = [r for c in cells.values() if c for r in c["curve"]]
+        if rounds:
+            lines.append(f"| {arm} | " + " | ".join(f"{_mean([r[k] for r in rounds]):.2f}" for k in keys) + " |")
+    lines += ["", "Optimiser statistics (mean over rounds and report seeds; KL to the reference per token):", "",
+              "| arm | KL (last round) | clip fraction | grad norm | optimiser steps / round | skipped / round | "
+              "entropy | time s | peak RSS MB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for arm, cells in runs.items():
+        done = [c for c in cells.values() if c]
+        if not done:
+            continue
+        rounds = [r for c in done for r in c["curve"]]
+        figures = (_mean([c["curve"][-1]["kl"] for c in done]), _mean([r["clip_fraction"] for r in rounds]),
+                   _mean([r["grad_norm"] for r in rounds]), _mean([r["optimizer_steps"] for r in rounds]),
+                   _mean([r["skipped_batches"] for r in rounds]), _mean([r["entropy"] for r in rounds]))  # fmt: skip
+        lines.append(f"| {arm} | {figures[0]:.4f} | {figures[1]:.3f} | {figures[2]:.3f} | {figures[3]:.1f} | "
+                     f"{figures[4]:.1f} | {figures[5]:.3f} | {_mean([c['time_s'] for c in done]):.0f} | "
+                     f"{_mean([c['peak_rss_mb'] for c in done]):.0f} |")  # fmt: skip
+    if png is not None and any(c for cells in runs.values() for c in cells.values()):
+        plot(runs, setting, png)
+        lines += ["", f"Curves: {png.name}"]
+    return "\n".join(lines)
+
+
+def plot(runs: dict[str, dict[int, dict | None]], setting: str, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for arm, cells in runs.items():
+        curves = [[r["success"] for r in c["curve"]] for c in cells.values() if c]
+        if curves:
+            mean = np.mean(np.array(curves), axis=0)
+            ax.plot(np.arange(1, len(mean) + 1), mean, label=f"{arm} ({len(curves)} seeds)")
+    ax.set_xlabel("round")
+    ax.set_ylabel("training success % (mean over seeds)")
+    ax.set_title(f"{setting}: training rollouts per round")
+    ax.legend()
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
+
+
+def status(folder: Path) -> str:
+    lines = []
+    for arm, lr, seed in queue(folder):
+        name = cell_name(arm, lr, seed)
+        state = "done" if load(folder, name) else "running" if (folder / f"{name}.lock").exists() else "pending"
+        lines.append(f"{name}: {state}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("work", "run", "status", "report"))
+    parser.add_argument("--setting", required=True, choices=sorted(SETTINGS), help="environment setting")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "runs" / "study",
+                        help="folder of the settings' cell files")  # fmt: skip
+    parser.add_argument("--arm", choices=sorted(ARMS), help="run: the arm")
+    parser.add_argument("--lr", type=float, help="run: the learning rate")
+    parser.add_argument("--seed", type=int, help="run: the seed")
+    parser.add_argument("--before", action="store_true", help="run: evaluate the seed's untrained model")
+    parser.add_argument("--rounds", type=int, help="smaller budget (tests): rounds per run")
+    parser.add_argument("--eval-tasks", type=int, help="smaller budget (tests): evaluation tasks")
+    parser.add_argument("--png", type=Path, help="report: where to write the curves (default: none)")
+    args = parser.parse_args(argv)
+    budget = {k: v for k, v in (("rounds", args.rounds), ("eval_tasks", args.eval_tasks)) if v is not None}
+    folder = args.out / args.setting
+    manifest(folder, args.setting, budget)
+    if args.command == "work":
+        return work(folder, args.setting, budget, args.out)
+    if args.command == "status":
+        print(status(folder))
+        return 0
+    if args.command == "report":
+        print(report(folder, args.setting, args.png))
+        return 0
+    if args.seed is None or (not args.before and (args.arm is None or args.lr is None)):
+        parser.error("run needs --seed and either --before or --arm and --lr")
+    if args.before:
+        result = before_cell(args.setting, args.seed, budget)
+        write(folder, cell_name(None, None, args.seed), result)
+        print(f"untrained success {result['before']['success']:.1f}%")
+    else:
+        result = train_cell(args.setting, args.arm, args.lr, args.seed, budget)
+        write(folder, cell_name(args.arm, args.lr, args.seed), result)
+        print(f"success {result['after']['success']:.1f}% score {result['after']['score']:.1f} "
+              f"(train last quarter {result['train_success_last_quarter']:.1f}%)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
