@@ -67,12 +67,12 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "given transcripts and the embedded vs real TextWorld speed measured in this run (target >= 100x).",
         ),
         Benchmark(
-            "rollout", "Rollout and update cost, GiGPO vs GRPO", "bench_rollout.py",
+            "rollout", "Rollout and update cost, GiGPO and PPO vs GRPO", "bench_rollout.py",
             ("--rounds", "2", "--repeats", "3"),
             ("--rounds", "1", "--repeats", "1", "--mode", "score", "--env", "WebShop-text-v0"),
-            "Env steps/s and generated tokens/s in rollouts, update tokens/s, advantage time and peak RSS of the "
-            "tiny model, each worker a fresh process, GiGPO and GRPO interleaved. The paper's claim: the same "
-            "memory and little extra time (ratios near 1).",
+            "Time per round, env steps/s and generated tokens/s in rollouts, update tokens/s, advantage time and peak "
+            "RSS of the tiny model, each worker a fresh process, GiGPO, GRPO and PPO interleaved. The paper's "
+            "claims: GiGPO has GRPO's memory and little extra time (ratios near 1); PPO's critic costs both.",
         ),
         Benchmark(
             "warmstart", "Supervised warm start (one run)", "bench_warmstart.py", (),

@@ -1,15 +1,18 @@
-"""Rollout and update throughput and peak memory, GiGPO vs GRPO, in one run.
+"""Rollout and update throughput and peak memory, GiGPO and PPO against GRPO, in one run.
 
 Run from the repository root::
 
     python benchmarks/bench_rollout.py [--env ALFWorld-text-v0] [--mode generate] [--rounds 2] [--repeats 2]
 
 Each measurement is a fresh worker process (so its peak RSS is its own) that trains the offline tiny model for
-``--rounds`` rounds with one estimator, same seed, model and hyper-parameters; workers alternate GiGPO, GRPO,
-GiGPO, GRPO ... to spread machine noise over both. Reported per estimator (mean over repeats): env steps/s and
-generated tokens/s during rollouts, update tokens/s (prompt + response tokens per second of ``train``), the
-advantage computation's time, and peak RSS; then the GiGPO/GRPO ratios. The paper's claim: same memory,
-little extra time.
+``--rounds`` rounds with one estimator, same seed, model and hyper-parameters; workers alternate GiGPO, GRPO, PPO,
+GiGPO, GRPO, PPO ... to spread machine noise over all. Reported per estimator (mean over repeats): wall time per
+round, env steps/s and generated tokens/s during rollouts (PPO's include its critic pass over the round's states),
+update tokens/s (prompt + response tokens per second of ``train``; PPO's update adds a value forward and backward),
+the advantage computation's time, and peak RSS; then the ratios to GRPO. The paper's claims: GiGPO costs the same
+memory and little extra time; PPO's critic costs both (here it shares the policy's trunk, so its memory is one
+linear head and the value pass's activations; verl's separate critic model would double the weights and optimiser
+state).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import subprocess
 import sys
 import time
 
-ESTIMATORS = ("gigpo", "grpo")
+ESTIMATORS = ("gigpo", "grpo", "ppo")
+NAMES = {"gigpo": "GiGPO", "grpo": "GRPO", "ppo": "PPO"}
 
 
 def worker(env_id: str, estimator: str, mode: str, rounds: int) -> dict:
@@ -35,7 +39,8 @@ def worker(env_id: str, estimator: str, mode: str, rounds: int) -> dict:
         estimator=estimator, history_length=1, batch_size=64, micro_batch_size=16, seed=0,
         policy_kwargs=dict(model_name_or_path="tiny", action_mode=mode, use_lora=False, max_new_tokens=32),
     )  # fmt: skip
-    totals = dict(rollout_s=0.0, update_s=0.0, env_steps=0, gen_tokens=0, update_tokens=0, advantage_ms=0.0)
+    totals = dict(round_s=0.0, rollout_s=0.0, update_s=0.0, env_steps=0, gen_tokens=0, update_tokens=0,
+                  advantage_ms=0.0)
     original_train = model.train
 
     def timed_train() -> None:
@@ -45,7 +50,9 @@ def worker(env_id: str, estimator: str, mode: str, rounds: int) -> dict:
 
     model.train = timed_train
     for done in range(rounds):
+        start = time.perf_counter()
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
+        totals["round_s"] += time.perf_counter() - start
         records = model.rollout_buffer.records
         totals["rollout_s"] += model._round_stats["rollout/time_s"]
         totals["env_steps"] += len(records)
@@ -82,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return statistics.mean(f(r) for r in runs[estimator])
 
     metrics = {
+        "s per round": lambda r: r["round_s"] / args.rounds,
         "env steps/s (rollout)": lambda r: r["env_steps"] / r["rollout_s"],
         "generated tokens/s": lambda r: r["gen_tokens"] / r["rollout_s"],
         "update tokens/s": lambda r: r["update_tokens"] / r["update_s"],
@@ -89,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         "peak RSS MB": lambda r: r["peak_rss_mb"],
     }
     print(f"{args.env}, {args.mode} mode, tiny model, 4 groups x 4, {args.rounds} rounds x {args.repeats} workers each")
-    print(f"{'':<24}{'GiGPO':>10}{'GRPO':>10}{'GiGPO/GRPO':>12}")
+    print(f"{'':<24}" + "".join(f"{NAMES[e]:>10}" for e in ESTIMATORS) + f"{'GiGPO/GRPO':>12}{'PPO/GRPO':>10}")
     for name, f in metrics.items():
-        a, b = mean("gigpo", f), mean("grpo", f)
-        print(f"{name:<24}{a:>10.1f}{b:>10.1f}{a / b:>12.3f}")
+        values = {e: mean(e, f) for e in ESTIMATORS}
+        cells = "".join(f"{values[e]:>10.1f}" for e in ESTIMATORS)
+        print(f"{name:<24}{cells}{values['gigpo'] / values['grpo']:>12.3f}{values['ppo'] / values['grpo']:>10.3f}")
     return 0
 
 

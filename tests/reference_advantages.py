@@ -84,3 +84,19 @@ def ref_gigpo(rewards, groups, trajs, anchors, gamma=0.95, omega=1.0, norm="mean
     episode = ref_episode(rewards, groups, trajs, norm, stats, eps)
     step = ref_step(rewards, groups, trajs, anchors, gamma, norm, eps)
     return [e + omega * s for e, s in zip(episode, step)]
+
+
+def ref_gae(rewards, trajs, values, truncated, bootstrap, gamma, lam):
+    """GAE by the textbook backward recursion, one trajectory at a time."""
+    rows = defaultdict(list)
+    for i, t in enumerate(trajs):
+        rows[t].append(i)
+    adv = [0.0] * len(rewards)
+    for idx in rows.values():
+        last = idx[-1]
+        next_value = bootstrap[last] if truncated[last] else 0.0
+        running = 0.0
+        for i in reversed(idx):
+            running = rewards[i] + gamma * next_value - values[i] + gamma * lam * running
+            adv[i], next_value = running, values[i]
+    return adv

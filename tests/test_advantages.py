@@ -13,14 +13,16 @@ from trainer.advantages import (
     discounted_returns,
     episode_advantages,
     episode_returns,
+    gae_advantages,
     gigpo_advantages,
     grpo_advantages,
     rloo_advantages,
     step_advantages,
     step_group_ids,
+    whiten,
 )
 
-from .reference_advantages import ref_episode, ref_returns, ref_rloo, ref_step
+from .reference_advantages import ref_episode, ref_gae, ref_returns, ref_rloo, ref_step
 
 # --------------------------------------------------------------------------- strategies
 
@@ -331,3 +333,72 @@ def test_bad_input_raises_naming_the_argument(kwargs, match):
         gigpo_advantages(
             args.pop("rewards"), args.pop("group_ids"), args.pop("traj_ids"), args.pop("anchor_keys"), **args
         )
+
+
+# --------------------------------------------------------------------------- PPO: GAE and whitening
+
+
+def test_gae_matches_a_hand_computation_with_a_terminated_and_a_truncated_trajectory():
+    # rows interleaved: a0 b0 a1 b1; a terminates after paying 1, b is cut by the step limit
+    rewards, trajs = [0.0, 0.0, 1.0, 0.0], [0, 1, 0, 1]
+    values, bootstrap = [0.5, 0.2, 0.8, 0.3], [0.0, 0.0, 0.0, 0.9]
+    truncated = np.array([False, False, False, True])
+    adv, returns = gae_advantages(rewards, trajs, values, truncated, bootstrap, gamma=0.9, gae_lambda=0.5)
+    a1 = 1.0 - 0.8  # terminal: nothing bootstrapped
+    a0 = (0.9 * 0.8 - 0.5) + 0.45 * a1
+    b1 = 0.9 * 0.9 - 0.3  # truncated: V(s_2) = 0.9 bootstrapped
+    b0 = (0.9 * 0.3 - 0.2) + 0.45 * b1
+    np.testing.assert_allclose(adv, [a0, b0, a1, b1], rtol=1e-12)
+    np.testing.assert_allclose(returns, np.add([a0, b0, a1, b1], values), rtol=1e-12)
+
+
+@given(batches(), st.floats(0, 1), st.floats(0, 1), st.integers(0, 2**32 - 1))
+def test_gae_matches_the_backward_recursion(batch, gamma, lam, seed):
+    rewards, groups, trajs, _ = batch
+    rng = np.random.default_rng(seed)
+    values, bootstrap = rng.normal(size=len(rewards)), rng.normal(size=len(rewards))
+    truncated = rng.random(len(rewards)) < 0.5  # read only on each trajectory's last row
+    keys = [f"{g}/{t}" for g, t in zip(groups, trajs)]
+    got, returns = gae_advantages(rewards, trajs, values, truncated, bootstrap, gamma=gamma, gae_lambda=lam,
+                                  group_ids=groups)  # fmt: skip
+    want = ref_gae(rewards, keys, values, truncated, bootstrap, gamma, lam)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(returns, got + values, rtol=1e-12, atol=1e-12)
+
+
+@given(batches(), st.floats(0, 1))
+def test_gae_with_lambda_one_and_no_truncation_is_the_return_minus_the_value(batch, gamma):
+    rewards, groups, trajs, _ = batch
+    values = np.linspace(-1, 1, len(rewards))
+    cut = np.zeros(len(rewards), bool)
+    adv, _ = gae_advantages(rewards, trajs, values, cut, values, gamma=gamma, gae_lambda=1.0, group_ids=groups)
+    mc = discounted_returns(rewards, trajs, gamma, group_ids=groups)
+    np.testing.assert_allclose(adv, mc - values, rtol=1e-9, atol=1e-9)
+
+
+@given(st.lists(st.floats(-100, 100), min_size=2, max_size=40), st.integers(0, 2**32 - 1))
+def test_whiten_gives_token_mean_zero_and_unit_variance(values, seed):
+    a = np.array(values)
+    weights = np.random.default_rng(seed).integers(1, 5, size=len(a)).astype(float)
+    out = whiten(a, weights)
+    if np.all(a == a[0]):
+        assert np.all(out == 0.0)  # equal advantages: exactly zero, no rounding noise amplified
+        return
+    tokens = np.repeat(out, weights.astype(int))
+    assert abs(tokens.mean()) < 1e-9
+    spread = np.repeat(a, weights.astype(int)).var(ddof=1)
+    assert tokens.var(ddof=1) == pytest.approx(spread / (spread + 1e-8), rel=1e-6)
+
+
+def test_gae_and_whiten_reject_bad_input_naming_the_field():
+    ok = dict(gamma=0.9, gae_lambda=0.5)
+    with pytest.raises(ValueError, match="gae_lambda must lie in"):
+        gae_advantages([1.0], [0], [0.0], np.array([False]), [0.0], gamma=0.9, gae_lambda=1.5)
+    with pytest.raises(ValueError, match="truncated must be a bool array"):
+        gae_advantages([1.0], [0], [0.0], np.array([0]), [0.0], **ok)
+    with pytest.raises(ValueError, match="values has 2 rows but rewards has 1"):
+        gae_advantages([1.0], [0], [0.0, 1.0], np.array([False]), [0.0], **ok)
+    with pytest.raises(ValueError, match="values must be finite"):
+        gae_advantages([1.0], [0], [np.nan], np.array([False]), [0.0], **ok)
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        whiten([1.0, 2.0], [-1.0, 1.0])

@@ -117,7 +117,9 @@ def test_eval_of_a_pretrained_model_zero_shot_is_the_models_own_policy(tiny_path
         (train_cli, ["--set", "rounds=many"], "rounds must be of type int"),
         (train_cli, ["--preset", "gpu-huge"], "unknown preset 'gpu-huge'"),
         (train_cli, ["--resume"], "--resume needs --run-dir"),
-        (train_cli, ["--algo", "ppo"], "algo must be gigpo, grpo or rloo"),
+        (train_cli, ["--algo", "ppo2"], "algo must be one of gigpo, grpo, rloo, ppo, got 'ppo2'"),
+        (train_cli, ["--set", "gae_lambda=2"], "gae_lambda must be a number in [0, 1], got 2.0"),
+        (train_cli, ["--set", "clip_range_vf=0"], "clip_range_vf must be a number > 0 or null, got 0.0"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(module, argv, message, capsys):

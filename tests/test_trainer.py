@@ -64,7 +64,7 @@ def test_buffer_applies_the_invalid_action_penalty_per_mode(mode, expected):
     np.testing.assert_allclose(buffer.compute_advantages(), expected, rtol=1e-12)
     assert list(buffer.step_group_sizes()) == [1, 1, 1]
     with pytest.raises(ValueError, match="estimator"):
-        GroupRolloutBuffer(estimator="ppo")
+        GroupRolloutBuffer(estimator="a2c")
     with pytest.raises(ValueError, match="penalty_mode.*'row', 'reward'"):
         GroupRolloutBuffer(penalty_mode="late")
 

@@ -1,4 +1,4 @@
-"""Group-relative advantage estimators: GiGPO, GRPO and RLOO.
+"""Advantage estimators: the group-relative GiGPO, GRPO and RLOO, and PPO's GAE over a learned value.
 
 Every function takes *flat* arrays with one row per environment step (one LLM response).
 The rows of one trajectory appear in time order; rows of different trajectories may
@@ -50,11 +50,13 @@ __all__ = [
     "discounted_returns",
     "episode_advantages",
     "episode_returns",
+    "gae_advantages",
     "gigpo_advantages",
     "grpo_advantages",
     "rloo_advantages",
     "step_advantages",
     "step_group_ids",
+    "whiten",
 ]
 
 Norm = Literal["mean", "std"]
@@ -496,3 +498,102 @@ def rloo_advantages(
         n_traj = np.bincount(_traj_group(groups, trajs))[groups].astype(np.float64)
     scale = np.where(n_traj > 1, n_traj / np.maximum(n_traj - 1.0, 1.0), 1.0)
     return centred * scale
+
+
+# --------------------------------------------------------------------------- PPO: a learned value baseline
+
+
+@_overflow_checked
+def _gae_checked(*args: Any, **kwargs: Any) -> np.ndarray:
+    return np.concatenate(_gae(*args, **kwargs))
+
+
+def gae_advantages(
+    rewards: Any,
+    traj_ids: Any,
+    values: Any,
+    truncated: Any,
+    bootstrap_values: Any,
+    *,
+    gamma: float = 0.95,
+    gae_lambda: float = 0.95,
+    group_ids: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimation (Schulman et al. 2016) over the env steps of each trajectory.
+
+    Args:
+        rewards: ``(S,)`` step rewards (the invalid-action penalties included).
+        traj_ids: ``(S,)`` trajectory of each row (rows of one trajectory in time order, each trajectory complete:
+            its last row is where it ended).
+        values: ``(S,)`` the critic's ``V(s_t)`` of each row's state.
+        truncated: ``(S,)`` bool, true on the last row of a trajectory cut by the step limit: its successor
+            state is not terminal, so the return is bootstrapped from ``bootstrap_values`` there. A terminated
+            trajectory's successor is worth 0 (the episode is over, nothing is bootstrapped).
+        bootstrap_values: ``(S,)`` ``V(s_{t+1})`` of the state after a truncated last row; read only there.
+        gamma: discount (paper: 0.95).
+        gae_lambda: GAE's lambda in ``[0, 1]``: 1 gives the Monte-Carlo return minus ``V(s_t)``, 0 the one-step
+            TD error.
+        group_ids: ``(S,)`` episode groups when trajectory ids restart in every group (as in
+            :func:`discounted_returns`).
+
+    Returns:
+        ``(advantages, returns)``, both ``(S,)`` float64: ``A_t = sum_k (gamma lambda)^k delta_{t+k}`` with
+        ``delta_t = r_t + gamma V(s_{t+1}) - V(s_t)``, and the critic's target ``returns = A + values``.
+    """
+    r = _as_rewards(rewards)
+    v = _as_rewards(values, "values")
+    boot = _as_rewards(bootstrap_values, "bootstrap_values")
+    for name, arr in (("values", v), ("bootstrap_values", boot)):
+        if arr.shape[0] != r.shape[0]:
+            raise ValueError(f"{name} has {arr.shape[0]} rows but rewards has {r.shape[0]}")
+    cut = _as_keys("truncated", truncated, r.shape[0])
+    if cut.dtype != np.bool_:
+        raise ValueError(f"truncated must be a bool array, got dtype {cut.dtype}")
+    lam = float(gae_lambda)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"gae_lambda must lie in [0, 1], got {gae_lambda}")
+    if group_ids is None:
+        codes = _factorize(_as_keys("traj_ids", traj_ids, r.shape[0]), "traj_ids")
+    else:
+        _, _, codes = _prepare(r, group_ids, traj_ids)
+    out = _gae_checked(r, codes, v, cut, boot, _check_gamma(gamma), lam)
+    return out[: r.size], out[r.size :]
+
+
+def _gae(r, codes, v, cut, boot, gamma, lam) -> tuple[np.ndarray, np.ndarray]:
+    if r.size == 0:
+        return r.copy(), r.copy()
+    order = np.argsort(codes, kind="stable")  # trajectories contiguous, time order kept
+    sorted_codes = codes[order]
+    last = np.append(sorted_codes[1:] != sorted_codes[:-1], True)  # the last row of each trajectory
+    next_value = np.empty_like(r)
+    next_value[order[:-1]] = v[order[1:]]
+    ends = order[last]
+    next_value[ends] = np.where(cut[ends], boot[ends], 0.0)
+    delta = r + gamma * next_value - v
+    advantages = _discounted_from_codes(delta, codes, gamma * lam)
+    return advantages, advantages + v
+
+
+def whiten(advantages: Any, weights: Any = None, eps: float = 1e-8) -> np.ndarray:
+    """Advantages shifted to mean 0 and scaled to variance 1 over the batch, as PPO's reference code does.
+
+    ``weights`` (default 1 per row): each row's number of loss tokens, so the statistics are those of the
+    token-level advantages (a row's advantage is broadcast over its tokens). The variance is the unbiased one of
+    the tokens; ``(S,)`` float64. A batch of equal advantages gives exactly zero.
+    """
+    a = _as_rewards(advantages, "advantages")
+    w = np.ones_like(a) if weights is None else _as_rewards(weights, "weights")
+    if w.shape != a.shape:
+        raise ValueError(f"weights has shape {w.shape} but advantages has {a.shape}")
+    if a.size == 0:
+        return a.copy()
+    if np.any(w < 0) or w.sum() <= 0:
+        raise ValueError("weights must be >= 0 with a positive sum")
+    shifted = a - a[0]  # relative to one member: equal values give exactly zero deviation
+    deviation = shifted - np.sum(w * shifted) / w.sum()
+    total = w.sum()
+    var = np.sum(w * deviation**2) / max(total - 1.0, 1.0)
+    out = np.zeros_like(deviation)
+    np.divide(deviation, np.sqrt(var + eps), out=out, where=deviation != 0.0)
+    return out

@@ -1,4 +1,4 @@
-"""``GroupRolloutBuffer``: the steps of one group rollout and their GiGPO/GRPO/RLOO advantages."""
+"""``GroupRolloutBuffer``: the steps of one group rollout and their GiGPO/GRPO/RLOO (or PPO) advantages."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .advantages import gigpo_advantages, grpo_advantages, rloo_advantages, step_group_ids
+from .advantages import gae_advantages, gigpo_advantages, grpo_advantages, rloo_advantages, step_group_ids, whiten
 
 __all__ = ["ANCHORS", "EPISODE_STATS", "ESTIMATORS", "NORMS", "PENALTY_MODES", "GroupRolloutBuffer", "StepRecord"]
 
-ESTIMATORS = ("gigpo", "grpo", "rloo")
+# the group-relative estimators, and "ppo": GAE over a learned value (the policy's value head)
+ESTIMATORS = ("gigpo", "grpo", "rloo", "ppo")
 NORMS = ("std", "mean")
 EPISODE_STATS = ("trajectory", "step")
 ANCHORS = ("state_hash", "observation")
@@ -43,6 +44,12 @@ class StepRecord:
     # the reference policy's log-probs of the response tokens; the update fills it once per round (the
     # reference is frozen, so the epochs share it)
     ref_logprobs: np.ndarray | None = None
+    # PPO: whether the step ended its episode by the step limit (its successor is not terminal), the token ids of
+    # that successor state, and the critic's values of the step's state and of that successor (filled per round)
+    truncated: bool = False
+    next_state_ids: list[int] | None = None
+    value: float = 0.0
+    next_value: float = 0.0
 
 
 @dataclass
@@ -50,14 +57,18 @@ class GroupRolloutBuffer:
     """Stores a rollout round and computes one advantage per step.
 
     Args:
-        estimator: ``"gigpo"``, ``"grpo"`` or ``"rloo"``.
-        gamma: discount of GiGPO's step returns (paper: 0.95).
+        estimator: ``"gigpo"``, ``"grpo"``, ``"rloo"`` or ``"ppo"``.
+        gamma: discount of GiGPO's step returns and of PPO's GAE (paper: 0.95).
         omega: weight of GiGPO's step advantage (paper: 1.0).
         norm: ``"mean"`` or ``"std"`` normalisation (GRPO uses ``"std"`` unless told).
         episode_stats: ``"trajectory"`` or ``"step"`` (see :mod:`trainer.advantages`).
         anchor: ``"state_hash"`` (the env's canonical state) or ``"observation"`` (its text, as
             the paper's reference code does) as GiGPO's anchor-state key.
-        penalty_mode: ``"row"`` or ``"reward"`` (see :data:`PENALTY_MODES`).
+        penalty_mode: ``"row"`` or ``"reward"`` (see :data:`PENALTY_MODES`). PPO always adds the penalty to the
+            step's reward: its advantages come from rewards and values only.
+        gae_lambda: PPO's GAE lambda (1: Monte-Carlo return minus the value; 0: one-step TD error).
+        normalize_advantage: PPO: whiten the round's advantages (mean 0, variance 1 over the loss tokens), as the
+            reference code does.
     """
 
     estimator: str = "gigpo"
@@ -67,8 +78,11 @@ class GroupRolloutBuffer:
     episode_stats: str = "trajectory"
     anchor: str = "state_hash"
     penalty_mode: str = "row"
+    gae_lambda: float = 0.95
+    normalize_advantage: bool = True
     records: list[StepRecord] = field(default_factory=list)
     advantages: np.ndarray | None = None
+    returns: np.ndarray | None = None  # PPO: the critic's targets, (S,) float64
 
     def __post_init__(self) -> None:
         if self.estimator not in ESTIMATORS:
@@ -81,6 +95,7 @@ class GroupRolloutBuffer:
     def reset(self) -> None:
         self.records = []
         self.advantages = None
+        self.returns = None
 
     def add(self, record: StepRecord) -> None:
         self.records.append(record)
@@ -96,7 +111,7 @@ class GroupRolloutBuffer:
         recs = self.records
         rewards = np.fromiter((r.reward for r in recs), np.float64, len(recs))
         penalties = np.fromiter((r.penalty for r in recs), np.float64, len(recs))
-        if self.penalty_mode == "reward":
+        if self.penalty_mode == "reward" or self.estimator == "ppo":
             rewards, penalties = rewards + penalties, np.zeros_like(penalties)
         return {
             "rewards": rewards,
@@ -120,12 +135,29 @@ class GroupRolloutBuffer:
                 a["rewards"], a["group_ids"], a["traj_ids"], norm=self.norm, episode_stats=self.episode_stats,
                 penalties=a["penalties"],
             )  # fmt: skip
-        else:
+        elif self.estimator == "rloo":
             adv = rloo_advantages(
                 a["rewards"], a["group_ids"], a["traj_ids"], episode_stats=self.episode_stats, penalties=a["penalties"]
             )
+        else:
+            adv = self._gae(a)
         self.advantages = adv
         return adv
+
+    def _gae(self, a: dict[str, np.ndarray]) -> np.ndarray:
+        """PPO's advantages from the critic's values filled in the records; sets :attr:`returns`."""
+        recs = self.records
+        values = np.fromiter((r.value for r in recs), np.float64, len(recs))
+        adv, self.returns = gae_advantages(
+            a["rewards"], a["traj_ids"], values, np.fromiter((r.truncated for r in recs), bool, len(recs)),
+            np.fromiter((r.next_value for r in recs), np.float64, len(recs)), gamma=self.gamma,
+            gae_lambda=self.gae_lambda, group_ids=a["group_ids"],
+        )  # fmt: skip
+        if not self.normalize_advantage:
+            return adv
+        # the token-level statistics: a generated response's advantage is broadcast over its tokens
+        tokens = [1 if r.candidate_ids is not None else len(r.response_ids) for r in recs]
+        return whiten(adv, np.asarray(tokens, dtype=np.float64))
 
     def step_group_sizes(self) -> np.ndarray:
         """Size of the (group, anchor) step group of every step: how many anchors GiGPO found."""

@@ -36,7 +36,7 @@ class TrainConfig:
     env: str = _opt("ALFWorld-text-v0", "registered env id")
     env_kwargs: dict = _opt({}, "gym.make keyword arguments of the training env (split, task_types ...)")
     max_episode_steps: int = _opt(50, "episode step limit (paper: ALFWorld 50, WebShop 15)")
-    algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo or rloo")
+    algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo, rloo or ppo (a learned critic, GAE)")
     model: str = _opt("tiny", "Hugging Face model id or local path; 'tiny' builds the offline tiny model")
     action_mode: str = _opt("score", "'score' (exact softmax policy over the admissible actions) or 'generate' "
                             "(free text)")
@@ -80,6 +80,10 @@ class TrainConfig:
     kl_coef: float = _opt(0.01, "KL penalty coefficient (paper: 0.01)")
     ent_coef: float = _opt(0.0, "entropy bonus coefficient")
     max_grad_norm: float = _opt(1.0, "gradient clipping norm")
+    gae_lambda: float = _opt(0.95, "ppo: GAE lambda (1: Monte-Carlo return minus the value)")
+    vf_coef: float = _opt(0.5, "ppo: weight of the value loss")
+    clip_range_vf: float | None = _opt(0.5, "ppo: clip of the value prediction's change per round, in reward units "
+                                       "(verl's cliprange_value); null: unclipped value loss")
     eval_split: str = _opt("valid_seen", "split evaluated at the end (ALFWorld valid_seen/valid_unseen, WebShop test)")
     eval_tasks: int = _opt(140, "evaluate the first N tasks of the eval split")
     eval_episodes: int = _opt(1, "sampled episodes per evaluation task")
@@ -101,7 +105,7 @@ class TrainConfig:
         from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES
 
         if self.algo not in ESTIMATORS:
-            raise ConfigError(f"algo must be gigpo, grpo or rloo, got {self.algo!r}")
+            raise ConfigError(f"algo must be one of {', '.join(ESTIMATORS)}, got {self.algo!r}")
         choices = {
             # the policy's ACTION_MODES and SCORE_REDUCTIONS, written out: importing the policy loads transformers
             "action_mode": ("score", "generate"), "score_reduction": ("mean", "sum"), "episode_stats": EPISODE_STATS,
@@ -113,6 +117,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, name)!r}")
         for name, (low, high, text) in _BOUNDS.items():
             value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
             if not (math.isfinite(value) and low(value) and high(value)):
                 raise ConfigError(f"{name} must be {text}, got {value!r}")
         if self.micro_batch_size > self.batch_size:
@@ -164,9 +170,13 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "kl_coef": (_at_least(0), _any, "a number >= 0"),
     "ent_coef": (_at_least(0), _any, "a number >= 0"),
     "max_grad_norm": (_above(0), _any, "a number > 0"),
+    "gae_lambda": (_at_least(0), lambda v: v <= 1, "a number in [0, 1]"),
+    "vf_coef": (_at_least(0), _any, "a number >= 0"),
+    "clip_range_vf": (_above(0), _any, "a number > 0 or null"),
     "success_reward": (_above(0), _any, "a number > 0"),
     "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
 }  # fmt: skip
+_OPTIONAL = ("clip_range_vf",)  # numeric fields where null is allowed
 
 
 # the policy's DTYPES and ATTN_IMPLEMENTATIONS, written out here too: importing the policy loads transformers
@@ -244,11 +254,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 def _coerce(name: str, value: Any) -> Any:
     """Check a value against the field's type, converting ints to floats where a float is expected."""
     expected = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
-    kinds = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "str | None": (str, type(None))}
+    kinds = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "str | None": (str, type(None)),
+             "float | None": (float, type(None))}  # fmt: skip
     kind = kinds[expected]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    numeric = kind is float or kind == (float, type(None))
+    if numeric and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if kind is float and isinstance(value, str):
+    if numeric and isinstance(value, str):
         # YAML 1.1 reads 1e-6 (no dot) as a string: take any text Python reads as a number
         try:
             return float(value)

@@ -27,7 +27,7 @@ from wrappers.prompting import PromptBuilder, describe_env
 
 from . import checkpoint, distributed
 from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES, GroupRolloutBuffer, StepRecord
-from .loss import policy_loss
+from .loss import policy_loss, value_loss
 from .policy import LLMPolicy
 
 __all__ = ["GiGPO"]
@@ -43,7 +43,9 @@ class GiGPO(OnPolicyAlgorithm):
     anchor state of the group). The policy is trained with a PPO-clip loss (dual clip) and a k3
     KL penalty to the reference policy, per response token in ``generate`` mode and per step (one
     ``log pi(a|s)`` over the admissible set) in ``score`` mode. ``estimator="grpo"`` or ``"rloo"`` trains the same way
-    with only the episode-level advantage (the baselines of the paper).
+    with only the episode-level advantage (the baselines of the paper). ``estimator="ppo"`` is the paper's critic
+    baseline: a value head on the policy's trunk (:class:`LLMPolicy`'s ``value_head``), GAE over each trajectory's env
+    steps and a clipped value loss added to the same policy loss.
 
     It subclasses SB3's ``OnPolicyAlgorithm``: ``learn``, ``save``/``load``, the logger,
     callbacks and ``set_random_seed`` are SB3's. Overridden because text spaces and LLMs need
@@ -57,8 +59,8 @@ class GiGPO(OnPolicyAlgorithm):
         learning_rate: AdamW learning rate (or a schedule of the remaining progress).
         n_groups: tasks per rollout round.
         group_size: trajectories per task (the paper's N).
-        estimator: ``"gigpo"``, ``"grpo"`` or ``"rloo"``.
-        gamma: discount of the step returns (paper: 0.95).
+        estimator: ``"gigpo"``, ``"grpo"``, ``"rloo"`` or ``"ppo"``.
+        gamma: discount of the step returns, and of PPO's GAE (paper: 0.95).
         omega: weight of the step advantage (paper: 1.0).
         norm: ``"mean"`` (paper's GiGPO default) or ``"std"``; ``None`` picks ``"std"`` for GRPO
             and ``"mean"`` otherwise.
@@ -87,6 +89,12 @@ class GiGPO(OnPolicyAlgorithm):
             ``train/approx_kl`` (the drift from the rollout policy) replaces ``train/kl`` (from the reference).
         ent_coef: entropy bonus coefficient.
         max_grad_norm: gradient clipping norm.
+        gae_lambda: PPO: GAE's lambda in [0, 1] (1: the Monte-Carlo return minus the value).
+        vf_coef: PPO: weight of the value loss (a row mean of squared errors) beside the token-mean policy loss.
+        clip_range_vf: PPO: the value prediction moves at most this far from the rollout's value in the clipped
+            value loss (verl's ``cliprange_value``, 0.5); ``None`` trains the plain squared error. In the rewards'
+            units: with a success reward of 10, 0.5 is 5% of it.
+        normalize_advantage: PPO: whiten the round's advantages (mean 0, variance 1 over the loss tokens).
         env_kwargs: ``gym.make`` keyword arguments when ``env`` is an id.
         stats_window_size: episodes averaged in the logged success rate and returns.
         tensorboard_log: folder of TensorBoard logs (needs ``tensorboard``).
@@ -126,6 +134,10 @@ class GiGPO(OnPolicyAlgorithm):
         kl_coef: float = 0.01,
         ent_coef: float = 0.0,
         max_grad_norm: float = 1.0,
+        gae_lambda: float = 0.95,
+        vf_coef: float = 0.5,
+        clip_range_vf: float | None = 0.5,
+        normalize_advantage: bool = True,
         env_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
         tensorboard_log: str | None = None,
@@ -166,15 +178,26 @@ class GiGPO(OnPolicyAlgorithm):
             raise ValueError(f"validity_rule must be one of {VALIDITY_RULES}, got {validity_rule!r}")
         if clip_ratio_c is not None and not clip_ratio_c > 1.0:
             raise ValueError(f"clip_ratio_c must be > 1 (or None to disable the dual clip), got {clip_ratio_c}")
+        if not 0.0 <= gae_lambda <= 1.0:
+            raise ValueError(f"gae_lambda must lie in [0, 1], got {gae_lambda}")
+        if not vf_coef >= 0.0:
+            raise ValueError(f"vf_coef must be >= 0, got {vf_coef}")
+        if clip_range_vf is not None and not clip_range_vf > 0.0:
+            raise ValueError(f"clip_range_vf must be > 0 (or None for the unclipped value loss), got {clip_range_vf}")
+        if "value_head" in (policy_kwargs or {}):
+            raise ValueError("policy_kwargs must not set value_head: estimator='ppo' adds the critic")
+        if estimator == "ppo" and self._dist is not None:
+            # the value head lives outside the engine's wrapped model: its gradients would not be reduced
+            raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")
         super().__init__(
             policy,
             env,
             learning_rate=learning_rate,
             n_steps=1,  # rollouts run whole episodes; see collect_rollouts
             gamma=gamma,
-            gae_lambda=1.0,
+            gae_lambda=gae_lambda,
             ent_coef=ent_coef,
-            vf_coef=0.0,
+            vf_coef=vf_coef,
             max_grad_norm=max_grad_norm,
             use_sde=False,
             sde_sample_freq=-1,
@@ -205,6 +228,8 @@ class GiGPO(OnPolicyAlgorithm):
         self.clip_ratio_c = clip_ratio_c
         self.filter_groups = filter_groups
         self.kl_coef = kl_coef
+        self.clip_range_vf = clip_range_vf
+        self.normalize_advantage = normalize_advantage
         # saved with the model, so a loaded model prompts as it was trained even without an env
         self.env_description = describe_env(env.env_id if isinstance(env, GroupVecEnv) else None)
         if _init_setup_model:
@@ -224,7 +249,9 @@ class GiGPO(OnPolicyAlgorithm):
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
-        self.policy = self.policy_class(self.observation_space, self.action_space, **self.policy_kwargs)
+        self.policy = self.policy_class(
+            self.observation_space, self.action_space, **self.policy_kwargs, value_head=self.estimator == "ppo"
+        )
         self.policy = self.policy.to(self.device)
         self.policy.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=self.lr_schedule(1.0))
         self.rollout_buffer = GroupRolloutBuffer(
@@ -235,6 +262,8 @@ class GiGPO(OnPolicyAlgorithm):
             episode_stats=self.episode_stats,
             anchor=self.anchor,
             penalty_mode=self.penalty_mode,
+            gae_lambda=self.gae_lambda,
+            normalize_advantage=self.normalize_advantage,
         )
         self.prompt_builder = PromptBuilder(env_name=self.env_description, history_length=self.history_length)
         # each rank samples and shuffles with its own stream; rank 0's is a single process's
@@ -318,7 +347,7 @@ class GiGPO(OnPolicyAlgorithm):
             for i, response in zip(running, responses, strict=True):
                 actions[i], valid[i] = project_action(response.text, infos[i]["admissible_commands"], rule)
             new_obs, rewards, dones, new_infos = env.step(actions)
-            ended = []
+            ended, cut = [], []
             for i, response in zip(running, responses, strict=True):
                 invalid += not valid[i]
                 rollout_buffer.add(
@@ -337,11 +366,14 @@ class GiGPO(OnPolicyAlgorithm):
                         valid=valid[i],
                         candidate_ids=response.candidate_ids,
                         choice=response.choice,
+                        truncated=bool(new_infos[i].get("TimeLimit.truncated", False)),
                     )
                 )
                 histories[i].append((obs[i]["text"], actions[i]))
                 returns[i] += rewards[i]
                 lengths[i] += 1
+                if rollout_buffer.records[-1].truncated:
+                    cut.append((i, rollout_buffer.records[-1]))
                 if dones[i]:
                     ended.append(
                         {
@@ -349,6 +381,13 @@ class GiGPO(OnPolicyAlgorithm):
                             "is_success": bool(new_infos[i].get("won", new_infos[i].get("is_success", False))),
                         }
                     )
+            if cut and self.estimator == "ppo":  # the critic bootstraps a cut episode from its next state
+                next_ids = self.policy.state_ids(
+                    [self.prompt(new_infos[i]["goal"], histories[i], new_obs[i]["text"],
+                                 new_infos[i]["admissible_commands"]) for i, _ in cut]
+                )  # fmt: skip
+                for (_, record), ids in zip(cut, next_ids, strict=True):
+                    record.next_state_ids = ids
             obs, infos = new_obs, new_infos
             self.num_timesteps += n
             round_episodes.extend(ended)
@@ -356,6 +395,8 @@ class GiGPO(OnPolicyAlgorithm):
             callback.update_locals(locals())
             if not callback.on_step():
                 return False
+        if self.estimator == "ppo":
+            self._fill_values(rollout_buffer.records)
         advantages = rollout_buffer.compute_advantages()
         sizes = rollout_buffer.step_group_sizes()
         self._round_stats = {
@@ -384,6 +425,11 @@ class GiGPO(OnPolicyAlgorithm):
         advantages = torch.as_tensor(buffer.advantages, dtype=torch.float32)
         records = buffer.records
         totals = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "entropy": 0.0, "tokens": 0.0, "loss": 0.0}
+        critic = None
+        if self.estimator == "ppo":  # the rollout's values and the GAE targets, one per step
+            old_values = torch.tensor([r.value for r in records], dtype=torch.float32)
+            critic = (old_values, torch.as_tensor(buffer.returns, dtype=torch.float32))
+            totals.update(value_loss=0.0, rows=0.0)
         grad_norms, skipped, steps = [], 0, 0
         params = self.policy.trainable_parameters()
         # without a KL penalty the reference's log-probs change no gradient: its pass (a quarter of an update) is
@@ -395,10 +441,10 @@ class GiGPO(OnPolicyAlgorithm):
         rows = buffer.signal_rows().nonzero()[0] if self.filter_groups else None
         for _ in range(self.n_epochs):
             for batch in self._minibatches(rows):
-                if not self._any_signal(advantages[batch]):
-                    skipped += 1  # no signal: an Adam step would only add lr-sized noise
+                if critic is None and not self._any_signal(advantages[batch]):
+                    skipped += 1  # no signal: an Adam step would only add lr-sized noise (PPO's critic always has one)
                     continue
-                grad_norms.append(self._minibatch_update(batch, advantages, totals, params))
+                grad_norms.append(self._minibatch_update(batch, advantages, totals, params, critic))
                 steps += 1
         self._n_updates += self.n_epochs
         if self._dist is not None:  # every rank's sums: the logged means are over the global mini-batches
@@ -413,6 +459,9 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
         self.logger.record("train/entropy", totals["entropy"] / tokens)
         self.logger.record("train/grad_norm", float(np.mean(grad_norms)) if grad_norms else 0.0)
+        if critic is not None:
+            self.logger.record("train/value_loss", totals["value_loss"] / max(totals["rows"], 1.0))
+            self.logger.record("train/explained_variance", _explained_variance(*critic))
         self.logger.record("train/optimizer_steps", steps)
         self.logger.record("train/skipped_zero_advantage_batches", skipped)
         if rows is not None:
@@ -421,7 +470,9 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/learning_rate", self.policy.optimizer.param_groups[0]["lr"])
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
-        self.last_train_stats = {k: v / tokens for k, v in totals.items() if k != "tokens"}
+        self.last_train_stats = {k: v / tokens for k, v in totals.items() if k not in ("tokens", "rows", "value_loss")}
+        if critic is not None:
+            self.last_train_stats["value_loss"] = totals["value_loss"] / max(totals["rows"], 1.0)
         self.last_train_stats.update(optimizer_steps=steps, skipped_batches=skipped,
                                      grad_norm=float(np.mean(grad_norms)) if grad_norms else 0.0)  # fmt: skip
 
@@ -462,11 +513,13 @@ class GiGPO(OnPolicyAlgorithm):
         return local if self._dist is None else self._dist.sum([float(local)])[0] > 0
 
     def _minibatch_update(self, batch: np.ndarray, advantages: torch.Tensor, totals: dict[str, float],
-                          params: list[torch.nn.Parameter]) -> float:  # fmt: skip
+                          params: list[torch.nn.Parameter],
+                          critic: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:  # fmt: skip
         """One optimiser step on a mini-batch, accumulated over micro-batches; returns the gradient norm.
 
         The loss is the token mean over the global mini-batch: its token count is summed over the ranks, and as
-        DDP averages the ranks' gradients, each rank's loss is scaled by their number.
+        DDP averages the ranks' gradients, each rank's loss is scaled by their number. PPO (``critic``: the rollout's
+        values and the returns) adds ``vf_coef`` times the mini-batch's mean value loss.
         """
         records = self.rollout_buffer.records
         self.policy.optimizer.zero_grad(set_to_none=True)
@@ -490,6 +543,12 @@ class GiGPO(OnPolicyAlgorithm):
                         clip_range=self.clip_range, clip_ratio_c=self.clip_ratio_c, kl_coef=self.kl_coef,
                         ent_coef=self.ent_coef, entropy=entropy, n_tokens=n_tokens,
                     )  # fmt: skip
+                    if critic is not None:
+                        v_loss = value_loss(self.policy.values([r.prompt_ids for r in micro]), critic[0][micro_rows],
+                                            critic[1][micro_rows], self.clip_range_vf).sum()  # fmt: skip
+                        loss = loss + self.vf_coef * v_loss / len(batch)
+                        totals["value_loss"] += v_loss.item()
+                        totals["rows"] += len(micro_rows)
                     (loss * scale).backward()
                 for key, value in stats.items():
                     totals[key] += weight * value
@@ -521,6 +580,19 @@ class GiGPO(OnPolicyAlgorithm):
         chosen = torch.stack([lp[r.choice] for lp, r in zip(logps, records, strict=True)])[:, None]
         entropy = torch.stack([-(lp.exp() * lp).sum() for lp in logps])[:, None] if with_entropy else None
         return chosen, torch.ones_like(chosen), entropy
+
+    @torch.no_grad()
+    def _fill_values(self, records: list[StepRecord]) -> None:
+        """PPO: the critic's value of every step's state, and of the successor of a step cut by the step limit."""
+        cut = [r for r in records if r.next_state_ids is not None]
+        for record, value in zip(records, self._values([r.prompt_ids for r in records]), strict=True):
+            record.value = value
+        for record, value in zip(cut, self._values([r.next_state_ids for r in cut]), strict=True):
+            record.next_value = value
+
+    def _values(self, state_ids: list[list[int]]) -> list[float]:
+        size = self.micro_batch_size
+        return [v for m in range(0, len(state_ids), size) for v in self.policy.values(state_ids[m : m + size]).tolist()]
 
     @torch.no_grad()
     def _fill_reference_logprobs(self, records: list[StepRecord], with_reference: bool = True) -> None:
@@ -578,7 +650,7 @@ class GiGPO(OnPolicyAlgorithm):
         "n_groups", "group_size", "estimator", "gamma", "omega", "norm", "episode_stats", "anchor",
         "invalid_action_penalty", "penalty_mode", "validity_rule", "history_length", "n_epochs", "batch_size",
         "micro_batch_size", "clip_range", "clip_ratio_c", "filter_groups", "kl_coef", "ent_coef", "max_grad_norm",
-        "verbose", "seed",
+        "gae_lambda", "vf_coef", "clip_range_vf", "normalize_advantage", "verbose", "seed",
     )  # fmt: skip
 
     def generator_states(self) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -719,6 +791,13 @@ def _optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> 
         int(index): {key: tensors[f"optim.{index}.{key}"] for key in keys} for index, keys in meta["state_keys"].items()
     }
     return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def _explained_variance(predictions: torch.Tensor, targets: torch.Tensor) -> float:
+    """``1 - Var(targets - predictions) / Var(targets)`` (SB3's): 1 for a perfect critic, 0 for a constant one;
+    NaN when the targets do not vary."""
+    var = float(targets.double().var(unbiased=False)) if len(targets) else 0.0
+    return float("nan") if var == 0 else 1.0 - float((targets - predictions).double().var(unbiased=False)) / var
 
 
 def _left_padded(rows: list[np.ndarray], width: int) -> torch.Tensor:

@@ -1,14 +1,16 @@
-"""The GiGPO/GRPO policy loss: PPO-clip (with dual clip) plus a k3 KL penalty to the reference, as a token mean.
+"""The policy loss: PPO-clip (with dual clip) plus a k3 KL penalty to the reference, as a token mean; and PPO's
+clipped value loss.
 
 In ``generate`` mode a "token" is a response token; in ``score`` mode each step is one token whose log-prob is
-``log pi(a|s)`` over the admissible set, so the same loss is the sequence-level PPO of that policy.
+``log pi(a|s)`` over the admissible set, so the same loss is the sequence-level PPO of that policy. The value loss
+has one term per env step (the critic values the state a step acts from).
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["policy_loss"]
+__all__ = ["policy_loss", "value_loss"]
 
 
 def policy_loss(
@@ -69,3 +71,25 @@ def policy_loss(
             "entropy": float((entropy * mask).sum()) if entropy is not None else 0.0,
         }
     return loss, stats
+
+
+def value_loss(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, clip_range_vf: float | None = 0.5
+) -> torch.Tensor:
+    """``(B,)`` PPO's per-step value loss ``0.5 * max((V - R)^2, (V_clip - R)^2)``.
+
+    Args:
+        values: ``(B,)`` the critic's current predictions ``V(s_t)``.
+        old_values: ``(B,)`` its predictions when the round was rolled out.
+        returns: ``(B,)`` the targets (GAE advantages plus the rollout's values).
+        clip_range_vf: ``V_clip = old + clamp(V - old, -c, c)``: the pessimistic maximum removes the incentive to
+            move the prediction more than ``c`` from the rollout's in one round (verl's ``cliprange_value``);
+            ``None``: the plain ``0.5 * (V - R)^2``.
+    """
+    values = values.float()
+    old_values, returns = old_values.to(values.device).float(), returns.to(values.device).float()
+    error = (values - returns) ** 2
+    if clip_range_vf is None:
+        return 0.5 * error
+    clipped = old_values + torch.clamp(values - old_values, -clip_range_vf, clip_range_vf)
+    return 0.5 * torch.maximum(error, (clipped - returns) ** 2)

@@ -77,6 +77,9 @@ class LLMPolicy(BasePolicy):
         gradient_checkpointing: recompute each layer's activations in the backward pass instead of
             keeping them (less memory for longer prompts and larger micro-batches, more time: on SmolLM2
             at micro-batch 4, half the peak memory for 1.2x the update time); the gradients are the same.
+        value_head: add PPO's critic (:meth:`values`): a float32 linear head on the LM's last hidden state at the
+            prompt's last token, on the policy's own trunk (shared, as SB3's shared-feature PPO; verl's critic is a
+            second copy of the model). With LoRA the head trains with the adapter and is saved with it.
     """
 
     def __init__(
@@ -99,6 +102,7 @@ class LLMPolicy(BasePolicy):
         score_reduction: str = "mean",
         dtype: str = "float32",
         attn_implementation: str | None = None,
+        value_head: bool = False,
     ) -> None:
         super().__init__(observation_space, action_space)
         if action_mode not in ACTION_MODES:
@@ -158,6 +162,13 @@ class LLMPolicy(BasePolicy):
         else:
             self.reference = copy.deepcopy(model).eval().requires_grad_(False)
         self.model = model
+        self.value_head = None
+        if value_head:
+            hidden = model.get_input_embeddings().embedding_dim
+            # small weights, zero bias: the untrained critic predicts about 0 for every state
+            self.value_head = torch.nn.Linear(hidden, 1, dtype=torch.float32)
+            torch.nn.init.normal_(self.value_head.weight, std=hidden**-0.5 * 0.1)
+            torch.nn.init.zeros_(self.value_head.bias)
 
     # ------------------------------------------------------------------ SB3 contract
 
@@ -179,6 +190,7 @@ class LLMPolicy(BasePolicy):
             score_reduction=self.score_reduction,
             dtype=self.dtype,
             attn_implementation=self.attn_implementation,
+            value_head=self.value_head is not None,
             temperature=self.temperature,
             top_p=self.top_p,
             max_new_tokens=self.max_new_tokens,
@@ -211,6 +223,27 @@ class LLMPolicy(BasePolicy):
         head = self.max_prompt_tokens // 2
         tail = self.max_prompt_tokens - head
         return [p if len(p) <= self.max_prompt_tokens else p[:head] + p[len(p) - tail :] for p in ids]
+
+    def state_ids(self, prompts: Sequence[str]) -> list[list[int]]:
+        """The token ids the policy acts from (and the critic values): the prompt, and in score mode the ``<action>``
+        opening every candidate."""
+        ids = self.encode_prompts(prompts)
+        return [p + self.action_prefix_ids for p in ids] if self.action_mode == "score" else ids
+
+    def values(self, state_ids: Sequence[list[int]]) -> torch.Tensor:
+        """PPO's critic: ``(B,)`` float32 ``V(s)`` of each state (:meth:`state_ids`), differentiable.
+
+        The last layer's hidden state at the last token (prompts are left-padded, so it is the last position) goes
+        through the linear value head.
+        """
+        if self.value_head is None:
+            raise RuntimeError("this policy has no value head: build it with value_head=True (estimator='ppo')")
+        input_ids, attention = (x.to(self.device) for x in self._left_pad(state_ids))
+        out = self.model(
+            input_ids=input_ids, attention_mask=attention, position_ids=(attention.cumsum(-1) - 1).clamp(min=0),
+            use_cache=False, output_hidden_states=True, logits_to_keep=1,
+        )  # fmt: skip
+        return self.value_head(out.hidden_states[-1][:, -1].float())[:, 0]
 
     def encode_response(self, text: str) -> list[int]:
         """Token ids of a response, closed by the end-of-sequence token."""
@@ -396,7 +429,7 @@ class LLMPolicy(BasePolicy):
         generator: torch.Generator | None = None,
     ) -> list[Response]:
         """Sample one response per prompt (``admissible`` is used by ``score`` mode)."""
-        prompt_ids = self.encode_prompts(prompts)
+        prompt_ids = self.state_ids(prompts)
         if self.action_mode == "score":
             return self._act_score(prompt_ids, admissible, deterministic, generator)
         return self._act_generate(prompt_ids, deterministic)
@@ -404,7 +437,6 @@ class LLMPolicy(BasePolicy):
     def _act_score(self, prompt_ids, admissible, deterministic, generator) -> list[Response]:
         if any(len(a) == 0 for a in admissible):
             raise ValueError("score mode needs at least one admissible action per prompt")
-        prompt_ids = [p + self.action_prefix_ids for p in prompt_ids]
         candidates = [self.encode_candidates(a) for a in admissible]
         out = []
         for p, cands, commands, logp in zip(
@@ -462,15 +494,24 @@ class LLMPolicy(BasePolicy):
             return super().state_dict(*args, **kwargs)
         from peft import get_peft_model_state_dict
 
-        return {f"adapter.{k}": v for k, v in get_peft_model_state_dict(self.model).items()}
+        state = {f"adapter.{k}": v for k, v in get_peft_model_state_dict(self.model).items()}
+        if self.value_head is not None:  # the critic trains with the adapter: saved with it
+            state.update({f"value_head.{k}": v for k, v in self.value_head.state_dict().items()})
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False):
         if not self.use_lora:
             return super().load_state_dict(state_dict, strict=strict, assign=assign)
         from peft import set_peft_model_state_dict
 
+        head = {k.removeprefix("value_head."): v for k, v in state_dict.items() if k.startswith("value_head.")}
+        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("value_head.")}
         if strict and not all(k.startswith("adapter.") for k in state_dict):
             raise ValueError("expected an adapter-only state dict (keys 'adapter.*') for a LoRA policy")
+        if strict and bool(head) != (self.value_head is not None):
+            raise ValueError("the state dict's value head does not match the policy's (value_head=True for PPO)")
+        if self.value_head is not None and head:
+            self.value_head.load_state_dict(head, strict=strict)
         adapter = {k.removeprefix("adapter."): v for k, v in state_dict.items()}
         result = set_peft_model_state_dict(self.model, adapter)
         if strict and result.unexpected_keys:
@@ -478,5 +519,6 @@ class LLMPolicy(BasePolicy):
         return result
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
-        """The parameters the optimiser updates (the LoRA adapter, or the whole model)."""
-        return [p for p in self.model.parameters() if p.requires_grad]
+        """The parameters the optimiser updates (the LoRA adapter, or the whole model; and the value head)."""
+        head = list(self.value_head.parameters()) if self.value_head is not None else []
+        return [p for p in self.model.parameters() if p.requires_grad] + head

@@ -84,10 +84,9 @@ def supervised_warm_start(
         raise ValueError("demos is empty")
     policy = model.policy
     prompts = [model.prompt(d.goal, list(d.history), d.observation, list(d.admissible)) for d in demos]
-    prompt_ids = policy.encode_prompts(prompts)
+    prompt_ids = policy.state_ids(prompts)
     score_mode = policy.action_mode == "score"
     if score_mode:
-        prompt_ids = [p + policy.action_prefix_ids for p in prompt_ids]
         candidates = [policy.encode_candidates(d.admissible) for d in demos]
         choices = [d.admissible.index(d.command) for d in demos]
     else:

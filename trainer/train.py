@@ -81,6 +81,9 @@ def build_model(config: TrainConfig, verbose: int = 0):
             kl_coef=config.kl_coef,
             ent_coef=config.ent_coef,
             max_grad_norm=config.max_grad_norm,
+            gae_lambda=config.gae_lambda,
+            vf_coef=config.vf_coef,
+            clip_range_vf=config.clip_range_vf,
             policy_kwargs=dict(
                 model_name_or_path=config.model,
                 action_mode=config.action_mode,
@@ -172,7 +175,8 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
 
 
 # settings added to TrainConfig after the first data-only checkpoints, with the value every earlier run used
-ADDED_SETTINGS = {"dtype": "float32", "attn_implementation": None}
+ADDED_SETTINGS = {"dtype": "float32", "attn_implementation": None, "gae_lambda": 0.95, "vf_coef": 0.5,
+                  "clip_range_vf": 0.5}
 
 
 def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[TrainConfig, int]:
@@ -314,7 +318,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="YAML file of config keys (applied after the preset)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
     parser.add_argument("--env", help="env id (config key env)")
-    parser.add_argument("--algo", help="gigpo, grpo or rloo (config key algo)")
+    parser.add_argument("--algo", help="gigpo, grpo, rloo or ppo (config key algo)")
     parser.add_argument("--model", help="model id or path (config key model)")
     parser.add_argument("--rounds", type=int, help="rollout rounds (config key rounds)")
     parser.add_argument("--seed", type=int, help="seed (config key seed)")
