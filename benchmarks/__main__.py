@@ -46,6 +46,7 @@ class Benchmark:
     smoke: tuple[str, ...]
     what: str
     learning_env: str | None = None  # bench_learning's env: the section gets the GiGPO - GRPO comparison
+    image: str | None = None  # a picture the script writes beside RESULTS.md, shown under its section
     default: bool = True  # run when --only is not given
 
 
@@ -204,6 +205,17 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "sampled episodes before and after training.",
             learning_env="ALFWorld-text-v0",
         ),
+        *(Benchmark(
+            f"study_{setting.replace('-', '_')}", f"GiGPO vs GRPO where step credit matters: {setting}",
+            "bench_study.py", ("report", "--setting", setting, "--png", f"benchmarks/study_{setting}.png"),
+            ("report", "--setting", setting, "--out", "runs/benchmarks-smoke/study"),
+            f"The study's tables from its cell files (benchmarks/runs/study/{setting}/, protocol in "
+            "benchmarks/runs/study/PROTOCOL.md): each arm's learning rate tuned on seed 100, its evaluation success "
+            "on report seeds 0-4, the paired difference to GRPO with a 95% Student-t interval, the step-credit and "
+            "optimiser statistics of the training rollouts. The cells are run by `python benchmarks/bench_study.py "
+            f"work --setting {setting}` (one process per cell, resumable); this section only reads them.",
+            image=f"study_{setting}.png",
+        ) for setting in ("alfworld-small", "webshop-success", "alfworld-6")),
         Benchmark(
             "smollm", "SmolLM2-135M-Instruct (real pretrained weights, offline)", "bench_smollm.py",
             ("--alfworld-per-type", "1", "--alfworld-steps", "15", "--webshop-goals", "5", "--train-minutes", "30",
@@ -310,6 +322,8 @@ def write_results(out: Path, chosen: list[Benchmark]) -> Path:
             if comparison:
                 parts += ["", comparison]
             parts += ["", f"![{bench.title}](learning_{name}.png)"]
+        if bench.image is not None and section["budget"] == "full" and (out / bench.image).is_file():
+            parts += ["", f"![{bench.title}]({bench.image})"]
         notes = HERE / "notes" / f"{bench.name}.md"
         if section["budget"] == "full" and notes.is_file():
             parts += ["", notes.read_text().rstrip("\n")]

@@ -10,7 +10,8 @@ Run from the repository root::
 The protocol is fixed before any run (``benchmarks/runs/study/PROTOCOL.md``):
 
 - **Arms** (:data:`ARMS`): GiGPO with ``std`` and with ``mean`` normalisation, GiGPO with ``omega = 0`` (the control:
-  GRPO with GiGPO's normalisation and episode statistics, no step term), GRPO (``std``, the paper's) and RLOO. Only the
+  GRPO with GiGPO's normalisation and episode statistics, no step term), GRPO (``std``, the paper's), RLOO and PPO
+  (a learned critic on the policy's trunk, GAE; joined once it landed, as the protocol says). Only the
   estimator and the learning rate differ between arms; every other hyper-parameter is the setting's preset.
 - **Tuning**: each arm trains at every learning rate of :data:`LRS` on tuning seed :data:`TUNING_SEED`; its lr is the
   one with the highest figure of merit, the mean of its evaluation success and its training success over the last
@@ -62,6 +63,7 @@ ARMS: dict[str, dict[str, Any]] = {
     "gigpo-omega0": {"algo": "gigpo", "norm": "std", "omega": 0.0},
     "grpo": {"algo": "grpo", "norm": "std"},
     "rloo": {"algo": "rloo"},
+    "ppo": {"algo": "ppo"},
 }
 # two-sided 95% quantiles of Student's t by degrees of freedom
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
@@ -169,6 +171,7 @@ def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, i
             "kl": opt["kl"], "clip_fraction": opt["clipped"], "grad_norm": opt["grad_norm"],
             "entropy": opt["entropy"], "optimizer_steps": opt["optimizer_steps"],
             "skipped_batches": opt["skipped_batches"], **step_credit_stats(model.rollout_buffer),
+            **({"value_loss": opt["value_loss"]} if "value_loss" in opt else {}),
         })  # fmt: skip
     after = evaluation(model, config, seed)
     tail = curve[-max(1, len(curve) // 4) :]

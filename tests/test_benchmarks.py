@@ -130,3 +130,37 @@ def test_bench_policy_probe_names_a_missing_checkpoint():
     done = subprocess.run([sys.executable, "benchmarks/bench_policy_probe.py", "--checkpoint", "no/such.zip"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 2 and "--checkpoint no/such.zip not found" in done.stderr.strip().splitlines()[-1]
+
+
+def test_bench_study_writes_a_cell_once_and_reports_tuning_and_paired_differences(tmp_path):
+    """One real cell on a tiny budget, then the report's rules on copies of it with chosen success figures."""
+    cell = ("--setting", "alfworld-small", "--rounds", "1", "--eval-tasks", "2", "--out", str(tmp_path))
+    out = run("bench_study.py", "run", "--arm", "grpo", "--lr", "1e-3", "--seed", "100", *cell)
+    folder = tmp_path / "alfworld-small"
+    saved = json.loads((folder / "grpo-lr0.001-seed100.json").read_text())
+    assert f"success {saved['after']['success']:.1f}%" in out
+    assert saved["arm"] == "grpo" and saved["seed"] == 100 and len(saved["curve"]) == 1 and len(saved["commit"]) == 40
+    assert {"anchor_fraction", "mixing_share", "kl", "grad_norm"} <= set(saved["curve"][0])
+    assert "grpo-lr0.001-seed100: done" in run("bench_study.py", "status", *cell)
+
+    def copy(name: str, success: float, train: float) -> None:
+        (folder / f"{name}.json").write_text(json.dumps({**saved, "after": {"success": success, "score": success},
+                                                         "train_success_last_quarter": train}))  # fmt: skip
+
+    # tuning: grpo's merit peaks at 3e-3; gigpo-std ties at 1e-3 and 1e-2 (the smaller lr wins the tie)
+    copy("grpo-lr0.001-seed100", 10.0, 10.0)
+    copy("grpo-lr0.003-seed100", 30.0, 10.0)
+    copy("grpo-lr0.01-seed100", 10.0, 20.0)
+    copy("gigpo-std-lr0.001-seed100", 20.0, 20.0)
+    copy("gigpo-std-lr0.003-seed100", 0.0, 10.0)
+    copy("gigpo-std-lr0.01-seed100", 30.0, 10.0)
+    for seed, (g, s) in enumerate([(10.0, 20.0), (20.0, 25.0), (30.0, 30.0), (40.0, 50.0), (50.0, 55.0)]):
+        copy(f"grpo-lr0.003-seed{seed}", g, 0.0)
+        copy(f"gigpo-std-lr0.001-seed{seed}", s, 0.0)
+    status = run("bench_study.py", "status", *cell)
+    assert "gigpo-std-lr0.001-seed4: done" in status and "gigpo-mean-lr?-seed0: pending" in status
+    report = run("bench_study.py", "report", *cell, "--png", str(tmp_path / "curves.png"))
+    assert "| grpo | 0.003* | 30.0 |" in report and "| gigpo-std | 0.001* | 20.0 |" in report
+    # differences +10 +5 0 +10 +5: mean +6, sd 4.18, t(4) half-width 2.776 * 4.18 / sqrt(5) = 5.19
+    assert "| gigpo-std | 5 | +6.0 | [+0.8, +11.2] | +10.0, +5.0, +0.0, +10.0, +5.0 | 4 |" in report
+    assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
