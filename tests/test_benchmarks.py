@@ -25,7 +25,7 @@ def run(script: str, *args: str) -> str:
 
 def test_bench_advantages():
     out = run("bench_advantages.py", "--sizes", "4", "8", "--repeats", "1")
-    assert "growth:" in out and "rows/s" in out
+    assert "growth (buffer path):" in out and "buffer ms" in out and "rows/s" in out
 
 
 def test_bench_envs():
@@ -83,7 +83,7 @@ def test_entry_point_runs_the_chosen_benchmarks_and_keeps_the_other_sections(tmp
     assert "## Advantage estimators" in results and "## Learning on WebShop" in results
     assert "## Environments\n" in results and "Not run yet: `python -m benchmarks --only envs`." in results
     assert "Command: `python benchmarks/bench_advantages.py --sizes 4 8 --repeats 1`" in results
-    assert "growth:" in results and "estimator   success before" in results  # the scripts' own output
+    assert "growth (buffer path):" in results and "estimator   success before" in results  # the scripts' own output
     assert "- GiGPO - GRPO final score:" in results and "(per seed: " in results
     assert "![Learning on WebShop: GiGPO vs GRPO vs RLOO](learning_webshop.png)" in results
     assert results.count("Smoke budget") == 2

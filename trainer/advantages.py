@@ -115,6 +115,12 @@ def _factorize(keys: np.ndarray, name: str) -> np.ndarray:
     Object arrays are grouped by equality and hash, never by sorting: Python objects need not be totally
     ordered (sets order by inclusion, so sorting would split equal ones apart).
     """
+    if keys.dtype.kind in "iu" and keys.size and keys.min() >= 0 and keys.max() < 4 * keys.size + 1024:
+        # small non-negative ints (the buffer's ids and interned anchors): the codes np.unique would give, by a
+        # presence table instead of a sort
+        present = np.zeros(int(keys.max()) + 1, dtype=np.int64)
+        present[keys] = 1
+        return (np.cumsum(present) - 1)[keys]
     if keys.dtype.kind != "O":
         return np.unique(keys, return_inverse=True)[1].astype(np.int64, copy=False)
     table: dict[Any, int] = {}
@@ -167,7 +173,7 @@ def _pair_codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Dense codes of the pairs ``(a[i], b[i])`` for dense int codes ``a`` and ``b``."""
     if a.size == 0:
         return a
-    return np.unique(a * (int(b.max()) + 1) + b, return_inverse=True)[1]
+    return _factorize(a * (int(b.max()) + 1) + b, "pairs")
 
 
 def _traj_codes(group_codes: np.ndarray, traj_ids: np.ndarray) -> np.ndarray:

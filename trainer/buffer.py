@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +20,7 @@ ANCHORS = ("state_hash", "observation")
 # return-to-go after the returns are computed (the reference code); "reward" adds it to the step's reward, so it
 # also lowers the episode return of the whole trajectory and discounts into its earlier steps
 PENALTY_MODES = ("row", "reward")
+COLUMNS = ("rewards", "penalties", "group_ids", "traj_ids", "anchors")
 
 
 @dataclass
@@ -80,7 +81,6 @@ class GroupRolloutBuffer:
     penalty_mode: str = "row"
     gae_lambda: float = 0.95
     normalize_advantage: bool = True
-    records: list[StepRecord] = field(default_factory=list)
     advantages: np.ndarray | None = None
     returns: np.ndarray | None = None  # PPO: the critic's targets, (S,) float64
 
@@ -91,34 +91,59 @@ class GroupRolloutBuffer:
             raise ValueError(f"anchor must be 'state_hash' or 'observation', got {self.anchor!r}")
         if self.penalty_mode not in PENALTY_MODES:
             raise ValueError(f"penalty_mode must be one of {PENALTY_MODES}, got {self.penalty_mode!r}")
+        self.reset()
 
     def reset(self) -> None:
-        self.records = []
+        self._records: list[StepRecord] = []
+        # the advantages' inputs, one column each, read from a step when it is added; anchor keys are interned as
+        # steps arrive, so the advantages group small ints and never sort 32-character strings
+        self._columns: dict[str, list[float] | list[int]] = {k: [] for k in COLUMNS}
+        self._anchor_table: dict[str, int] = {}
         self.advantages = None
         self.returns = None
 
     def add(self, record: StepRecord) -> None:
-        self.records.append(record)
+        self._records.append(record)
+        key = record.state_hash if self.anchor == "state_hash" else record.observation
+        columns = self._columns
+        columns["rewards"].append(record.reward)
+        columns["penalties"].append(record.penalty)
+        columns["group_ids"].append(record.group_id)
+        columns["traj_ids"].append(record.traj_id)
+        columns["anchors"].append(self._anchor_table.setdefault(key, len(self._anchor_table)))
+
+    @property
+    def records(self) -> list[StepRecord]:
+        """The stored steps in arrival order. Store with :meth:`add` (or assign a list): a step's reward, penalty,
+        ids and anchor key are read when it is stored."""
+        return self._records
+
+    @records.setter
+    def records(self, records: list[StepRecord]) -> None:
+        """Replace the stored steps (as :meth:`reset` then :meth:`add` of each), keeping the advantages."""
+        advantages, returns = self.advantages, self.returns
+        self.reset()
+        for record in records:
+            self.add(record)
+        self.advantages, self.returns = advantages, returns
 
     def __len__(self) -> int:
         return len(self.records)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Flat ``(S,)`` arrays of rewards, per-row penalties, group/trajectory ids and anchor keys.
+        """Flat ``(S,)`` arrays of rewards, per-row penalties, group/trajectory ids and anchor keys (int64 codes of
+        the interned state hashes or observations).
 
         With ``penalty_mode="reward"`` the penalties are already in the rewards (and zero).
         """
-        recs = self.records
-        rewards = np.fromiter((r.reward for r in recs), np.float64, len(recs))
-        penalties = np.fromiter((r.penalty for r in recs), np.float64, len(recs))
+        c = self._columns
+        rewards, penalties = np.array(c["rewards"], dtype=np.float64), np.array(c["penalties"], dtype=np.float64)
         if self.penalty_mode == "reward" or self.estimator == "ppo":
             rewards, penalties = rewards + penalties, np.zeros_like(penalties)
         return {
             "rewards": rewards,
             "penalties": penalties,
-            "group_ids": np.fromiter((r.group_id for r in recs), np.int64, len(recs)),
-            "traj_ids": np.fromiter((r.traj_id for r in recs), np.int64, len(recs)),
-            "anchors": np.array([r.state_hash if self.anchor == "state_hash" else r.observation for r in recs]),
+            **{k: np.array(c[k], dtype=np.int64) for k in ("group_ids", "traj_ids", "anchors")},
         }
 
     def compute_advantages(self) -> np.ndarray:
