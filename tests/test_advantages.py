@@ -6,7 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from trainer.advantages import (
@@ -57,9 +57,6 @@ def batches(draw, max_groups=4, max_traj=4, max_len=6, n_anchors=4):
     anchors = np.array([f"s{r[4]}" for r in rows])
     return rewards, groups, trajs, anchors
 
-
-settings.register_profile("ci", max_examples=150, deadline=None)
-settings.load_profile("ci")
 
 NORMS = st.sampled_from(["mean", "std"])
 STATS = st.sampled_from(["trajectory", "step"])

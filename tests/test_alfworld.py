@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import random
-from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -14,6 +13,8 @@ import gigpo_gym  # noqa: F401  (registers the env ids)
 from gigpo_gym.alfworld import SPLIT_SIZES, TASK_TYPES, Engine, expert_command, generate_task
 from gigpo_gym.alfworld.pddl import find_games
 from gigpo_gym.alfworld.world import FLAGS, NOTHING_HAPPENS, render_list
+
+from .conftest import SHARED
 
 
 def make(split="train", **kw):
@@ -295,7 +296,7 @@ def test_textworld_backend_reports_what_is_missing():
         pytest.skip("the real alfworld package is installed, so nothing is missing")
 
 
-SHARED_ALFWORLD = Path(__file__).resolve().parents[2] / "shared" / "alfworld"
+SHARED_ALFWORLD = SHARED / "alfworld"
 
 
 @pytest.mark.skipif(not SHARED_ALFWORLD.is_dir(), reason="../shared/alfworld (real ALFWorld games) is absent")

@@ -19,7 +19,9 @@ from gigpo_gym.alfworld import TASK_TYPES, Engine, expert_command
 from gigpo_gym.alfworld.pddl import _demangled_names, find_games, load_game, parse_sexp
 from gigpo_gym.alfworld.transcripts import read_transcripts, replay_game
 
-SHARED_ALFWORLD = Path(__file__).resolve().parents[2] / "shared" / "alfworld"
+from .conftest import SHARED
+
+SHARED_ALFWORLD = SHARED / "alfworld"
 FIXTURE = Path(__file__).parent / "fixtures" / "alfworld_transcripts.jsonl.gz"
 needs_games = pytest.mark.skipif(not SHARED_ALFWORLD.is_dir(), reason="../shared/alfworld (real games) is absent")
 

@@ -17,6 +17,8 @@ from trainer import eval as eval_cli
 from trainer import train as train_cli
 from trainer.config import ConfigError, resolve_config
 
+from .conftest import SHARED
+
 # --------------------------------------------------------------------------- envs
 
 
@@ -353,7 +355,7 @@ def test_learn_without_a_logger_leaves_no_temporary_folder(tiny_path):
     assert model.logger.get_dir() is None  # SB3's default logger would make $TMPDIR/SB3-<time>
 
 
-REVIEWS = Path(__file__).resolve().parents[2] / "shared" / "reviews"
+REVIEWS = SHARED / "reviews"
 # values that changed since the probe and were read by hand (benchmarks/notes/probe.md)
 READ_CHANGES = {"WS step(1 MB string)", "ALF max_episode_steps=-1", "step: unhashable anchors (sets)",
                 "discounted_returns: traj_ids restart per group (documented as allowed)",

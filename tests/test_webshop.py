@@ -29,9 +29,12 @@ from gigpo_gym.webshop import (
 from gigpo_gym.webshop.catalog import NO_PRICE_BOUND
 from gigpo_gym.webshop.reward import normalize_color, option_matches, r_type_from, token_set_ratio, total_reward
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "webshop"
+from .conftest import SHARED
+
+SHARED_WEBSHOP = SHARED / "webshop"
 FIXTURE_GOALS = Path(__file__).resolve().parents[1] / "benchmarks" / "webshop_fixture" / "items_human_ins.json"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"real WebShop data not found at {SHARED}")
+needs_shared = pytest.mark.skipif(not SHARED_WEBSHOP.is_dir(),
+                                  reason=f"real WebShop data not found at {SHARED_WEBSHOP}")  # fmt: skip
 
 
 def make(**kw):
@@ -338,7 +341,7 @@ def test_r_type_rule_thresholds():
 
 
 def _sessions():
-    return sorted((SHARED / "human_sessions").glob("*.jsonl")) if SHARED.is_dir() else []
+    return sorted((SHARED_WEBSHOP / "human_sessions").glob("*.jsonl")) if SHARED_WEBSHOP.is_dir() else []
 
 
 @needs_shared
@@ -391,13 +394,15 @@ def test_random_policy_is_far_below_the_expert():
 
 @needs_shared
 def test_real_webshop_data_loads_and_the_expert_buys_right():
-    catalog = load_catalog(SHARED / "items_shuffle.MINI8_trimmed.json", SHARED / "items_ins_v2_1000.json")
+    catalog = load_catalog(
+        SHARED_WEBSHOP / "items_shuffle.MINI8_trimmed.json", SHARED_WEBSHOP / "items_ins_v2_1000.json"
+    )
     assert len(catalog.products) == 8
     dress = catalog.by_asin["B08ZRR3DZT"]
     assert dress.price_tag == "$19.99 to $27.99" and 19.99 <= dress.price <= 27.99
     assert dict(dress.options)["size"][:2] == ("x-small", "small")
     assert catalog.by_asin["B08R3XSC65"].attributes == ("DUMMY_ATTR",)  # no attributes: WebShop's placeholder
-    env = make(data_dir=SHARED, products_file="items_shuffle.MINI8_trimmed.json")
+    env = make(data_dir=SHARED_WEBSHOP, products_file="items_shuffle.MINI8_trimmed.json")
     goals = env.unwrapped.goals
     assert goals and all(g.asin in catalog.by_asin for g in goals)
     rewards = run(env, lambda e, info: expert_action(e.unwrapped.engine), range(min(len(goals), 40)))
@@ -405,7 +410,7 @@ def test_real_webshop_data_loads_and_the_expert_buys_right():
     # the original's synthetic goals: (name, value) option pairs, its weights; its human goals from a file
     assert all(isinstance(o, tuple) for g in goals for o in g.goal_options)
     assert sum(g.weight for g in goals if g.asin == "B08ZRR3DZT") == pytest.approx(1.0)  # 40 goals of 2 attributes
-    human = load_catalog(SHARED / "items_shuffle.MINI8_trimmed.json", SHARED / "items_ins_v2_1000.json",
+    human = load_catalog(SHARED_WEBSHOP / "items_shuffle.MINI8_trimmed.json", SHARED_WEBSHOP / "items_ins_v2_1000.json",
                          goal_set="human", human_goals_path=FIXTURE_GOALS).goals["test"]  # fmt: skip
     assert len(human) == 12 and all(isinstance(o, str) for g in human for o in g.goal_options)  # 1 of 13 skipped
 

@@ -18,17 +18,19 @@ import pytest
 from gigpo_gym.webshop.reward import noun_tagger
 from gigpo_gym.webshop.transcripts import FIELDS, Replay, fixture_env_factory, read_transcripts, replay_episode
 
+from .conftest import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "webshop"
+SHARED_WEBSHOP = SHARED / "webshop"
 FIXTURE = ROOT / "tests" / "fixtures" / "webshop_transcripts.jsonl.gz"
 HUMAN_GOALS = ROOT / "benchmarks" / "webshop_fixture" / "items_human_ins.json"
-pytestmark = pytest.mark.skipif(not (SHARED / "items_shuffle.MINI8_trimmed.json").is_file(),
+pytestmark = pytest.mark.skipif(not (SHARED_WEBSHOP / "items_shuffle.MINI8_trimmed.json").is_file(),
                                 reason="../shared/webshop (real WebShop products) is absent")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def replay() -> Replay:
-    make = fixture_env_factory(SHARED, HUMAN_GOALS)
+    make = fixture_env_factory(SHARED_WEBSHOP, HUMAN_GOALS)
     total = Replay()
     for episode in read_transcripts(FIXTURE):
         total.merge(replay_episode(episode, make))
