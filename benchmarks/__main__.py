@@ -55,21 +55,31 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
     smoke_learning = ("--rounds", "1", "--seeds", "0", "--eval-tasks", "2", "--estimators", "gigpo", "grpo")
     return [
         Benchmark(
-            "advantages", "Advantage estimators", "bench_advantages.py", (), ("--sizes", "4", "8", "--repeats", "1"),
+            "advantages",
+            "Advantage estimators",
+            "bench_advantages.py",
+            (),
+            ("--sizes", "4", "8", "--repeats", "1"),
             "GiGPO's advantages (episode + step groups over 32-hex state hashes) on 128 groups x 8 trajectories x 50 "
             "steps and 10x that: on the trainer's path (the rollout buffer, hashes interned as steps arrive) and as "
             "the bare function on the strings, against the reference Python loop of the tests. Target: < 20 ms for "
             "51,200 rows on the buffer path and linear growth.",
         ),
         Benchmark(
-            "envs", "Environments", "bench_envs.py", (), ("--steps", "200"),
+            "envs",
+            "Environments",
+            "bench_envs.py",
+            (),
+            ("--steps", "200"),
             "Embedded env throughput with a random policy (state hash and admissible commands included; targets "
             "ALFWorld >= 5,000 and WebShop >= 2,000 steps/s), random/rule/expert success, and, where "
             "../shared/alfworld is present, the expert on the 274 real games, the real-game fidelity on the "
             "given transcripts and the embedded vs real TextWorld speed measured in this run (target >= 100x).",
         ),
         Benchmark(
-            "rollout", "Rollout and update cost, GiGPO and PPO vs GRPO", "bench_rollout.py",
+            "rollout",
+            "Rollout and update cost, GiGPO and PPO vs GRPO",
+            "bench_rollout.py",
             ("--rounds", "2", "--repeats", "3"),
             ("--rounds", "1", "--repeats", "1", "--mode", "score", "--env", "WebShop-text-v0"),
             "Time per round, env steps/s and generated tokens/s in rollouts, update tokens/s, advantage time and peak "
@@ -77,32 +87,99 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "claims: GiGPO has GRPO's memory and little extra time (ratios near 1); PPO's critic costs both.",
         ),
         Benchmark(
-            "warmstart", "Supervised warm start (one run)", "bench_warmstart.py", (),
+            "warmstart",
+            "Supervised warm start (one run)",
+            "bench_warmstart.py",
+            (),
             ("--episodes", "10", "--epochs", "1"),
             "Behaviour cloning of the tiny model on expert demonstrations of ALFWorld look-at tasks (trainer.sft), "
             "and its success on the valid_seen look-at tasks before and after.",
         ),
         Benchmark(
-            "tuning", "Score-mode learning rate and epochs sweep (cpu-quickstart)", "bench_tuning.py",
-            ("--preset", "cpu-quickstart", "--sweep", "gigpo", "1e-3,3e-3,1e-2", "1x20,2x12", "100",
-             "--sweep", "gigpo", "3e-3", "1x20,1x30", "100,101,102",
-             "--sweep", "grpo", "1e-3,3e-3,1e-2", "1x20", "100"),
-            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "1e-3", "--schedules", "1x1",
-             "--seeds", "100", "--out", "runs/benchmarks-smoke/tuning"),
+            "tuning",
+            "Score-mode learning rate and epochs sweep (cpu-quickstart)",
+            "bench_tuning.py",
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--sweep",
+                "gigpo",
+                "1e-3,3e-3,1e-2",
+                "1x20,2x12",
+                "100",
+                "--sweep",
+                "gigpo",
+                "3e-3",
+                "1x20,1x30",
+                "100,101,102",
+                "--sweep",
+                "grpo",
+                "1e-3,3e-3,1e-2",
+                "1x20",
+                "100",
+            ),
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--estimators",
+                "gigpo",
+                "--lrs",
+                "1e-3",
+                "--schedules",
+                "1x1",
+                "--seeds",
+                "100",
+                "--out",
+                "runs/benchmarks-smoke/tuning",
+            ),
             "The exact score mode re-tuned on the cpu-quickstart preset: GiGPO at three learning rates and two "
             "epochs x rounds schedules of similar update budget on tuning seed 100; then, for the lr kept, 20 against "
             "30 rounds on tuning seeds 100-102; GRPO at three learning rates. The tuning seeds are not the seeds the "
             "preset is reported on (0-4). Each run is kept in runs/tuning/ and not run again when present.",
         ),
         Benchmark(
-            "tuning_candidates", "Quickstart candidates on tuning seeds 100-102 (rule declared before the runs)",
+            "tuning_candidates",
+            "Quickstart candidates on tuning seeds 100-102 (rule declared before the runs)",
             "bench_tuning.py",
-            ("--preset", "cpu-quickstart", "--out", "benchmarks/runs/tuning-candidates",
-             "--sweep", "gigpo", "3e-3,5e-3", "1x20", "100,101,102",
-             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102", "norm=std",
-             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102", "n_groups=8"),
-            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "3e-3", "--schedules", "1x1",
-             "--seeds", "100", "--set", "norm=std", "--out", "runs/benchmarks-smoke/tuning-candidates"),
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--out",
+                "benchmarks/runs/tuning-candidates",
+                "--sweep",
+                "gigpo",
+                "3e-3,5e-3",
+                "1x20",
+                "100,101,102",
+                "--sweep",
+                "gigpo",
+                "3e-3",
+                "1x20",
+                "100,101,102",
+                "norm=std",
+                "--sweep",
+                "gigpo",
+                "3e-3",
+                "1x20",
+                "100,101,102",
+                "n_groups=8",
+            ),
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--estimators",
+                "gigpo",
+                "--lrs",
+                "3e-3",
+                "--schedules",
+                "1x1",
+                "--seeds",
+                "100",
+                "--set",
+                "norm=std",
+                "--out",
+                "runs/benchmarks-smoke/tuning-candidates",
+            ),
             "After the quickstart's seed 0 stopped at x2.93: the preset as it was (lr 3e-3), lr 5e-3, norm=std (the "
             "reference's ALFWorld GiGPO normalisation) and n_groups=8, GiGPO one epoch over 20 rounds, on tuning "
             "seeds 100-102, one thread per run, two runs at a time. Rule written before the runs "
@@ -111,13 +188,42 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "sessions) and not run again.",
         ),
         Benchmark(
-            "tuning_temperature", "Score-mode temperature candidates on tuning seeds 100-102 (rule declared before "
-            "the runs)", "bench_tuning.py",
-            ("--preset", "cpu-quickstart", "--out", "benchmarks/runs/tuning-temperature",
-             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102",
-             "--sweep", "gigpo", "1e-3,3e-3", "1x20", "100,101,102", "temperature=0.3"),
-            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "1e-3", "--schedules", "1x1",
-             "--seeds", "100", "--set", "temperature=0.3", "--out", "runs/benchmarks-smoke/tuning-temperature"),
+            "tuning_temperature",
+            "Score-mode temperature candidates on tuning seeds 100-102 (rule declared before the runs)",
+            "bench_tuning.py",
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--out",
+                "benchmarks/runs/tuning-temperature",
+                "--sweep",
+                "gigpo",
+                "3e-3",
+                "1x20",
+                "100,101,102",
+                "--sweep",
+                "gigpo",
+                "1e-3,3e-3",
+                "1x20",
+                "100,101,102",
+                "temperature=0.3",
+            ),
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--estimators",
+                "gigpo",
+                "--lrs",
+                "1e-3",
+                "--schedules",
+                "1x1",
+                "--seeds",
+                "100",
+                "--set",
+                "temperature=0.3",
+                "--out",
+                "runs/benchmarks-smoke/tuning-temperature",
+            ),
             "After the policy probe found no goal conditioning: the preset (T 1, lr 3e-3, norm std) against score-mode "
             "temperature 0.3 at lr 1e-3 and 3e-3, GiGPO one epoch over 20 rounds, tuning seeds 100-102, 2 threads, "
             "one run at a time. Rule in benchmarks/runs/tuning-temperature/RULE.md, committed before the runs: the "
@@ -125,13 +231,43 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "on at most one seed. Runs are kept in benchmarks/runs/tuning-temperature/ and not run again.",
         ),
         Benchmark(
-            "tuning_rounds", "More rounds in the quickstart's time: 30 rounds at kl_coef 0 against the preset (rule "
-            "declared before the runs)", "bench_tuning.py",
-            ("--preset", "cpu-quickstart", "--out", "benchmarks/runs/tuning-rounds",
-             "--sweep", "gigpo", "3e-3", "1x20", "100,101,102",
-             "--sweep", "gigpo", "3e-3", "1x30", "100,101,102", "kl_coef=0"),
-            ("--preset", "cpu-quickstart", "--estimators", "gigpo", "--lrs", "3e-3", "--schedules", "1x1",
-             "--seeds", "100", "--set", "kl_coef=0", "--out", "runs/benchmarks-smoke/tuning-rounds"),
+            "tuning_rounds",
+            "More rounds in the quickstart's time: 30 rounds at kl_coef 0 against the preset (rule "
+            "declared before the runs)",
+            "bench_tuning.py",
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--out",
+                "benchmarks/runs/tuning-rounds",
+                "--sweep",
+                "gigpo",
+                "3e-3",
+                "1x20",
+                "100,101,102",
+                "--sweep",
+                "gigpo",
+                "3e-3",
+                "1x30",
+                "100,101,102",
+                "kl_coef=0",
+            ),
+            (
+                "--preset",
+                "cpu-quickstart",
+                "--estimators",
+                "gigpo",
+                "--lrs",
+                "3e-3",
+                "--schedules",
+                "1x1",
+                "--seeds",
+                "100",
+                "--set",
+                "kl_coef=0",
+                "--out",
+                "runs/benchmarks-smoke/tuning-rounds",
+            ),
             "After the temperature sweep kept the preset: the preset (20 rounds, kl_coef 0.01) against 30 rounds at "
             "kl_coef 0 (the trainer then skips the reference pass, which pays for part of the extra rounds), GiGPO one "
             "epoch, lr 3e-3, tuning seeds 100-102, 2 threads, one run at a time; the preset's runs are those of the "
@@ -140,23 +276,49 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "below it on at most one seed.",
         ),
         Benchmark(
-            "tuning_webshop", "Score-mode learning rate sweep (cpu-webshop)", "bench_tuning.py",
-            ("--preset", "cpu-webshop", "--sweep", "gigpo", "1e-3,3e-3,1e-2", "1x20", "100",
-             "--out", "runs/tuning-webshop"),
-            ("--preset", "cpu-webshop", "--estimators", "gigpo", "--lrs", "1e-3", "--schedules", "1x1",
-             "--seeds", "100", "--out", "runs/benchmarks-smoke/tuning-webshop"),
+            "tuning_webshop",
+            "Score-mode learning rate sweep (cpu-webshop)",
+            "bench_tuning.py",
+            (
+                "--preset",
+                "cpu-webshop",
+                "--sweep",
+                "gigpo",
+                "1e-3,3e-3,1e-2",
+                "1x20",
+                "100",
+                "--out",
+                "runs/tuning-webshop",
+            ),
+            (
+                "--preset",
+                "cpu-webshop",
+                "--estimators",
+                "gigpo",
+                "--lrs",
+                "1e-3",
+                "--schedules",
+                "1x1",
+                "--seeds",
+                "100",
+                "--out",
+                "runs/benchmarks-smoke/tuning-webshop",
+            ),
             "GiGPO on the cpu-webshop preset (dense score reward) at three learning rates, one epoch over 20 rounds, "
             "on tuning seed 100: score and success on the first 50 test goals after training.",
         ),
         Benchmark(
-            "quickstart", "The main job on seeds 0-4: python -m trainer.quickstart", "bench_quickstart.py",
+            "quickstart",
+            "The main job on seeds 0-4: python -m trainer.quickstart",
+            "bench_quickstart.py",
             ("--seeds", "0", "1", "2", "3", "4"),
             ("--seeds", "0", "--rounds", "1", "--out", "runs/benchmarks-smoke/quickstart"),
             "The README's main job, run as a user runs it, once per seed (each its own process, no seed left out): "
             "success on the 35 held-out valid_seen pick tasks x 4 sampled episodes before and after training.",
         ),
         Benchmark(
-            "policy_probe", "What the quickstart's policy learned, and what simple policies reach there",
+            "policy_probe",
+            "What the quickstart's policy learned, and what simple policies reach there",
             "bench_policy_probe.py",
             ("--checkpoint", "runs/quickstart-seeds/run-seed0/checkpoint.zip", "--seed", "0"),
             ("--episodes", "1"),
@@ -166,23 +328,33 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "verb and within its verb.",
         ),
         Benchmark(
-            "webshop_fidelity", "WebShop-text-v0 against the original WebShop text env", "bench_webshop_fidelity.py",
-            (), ("--no-baselines",),
+            "webshop_fidelity",
+            "WebShop-text-v0 against the original WebShop text env",
+            "bench_webshop_fidelity.py",
+            (),
+            ("--no-baselines",),
             "Transcripts of princeton-nlp/WebShop's WebAgentTextEnv (text mode), recorded by "
             "benchmarks/webshop_original.py on 36 episodes written for this project over 8 real products, replayed "
             "through the embedded engine field by field; then a random policy and the rule baseline on the generated "
             "catalog's 500 test goals.",
         ),
         Benchmark(
-            "distributed", "Data-parallel training: 1 process against 2 (torchrun, gloo)", "bench_distributed.py",
-            ("--rounds", "4"), ("--rounds", "2", "--out", "runs/benchmarks-smoke/distributed"),
+            "distributed",
+            "Data-parallel training: 1 process against 2 (torchrun, gloo)",
+            "bench_distributed.py",
+            ("--rounds", "4"),
+            ("--rounds", "2", "--out", "runs/benchmarks-smoke/distributed"),
             "The cpu-quickstart preset for 4 rounds in one process (2 threads) and in two processes under torchrun "
             "(1 thread each, 2 of the round's 4 groups each), one after the other: the median round time (rollout "
             "plus update, the first round left out) and the largest resident set of any process.",
         ),
         Benchmark(
-            "probe", "Bad-input probe re-run: all 326 cases (env, advantages, Python API, CLI, checkpoints and "
-            "resume, security, determinism, concurrency)", "bench_probe.py", (), ("--no-cli", "--no-runs"),
+            "probe",
+            "Bad-input probe re-run: all 326 cases (env, advantages, Python API, CLI, checkpoints and "
+            "resume, security, determinism, concurrency)",
+            "bench_probe.py",
+            (),
+            ("--no-cli", "--no-runs"),
             "The cases of ../shared/reviews/bad-input-probe.md against this code, beside the probe's verdicts on "
             "commit b36e1ec: the one-line env and advantage snippets (probe/snip_*.txt and two commands of its table) "
             "and the CLI commands as the probe wrote them; the Python-API cases and sections 4-7 (whose helper "
@@ -191,14 +363,19 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "Skipped without ../shared/reviews.",
         ),
         Benchmark(
-            "learning_webshop", "Learning on WebShop: GiGPO vs GRPO vs RLOO", "bench_learning.py",
-            ("--env", "WebShop-text-v0", *learning), ("--env", "WebShop-text-v0", *smoke_learning),
+            "learning_webshop",
+            "Learning on WebShop: GiGPO vs GRPO vs RLOO",
+            "bench_learning.py",
+            ("--env", "WebShop-text-v0", *learning),
+            ("--env", "WebShop-text-v0", *smoke_learning),
             "The tiny random-init model in score mode (the cpu-webshop preset), only the estimator differing; "
             "score and success on the first 50 test goals before and after training.",
             learning_env="WebShop-text-v0",
         ),
         Benchmark(
-            "learning_alfworld", "Learning on ALFWorld: GiGPO vs GRPO vs RLOO", "bench_learning.py",
+            "learning_alfworld",
+            "Learning on ALFWorld: GiGPO vs GRPO vs RLOO",
+            "bench_learning.py",
             ("--env", "ALFWorld-text-v0", "--eval-tasks", "35", *learning),
             ("--env", "ALFWorld-text-v0", *smoke_learning),
             "The tiny random-init model in score mode (the cpu-quickstart preset: pick tasks in 3-receptacle "
@@ -206,30 +383,62 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "sampled episodes before and after training.",
             learning_env="ALFWorld-text-v0",
         ),
-        *(Benchmark(
-            f"study_{setting.replace('-', '_')}", f"GiGPO vs GRPO where step credit matters: {setting}",
-            "bench_study.py", ("report", "--setting", setting, "--png", f"benchmarks/study_{setting}.png"),
-            ("report", "--setting", setting, "--out", "runs/benchmarks-smoke/study"),
-            f"The study's tables from its cell files (benchmarks/runs/study/{setting}/, protocol in "
-            "benchmarks/runs/study/PROTOCOL.md): each arm's learning rate tuned on seed 100, its evaluation success "
-            "on report seeds 0-4, the paired difference to GRPO with a 95% Student-t interval, the step-credit and "
-            "optimiser statistics of the training rollouts. The cells are run by `python benchmarks/bench_study.py "
-            f"work --setting {setting}` (one process per cell, resumable); this section only reads them.",
-            image=f"study_{setting}.png",
-        ) for setting in ("alfworld-small", "webshop-success", "alfworld-6")),
+        *(
+            Benchmark(
+                f"study_{setting.replace('-', '_')}",
+                f"GiGPO vs GRPO where step credit matters: {setting}",
+                "bench_study.py",
+                ("report", "--setting", setting, "--png", f"benchmarks/study_{setting}.png"),
+                ("report", "--setting", setting, "--out", "runs/benchmarks-smoke/study"),
+                f"The study's tables from its cell files (benchmarks/runs/study/{setting}/, protocol in "
+                "benchmarks/runs/study/PROTOCOL.md): each arm's learning rate tuned on seed 100, its evaluation "
+                "success on report seeds 0-4, the paired difference to GRPO with a 95% Student-t interval, the "
+                "step-credit and optimiser statistics of the training rollouts. The cells are run by "
+                f"`python benchmarks/bench_study.py work --setting {setting}` (one process per cell, resumable); this "
+                "section only reads them.",
+                image=f"study_{setting}.png",
+            )
+            for setting in ("alfworld-small", "webshop-success", "alfworld-6")
+        ),
         Benchmark(
-            "smollm", "SmolLM2-135M-Instruct (real pretrained weights, offline)", "bench_smollm.py",
-            ("--alfworld-per-type", "1", "--alfworld-steps", "15", "--webshop-goals", "5", "--train-minutes", "30",
-             "--train-eval-tasks", "20"),
-            ("--alfworld-per-type", "1", "--alfworld-steps", "1", "--webshop-goals", "1", "--webshop-steps", "1",
-             "--train-minutes", "0", "--train-steps", "2", "--train-eval-tasks", "1"),
+            "smollm",
+            "SmolLM2-135M-Instruct (real pretrained weights, offline)",
+            "bench_smollm.py",
+            (
+                "--alfworld-per-type",
+                "1",
+                "--alfworld-steps",
+                "15",
+                "--webshop-goals",
+                "5",
+                "--train-minutes",
+                "30",
+                "--train-eval-tasks",
+                "20",
+            ),
+            (
+                "--alfworld-per-type",
+                "1",
+                "--alfworld-steps",
+                "1",
+                "--webshop-goals",
+                "1",
+                "--webshop-steps",
+                "1",
+                "--train-minutes",
+                "0",
+                "--train-steps",
+                "2",
+                "--train-eval-tasks",
+                "1",
+            ),
             "Zero-shot success of SmolLM2-135M-Instruct in the paper's prompting setup (greedy score mode) on a small "
             "sample of ALFWorld valid_seen games and WebShop test goals; then a short GiGPO LoRA run (micro-batch 4, "
             "as many rounds as fit in 30 minutes) on pick tasks in 3-receptacle rooms, with each round's time and "
             "peak memory and the greedy success before and after. Needs the smollm extra; run with --only smollm.",
             default=False,
         ),
-    ]  # fmt: skip
+    ]
 
 
 def machine() -> str:
@@ -243,8 +452,10 @@ def machine() -> str:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GB RAM, {gpu}; Python {platform.python_version()}, "
-            f"NumPy {numpy.__version__}, torch {torch.__version__}")  # fmt: skip
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GB RAM, {gpu}; Python {platform.python_version()}, "
+        f"NumPy {numpy.__version__}, torch {torch.__version__}"
+    )
 
 
 def run(bench: Benchmark, args: list[str]) -> tuple[str, float]:
@@ -278,17 +489,23 @@ def paired_comparison(json_path: Path) -> str:
         verdict = (
             "GiGPO ahead in every seed" if ahead == len(diffs) else f"GiGPO ahead in {ahead} of {len(diffs)} seeds"
         )
-        lines.append(f"- GiGPO - {other.upper()} final {metric}: {statistics.mean(diffs):+.1f}{spread} points "
-                     f"(per seed: {', '.join(f'{d:+.1f}' for d in diffs)}); {verdict}.")  # fmt: skip
+        lines.append(
+            f"- GiGPO - {other.upper()} final {metric}: {statistics.mean(diffs):+.1f}{spread} points "
+            f"(per seed: {', '.join(f'{d:+.1f}' for d in diffs)}); {verdict}."
+        )
     return "\n".join(lines)
 
 
 def save_section(out: Path, bench: Benchmark, args: list[str], output: str, seconds: float, budget: str) -> None:
     """Keep one finished benchmark's section, written atomically."""
     section = {
-        "command": shlex.join(["python", f"benchmarks/{bench.script}", *args]), "seconds": round(seconds, 1),
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(), "budget": budget, "output": output,
-    }  # fmt: skip
+        "command": shlex.join(["python", f"benchmarks/{bench.script}", *args]),
+        "seconds": round(seconds, 1),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine(),
+        "budget": budget,
+        "output": output,
+    }
     path = out / "sections" / f"{bench.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
@@ -312,8 +529,12 @@ def write_results(out: Path, chosen: list[Benchmark]) -> Path:
             parts += [f"Not run yet: `python -m benchmarks --only {bench.name}`."]
             continue
         section = json.loads(path.read_text())
-        parts += [f"Command: `{section['command']}`", "",
-                  f"Run {section['date']} on {section['machine']}, {section['seconds']:.0f} s.", ""]  # fmt: skip
+        parts += [
+            f"Command: `{section['command']}`",
+            "",
+            f"Run {section['date']} on {section['machine']}, {section['seconds']:.0f} s.",
+            "",
+        ]
         if section["budget"] == "smoke":
             parts += ["**Smoke budget: these figures only show that the script runs; they measure nothing.**", ""]
         parts += ["```", section["output"].rstrip("\n"), "```"]
@@ -339,10 +560,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--budget", choices=("full", "smoke"), default="full", help="full study or a quick check")
     parser.add_argument("--only", nargs="+", default=None, help="benchmark names to run (default: all but smollm)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder of RESULTS.md and the learning files (default: benchmarks/ for the full "
-                             "budget, runs/benchmarks-smoke/ for the smoke budget, so a smoke run never replaces "
-                             "the results)")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder of RESULTS.md and the learning files (default: benchmarks/ for the full "
+        "budget, runs/benchmarks-smoke/ for the smoke budget, so a smoke run never replaces "
+        "the results)",
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="learning seeds (full budget)")
     parser.add_argument("--rounds", type=int, default=8, help="learning rounds per run (full budget)")
     parser.add_argument("--alfworld-transcripts", nargs="*", default=[], help="passed to bench_envs.py")

@@ -67,7 +67,7 @@ def open_text(path: Path, mode: str = "rt"):
 
 def inadmissible(rng: random.Random, admissible: list[str]) -> str:
     """A command the game should answer with "Nothing happens." (or that tests exact matching)."""
-    words = [c[len("go to "):] for c in admissible if c.startswith("go to ")] or ["table 1"]
+    words = [c[len("go to ") :] for c in admissible if c.startswith("go to ")] or ["table 1"]
     choice = rng.randrange(6)
     if choice == 0:
         return "help"
@@ -86,8 +86,13 @@ def play(env, commands_of, rng: random.Random) -> dict:
     """One episode: reset, then the commands chosen by ``commands_of(step, obs, infos)`` until it returns None."""
     start = time.perf_counter()
     obs, infos = env.reset()
-    episode = {"reset_s": time.perf_counter() - start, "intro": obs,
-               "admissible": infos["admissible_commands"], "walkthrough": infos.get("extra.walkthrough"), "steps": []}
+    episode = {
+        "reset_s": time.perf_counter() - start,
+        "intro": obs,
+        "admissible": infos["admissible_commands"],
+        "walkthrough": infos.get("extra.walkthrough"),
+        "steps": [],
+    }
     step = 0
     while not infos["won"]:
         command = commands_of(step, obs, infos)
@@ -95,8 +100,15 @@ def play(env, commands_of, rng: random.Random) -> dict:
             break
         start = time.perf_counter()
         obs, _, _, infos = env.step(command)
-        episode["steps"].append({"command": command, "obs": obs, "admissible": infos["admissible_commands"],
-                                 "won": bool(infos["won"]), "time_s": time.perf_counter() - start})
+        episode["steps"].append(
+            {
+                "command": command,
+                "obs": obs,
+                "admissible": infos["admissible_commands"],
+                "won": bool(infos["won"]),
+                "time_s": time.perf_counter() - start,
+            }
+        )
         step += 1
     return episode
 
@@ -123,11 +135,11 @@ def walkthrough_with_detours(plan: list[str], rng: random.Random):
                 safe = [c for c in admissible if c.split(" ", 1)[0] in ("examine", "look", "inventory", "open")]
                 command = rng.choice(safe)
                 if command.startswith("open "):
-                    pending.insert(0, "close " + command[len("open "):])
+                    pending.insert(0, "close " + command[len("open ") :])
             return command
         command = plan.pop(0)
         if command.startswith("go to "):
-            here[0] = command[len("go to "):]
+            here[0] = command[len("go to ") :]
         return command
 
     return choose
@@ -153,8 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output .json.gz")
     parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
     parser.add_argument("--per-type", type=int, default=None, help="games per task type and split (default all)")
-    parser.add_argument("--exclude", type=Path, nargs="+", default=[],
-                        help="transcript files whose games are already recorded: leave those games out (resume)")
+    parser.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="transcript files whose games are already recorded: leave those games out (resume)",
+    )
     parser.add_argument("--shard", default="1/1", help="k/n: play games k, k+n, k+2n ... (1-based)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -168,23 +185,31 @@ def main(argv: list[str] | None = None) -> int:
     request = textworld.EnvInfos(won=True, admissible_commands=True, extras=["walkthrough"])
     k, n = (int(x) for x in args.shard.split("/"))
     done = {json.loads(line)["game"] for path in args.exclude for line in open_text(path)}
-    games = [game for game in game_files(args.data, tuple(args.splits), args.per_type)
-             if str(game.relative_to(args.data)) not in done][k - 1 :: n]
+    games = [
+        game
+        for game in game_files(args.data, tuple(args.splits), args.per_type)
+        if str(game.relative_to(args.data)) not in done
+    ][k - 1 :: n]
     with open_text(args.out, "wt") as out:
         for count, game in enumerate(games, 1):
-            env_id = textworld.gym.register_game(str(game), request, max_episode_steps=10_000,
-                                                 wrappers=[AlfredDemangler(), AlfredInfos])
+            env_id = textworld.gym.register_game(
+                str(game), request, max_episode_steps=10_000, wrappers=[AlfredDemangler(), AlfredInfos]
+            )
             env = textworld.gym.make(env_id)
             rng = random.Random(f"{args.seed}/{game.relative_to(args.data)}")
             _, infos = env.reset()
             plan = list(infos["extra.walkthrough"])
-            episodes = [play(env, walkthrough_with_detours(plan, rng), rng),
-                        play(env, random_walk(rng, RANDOM_WALK_STEPS), rng)]
+            episodes = [
+                play(env, walkthrough_with_detours(plan, rng), rng),
+                play(env, random_walk(rng, RANDOM_WALK_STEPS), rng),
+            ]
             env.close()
             out.write(json.dumps({"game": str(game.relative_to(args.data)), "episodes": episodes}) + "\n")
             out.flush()
-            print(f"{count}/{len(games)} {game.parent.parent.name}: won={episodes[0]['steps'][-1]['won']}",
-                  file=sys.stderr)
+            print(
+                f"{count}/{len(games)} {game.parent.parent.name}: won={episodes[0]['steps'][-1]['won']}",
+                file=sys.stderr,
+            )
     return 0
 
 

@@ -73,8 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 1280], help="numbers of groups")
     args = parser.parse_args(argv)
 
-    print(f"{'rows':>9} {'buffer ms':>10} {'add us/step':>12} {'function ms':>12} {'rows/s':>12} {'loop ms':>10} "
-          f"{'speed-up':>9}")  # fmt: skip
+    print(
+        f"{'rows':>9} {'buffer ms':>10} {'add us/step':>12} {'function ms':>12} {'rows/s':>12} {'loop ms':>10} "
+        f"{'speed-up':>9}"
+    )
     base = None
     for n_groups in args.sizes:
         batch = make_batch(n_groups)
@@ -88,10 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         a = buffer.arrays()
         np.testing.assert_allclose(
             buffer.advantages,
-            gigpo_advantages(a["rewards"], a["group_ids"], a["traj_ids"], batch[3], penalties=a["penalties"]), atol=0,
-        )  # fmt: skip
-        print(f"{rows:>9,} {path * 1e3:>10.1f} {add_s / rows * 1e6:>12.2f} {fast * 1e3:>12.1f} {rows / path:>12,.0f} "
-              f"{loop * 1e3:>10.0f} {loop / path:>8.0f}x")  # fmt: skip
+            gigpo_advantages(a["rewards"], a["group_ids"], a["traj_ids"], batch[3], penalties=a["penalties"]),
+            atol=0,
+        )
+        print(
+            f"{rows:>9,} {path * 1e3:>10.1f} {add_s / rows * 1e6:>12.2f} {fast * 1e3:>12.1f} {rows / path:>12,.0f} "
+            f"{loop * 1e3:>10.0f} {loop / path:>8.0f}x"
+        )
         base = base or (rows, path)
     if len(args.sizes) > 1:
         rows, path = batch[0].shape[0], best_time(filled_buffer(*batch)[0].compute_advantages, args.repeats)

@@ -32,11 +32,27 @@ MEASURE = (
 def run(processes: int, rounds: int, run_dir: Path) -> dict[str, float]:
     """Train ``rounds`` rounds of the preset in ``processes`` processes; its round times and peak memory."""
     shutil.rmtree(run_dir, ignore_errors=True)
-    train = ["-m", "trainer.train", "--preset", "cpu-quickstart", "--rounds", str(rounds), "--run-dir", str(run_dir),
-             "--no-progress", "--set", "eval_tasks=1", "--set", "eval_episodes=1"]  # fmt: skip
+    train = [
+        "-m",
+        "trainer.train",
+        "--preset",
+        "cpu-quickstart",
+        "--rounds",
+        str(rounds),
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+        "--set",
+        "eval_tasks=1",
+        "--set",
+        "eval_episodes=1",
+    ]
     torchrun = str(Path(sys.executable).parent / "torchrun")
-    command = [sys.executable, *train] if processes == 1 else [torchrun, "--standalone", "--nproc_per_node",
-                                                                str(processes), *train]  # fmt: skip
+    command = (
+        [sys.executable, *train]
+        if processes == 1
+        else [torchrun, "--standalone", "--nproc_per_node", str(processes), *train]
+    )
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, 2 // processes))}
     done = subprocess.run([sys.executable, "-c", MEASURE, *command], env=env, capture_output=True, text=True)
     measured = json.loads(done.stdout.strip().splitlines()[-1])
@@ -46,8 +62,11 @@ def run(processes: int, rounds: int, run_dir: Path) -> dict[str, float]:
         rows = list(csv.DictReader(f))
     times = [float(r["rollout/time_s"]) + float(r["train/time_s"]) for r in rows]
     steps = [float(r["rollout/steps"]) for r in rows]
-    return {"round_s": statistics.median(times[1:] or times), "steps": statistics.mean(steps),
-            "max_rss_mb": measured["max_rss_mb"]}  # fmt: skip
+    return {
+        "round_s": statistics.median(times[1:] or times),
+        "steps": statistics.mean(steps),
+        "max_rss_mb": measured["max_rss_mb"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|")
     for n, r in ((1, one), (2, two)):
         print(f"| {n} | {max(1, 2 // n)} | {r['steps']:.0f} | {r['round_s']:.1f} | {r['max_rss_mb']:.0f} |")
-    print(f"\n2 processes / 1: round time x{two['round_s'] / one['round_s']:.2f}, peak memory per process "
-          f"x{two['max_rss_mb'] / one['max_rss_mb']:.2f}")  # fmt: skip
+    print(
+        f"\n2 processes / 1: round time x{two['round_s'] / one['round_s']:.2f}, peak memory per process "
+        f"x{two['max_rss_mb'] / one['max_rss_mb']:.2f}"
+    )
     print(json.dumps({"one": one, "two": two}))
     return 0
 

@@ -107,15 +107,19 @@ def real_fidelity(data: Path, transcripts: list[Path]) -> None:
     steps, matched = sum(r.steps for r in results), sum(r.matched for r in results)
     games_ok = sum(r.first_mismatch is None for r in results)
     commands = sum(r.commands for r in results)
-    print(f"real ALFWorld transcripts: {len(records)} games, {steps:,} observations ({commands:,} commands): "
-          f"{100.0 * matched / steps:.2f}% identical (text, admissible commands, won); {games_ok} games all identical")
+    print(
+        f"real ALFWorld transcripts: {len(records)} games, {steps:,} observations ({commands:,} commands): "
+        f"{100.0 * matched / steps:.2f}% identical (text, admissible commands, won); {games_ok} games all identical"
+    )
     for r in results:
         if r.first_mismatch:
             print(f"  first mismatch: {r.first_mismatch}")
     games = [str(g.relative_to(data)) for split in ("valid_seen", "valid_unseen") for g in find_games(data, split)]
     missing = sorted(set(games) - {r["game"] for r in records})
-    print(f"transcripts cover {len(games) - len(missing)} of the {len(games)} valid_seen + valid_unseen games"
-          + "".join(f"\n  not recorded: {game}" for game in missing))
+    print(
+        f"transcripts cover {len(games) - len(missing)} of the {len(games)} valid_seen + valid_unseen games"
+        + "".join(f"\n  not recorded: {game}" for game in missing)
+    )
 
 
 def real_speed(data: Path, python: str, per_type: int) -> None:
@@ -126,22 +130,39 @@ def real_speed(data: Path, python: str, per_type: int) -> None:
         # alfworld writes its own files under ALFWORLD_DATA on import, so it gets a scratch folder (the user's
         # ALFWORLD_DATA may name the read-only game folder); the games come from --data.
         env = {**os.environ, "ALFWORLD_DATA": str(Path(tmp) / "alfworld-home")}
-        done = subprocess.run([python, str(Path(__file__).with_name("alfworld_real.py")), "--data", str(data),
-                               "--out", str(out), "--splits", "valid_seen", "--per-type", str(per_type)],
-                              env=env, capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [
+                python,
+                str(Path(__file__).with_name("alfworld_real.py")),
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--splits",
+                "valid_seen",
+                "--per-type",
+                str(per_type),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"the real env's recorder failed under {python}:\n{done.stderr[-2000:]}")
         results = [replay_game(record, data) for record in read_transcripts(out)]
     commands, resets = sum(r.commands for r in results), sum(r.resets for r in results)
     real_rate = commands / sum(r.real_step_s for r in results)
     embedded_rate = commands / sum(r.embedded_step_s for r in results)
-    real_reset, embedded_reset = (sum(getattr(r, f) for r in results) / resets
-                                  for f in ("real_reset_s", "embedded_reset_s"))  # fmt: skip
+    real_reset, embedded_reset = (
+        sum(getattr(r, f) for r in results) / resets for f in ("real_reset_s", "embedded_reset_s")
+    )
     identical = all(r.first_mismatch is None for r in results)
-    print(f"real vs embedded, {len(results)} valid_seen games ({per_type} per type) played now, {commands} commands "
-          f"({'all identical' if identical else 'MISMATCHES'}): steps/s real TextWorld {real_rate:,.1f}, "
-          f"embedded {embedded_rate:,.0f} (x{embedded_rate / real_rate:,.0f}); reset real {real_reset:.2f} s, "
-          f"embedded {embedded_reset * 1e3:.2f} ms (x{real_reset / embedded_reset:,.0f})")
+    print(
+        f"real vs embedded, {len(results)} valid_seen games ({per_type} per type) played now, {commands} commands "
+        f"({'all identical' if identical else 'MISMATCHES'}): steps/s real TextWorld {real_rate:,.1f}, "
+        f"embedded {embedded_rate:,.0f} (x{embedded_rate / real_rate:,.0f}); reset real {real_reset:.2f} s, "
+        f"embedded {embedded_reset * 1e3:.2f} ms (x{real_reset / embedded_reset:,.0f})"
+    )
 
 
 def webshop_throughput(steps: int, cold_search: bool, seed: int = 0) -> float:
@@ -196,14 +217,30 @@ def webshop_scores(policy: str, seed: int = 0) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20_000, help="random-policy steps to time")
-    parser.add_argument("--alfworld-data", type=Path, default=SHARED / "alfworld",
-                        help="folder with the real games (json_2.1.1/); skipped when absent")
-    parser.add_argument("--alfworld-transcripts", type=Path, nargs="*", default=[],
-                        help="real-env transcripts from benchmarks/alfworld_real.py to compare against")
-    parser.add_argument("--alfworld-real-python", default=None,
-                        help="python of an environment with alfworld==0.4.2: time the real env in this run")
-    parser.add_argument("--alfworld-real-per-type", type=int, default=2,
-                        help="valid_seen games per task type that the real env plays for the timing")
+    parser.add_argument(
+        "--alfworld-data",
+        type=Path,
+        default=SHARED / "alfworld",
+        help="folder with the real games (json_2.1.1/); skipped when absent",
+    )
+    parser.add_argument(
+        "--alfworld-transcripts",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="real-env transcripts from benchmarks/alfworld_real.py to compare against",
+    )
+    parser.add_argument(
+        "--alfworld-real-python",
+        default=None,
+        help="python of an environment with alfworld==0.4.2: time the real env in this run",
+    )
+    parser.add_argument(
+        "--alfworld-real-per-type",
+        type=int,
+        default=2,
+        help="valid_seen games per task type that the real env plays for the timing",
+    )
     args = parser.parse_args(argv)
 
     rate, reset = alfworld_throughput(args.steps)

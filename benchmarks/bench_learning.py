@@ -47,10 +47,14 @@ def run(env_id: str, estimator: str, seed: int, rounds: int, eval_tasks: int) ->
     start = time.perf_counter()
 
     def evaluation(label: str) -> dict:
-        table = evaluate(model, config.env, tasks, env_kwargs=eval_kwargs, episodes_per_task=config.eval_episodes,
-                         seed=seed)  # fmt: skip
-        print(f"{env_id} {estimator} seed {seed} {label}: steps {model.num_timesteps:>6} success {table['all']:5.1f}% "
-              f"score {table['score']:5.1f} ({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+        table = evaluate(
+            model, config.env, tasks, env_kwargs=eval_kwargs, episodes_per_task=config.eval_episodes, seed=seed
+        )
+        print(
+            f"{env_id} {estimator} seed {seed} {label}: steps {model.num_timesteps:>6} success {table['all']:5.1f}% "
+            f"score {table['score']:5.1f} ({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
         return {"env_steps": model.num_timesteps, "success": table["all"], "score": table["score"]}
 
     key = (env_id, seed, rounds, eval_tasks)
@@ -60,13 +64,23 @@ def run(env_id: str, estimator: str, seed: int, rounds: int, eval_tasks: int) ->
     for done in range(rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
         stats = model._round_stats
-        curve.append({"round": done + 1, "env_steps": model.num_timesteps,
-                      "success": 100 * stats["rollout/round_success_rate"],
-                      "score": 100 * stats["rollout/round_return_mean"]})  # fmt: skip
+        curve.append(
+            {
+                "round": done + 1,
+                "env_steps": model.num_timesteps,
+                "success": 100 * stats["rollout/round_success_rate"],
+                "score": 100 * stats["rollout/round_return_mean"],
+            }
+        )
         anchor.append((stats["gigpo/anchor_fraction"], stats["gigpo/mean_step_group_size"]))
-    return {"before": _BEFORE[key], "after": evaluation(f"after {rounds} rounds"), "curve": curve,
-            "anchor_fraction": statistics.mean(a for a, _ in anchor),
-            "mean_step_group_size": statistics.mean(s for _, s in anchor), "time_s": time.perf_counter() - start}
+    return {
+        "before": _BEFORE[key],
+        "after": evaluation(f"after {rounds} rounds"),
+        "curve": curve,
+        "anchor_fraction": statistics.mean(a for a, _ in anchor),
+        "mean_step_group_size": statistics.mean(s for _, s in anchor),
+        "time_s": time.perf_counter() - start,
+    }
 
 
 def _mean_std(values: list[float]) -> str:
@@ -117,9 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         stat = lambda key, when, runs=runs: _mean_std([r[when][key] for r in runs])  # noqa: E731
         anchor = statistics.mean(r["anchor_fraction"] for r in runs)
         size = statistics.mean(r["mean_step_group_size"] for r in runs)
-        print(f"{estimator:<11} {stat('success', 'before')}  {stat('success', 'after')}  {stat('score', 'before')}  "
-              f"{stat('score', 'after')}"
-              f"  {anchor:>10.2f}  {size:>10.2f}")  # fmt: skip
+        print(
+            f"{estimator:<11} {stat('success', 'before')}  {stat('success', 'after')}  {stat('score', 'before')}  "
+            f"{stat('score', 'after')}"
+            f"  {anchor:>10.2f}  {size:>10.2f}"
+        )
     name = args.env.split("-")[0].lower()
     (out / f"learning_{name}.json").write_text(json.dumps(results, indent=1))
     print(f"wrote {plot(args.env, results, out)} and {out / f'learning_{name}.json'}")

@@ -108,8 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--episodes", type=int, default=4, help="simulated episodes per task")
     args = parser.parse_args(argv)
     if args.checkpoint and not Path(args.checkpoint).is_file():
-        parser.error(f"--checkpoint {args.checkpoint} not found (python -m trainer.quickstart writes one into its "
-                     "run directory)")  # fmt: skip
+        parser.error(
+            f"--checkpoint {args.checkpoint} not found (python -m trainer.quickstart writes one into its run directory)"
+        )
     config = resolve_config("cpu-quickstart", seed=args.seed)
     hands = {
         "uniform": lambda c, g: 1.0,
@@ -125,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.checkpoint:
         from trainer.gigpo import GiGPO
 
-        before, after = probe(build_model(config), config, args.seed), probe(GiGPO.load(args.checkpoint), config,
-                                                                             args.seed)  # fmt: skip
+        before, after = (
+            probe(build_model(config), config, args.seed),
+            probe(GiGPO.load(args.checkpoint), config, args.seed),
+        )
         print(f"policy probe (seed {args.seed}), untrained -> {args.checkpoint}:")
         for key in before:
             print(f"  {key}: {before[key]:.2f} -> {after.get(key, float('nan')):.2f}")

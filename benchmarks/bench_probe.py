@@ -38,11 +38,24 @@ import warnings
 from pathlib import Path
 
 PRELUDE = "import gymnasium as gym, gigpo_gym, numpy as np; from trainer import advantages as A\n"
-NAMED_ERRORS = ("ValueError", "TypeError", "RuntimeError", "FileNotFoundError", "NameNotFound", "VersionNotFound",
-                "Error", "ImportError", "ResetNeeded", "CheckpointError")  # fmt: skip
+NAMED_ERRORS = (
+    "ValueError",
+    "TypeError",
+    "RuntimeError",
+    "FileNotFoundError",
+    "NameNotFound",
+    "VersionNotFound",
+    "Error",
+    "ImportError",
+    "ResetNeeded",
+    "CheckpointError",
+)
 BROKEN_DATA = {  # the probe's WebShop data folders (its header names them)
-    "ws_bad": "{not json", "ws_list": "[]", "ws_dict": '{"a": 1}', "ws_rec": '[{"asin": "B1"}, {"name": 3}]',
-}  # fmt: skip
+    "ws_bad": "{not json",
+    "ws_list": "[]",
+    "ws_dict": '{"a": 1}',
+    "ws_rec": '[{"asin": "B1"}, {"name": 3}]',
+}
 
 
 def _broken_data(scratch: Path) -> None:
@@ -61,8 +74,16 @@ def probe_rows(report: Path) -> list[dict[str, str]]:
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
         if len(cells) >= 6 and cells[0].isdigit():
             verdict = re.search(r"\*\*([A-Z-]+)\*\*", " ".join(cells[4:]))
-            rows.append({"n": cells[0], "section": cells[1], "case": cells[2], "command": cells[3].strip("`"),
-                         "happened": cells[4], "verdict": verdict.group(1) if verdict else "?"})  # fmt: skip
+            rows.append(
+                {
+                    "n": cells[0],
+                    "section": cells[1],
+                    "case": cells[2],
+                    "command": cells[3].strip("`"),
+                    "happened": cells[4],
+                    "verdict": verdict.group(1) if verdict else "?",
+                }
+            )
     return rows
 
 
@@ -151,7 +172,7 @@ API_CASES = {
     ),
     "GroupVecEnv step before reset": "r = GroupVecEnv('ALFWorld-text-v0', 1, 2).step(['look', 'look'])",
     "GroupVecEnv group_size=0": "r = GroupVecEnv('ALFWorld-text-v0', 1, 0)",
-}  # fmt: skip
+}
 
 
 def run_api_section(before: dict[str, tuple[str, str, str]]) -> list[tuple[str, str, str, str]]:
@@ -164,19 +185,26 @@ def run_api_section(before: dict[str, tuple[str, str, str]]) -> list[tuple[str, 
     return results
 
 
-T_SHORTHAND = ("--model tiny --rounds 1 --set n_groups=1 --set group_size=2 --set max_episode_steps=5 "
-               "--set eval_tasks=2 --set batch_size=8 --set micro_batch_size=8 --no-progress")  # the probe's $T
+T_SHORTHAND = (
+    "--model tiny --rounds 1 --set n_groups=1 --set group_size=2 --set max_episode_steps=5 "
+    "--set eval_tasks=2 --set batch_size=8 --set micro_batch_size=8 --no-progress"
+)  # the probe's $T
 NOISE = ("Loading weights", "Warning", "warn", "return forward_call", "[transformers]", "  warnings.warn")
 
 
 def cli_outcome(command: str, scratch: Path, timeout: float, env: dict[str, str] | None = None) -> tuple[str, str]:
     """Run one of the probe's shell commands in ``scratch`` (``env``: variables to set); (verdict, last line)."""
     command = command.replace("\\|", "|").replace("$T", T_SHORTHAND).replace("<scratch>", str(scratch))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1",
-           **(env or {})}  # fmt: skip
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "OMP_NUM_THREADS": "1",
+        **(env or {}),
+    }
     try:
-        done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         return "HANG", f"still running after {timeout:.0f} s"
     text = done.stdout + done.stderr
@@ -197,8 +225,9 @@ def run_cli_section(reviews: Path, scratch: Path, timeout: float) -> list[tuple[
     (scratch / "cfg" / "adir").mkdir(exist_ok=True)
     (scratch / "afile").write_text("x")
     for run in ("t0", "D2"):
-        cli_outcome(f"gigpo-train --config cfg/small.yaml --rounds 1 --no-progress --run-dir runs/{run}", scratch,
-                    timeout)  # fmt: skip
+        cli_outcome(
+            f"gigpo-train --config cfg/small.yaml --rounds 1 --no-progress --run-dir runs/{run}", scratch, timeout
+        )
     rows = [r for r in probe_rows(reviews / "bad-input-probe.md") if r["section"] == "3 config/CLI"]
     return [(row, *cli_outcome(row["command"], scratch, timeout)) for row in rows]
 
@@ -207,9 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reviews", default="../shared/reviews", help="folder of bad-input-probe.md and probe/")
     parser.add_argument("--no-cli", action="store_true", help="skip section 3 (about 10 minutes of CLI runs)")
-    parser.add_argument("--no-runs", action="store_true",
-                        help="skip sections 4-7 (checkpoints, resume, security, determinism, concurrency; about 15 "
-                             "minutes of training runs)")  # fmt: skip
+    parser.add_argument(
+        "--no-runs",
+        action="store_true",
+        help="skip sections 4-7 (checkpoints, resume, security, determinism, concurrency; about 15 "
+        "minutes of training runs)",
+    )
     parser.add_argument("--timeout", type=float, default=120, help="seconds before a CLI case counts as a hang")
     args = parser.parse_args(argv)
     reviews = Path(args.reviews).resolve()
@@ -234,8 +266,15 @@ def main(argv: list[str] | None = None) -> int:
                 counts["before"][verdict] += 1
                 counts["after"][after] += 1
                 if after in ("CHANGED", "TRACEBACK") or verdict not in ("OK", "CLEAR"):
-                    changed.append((case, section, verdict, after, f"{outcome}: {text}" if outcome != "returns"
-                                    else f"returns {text}"))  # fmt: skip
+                    changed.append(
+                        (
+                            case,
+                            section,
+                            verdict,
+                            after,
+                            f"{outcome}: {text}" if outcome != "returns" else f"returns {text}",
+                        )
+                    )
         finally:
             os.chdir(start)
     verdicts = ["SECURITY", "DATA-LOST", "HANG", "SILENT", "TRACEBACK", "UNCLEAR", "CLEAR", "OK", "CHANGED"]
@@ -262,8 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|")
     for case, verdict, now, text in api:
         print(f"| {case} | {verdict} | {now} | {text.replace('|', '/')} |")
-    print(json.dumps({"api_before": collections.Counter(v for _, v, _, _ in api),
-                      "api_after": collections.Counter(n for _, _, n, _ in api)}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "api_before": collections.Counter(v for _, v, _, _ in api),
+                "api_after": collections.Counter(n for _, _, n, _ in api),
+            }
+        )
+    )
     if not args.no_cli:
         with tempfile.TemporaryDirectory() as scratch:
             _broken_data(Path(scratch))

@@ -38,8 +38,13 @@ def run_seed(seed: int, out: Path, rounds: int | None) -> dict:
     found = FINAL.search(done.stdout)
     if done.returncode != 0 or found is None:
         raise RuntimeError(f"quickstart seed {seed} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
-    result = {"seed": seed, "before": float(found.group(1)), "after": float(found.group(2)),
-              "rounds": int(found.group(3)), "seconds": round(seconds, 1)}  # fmt: skip
+    result = {
+        "seed": seed,
+        "before": float(found.group(1)),
+        "after": float(found.group(2)),
+        "rounds": int(found.group(3)),
+        "seconds": round(seconds, 1),
+    }
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(result))
     tmp.replace(path)
@@ -61,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
         r = run_seed(seed, out, args.rounds)
         results.append(r)
         ratio = r["after"] / r["before"] if r["before"] > 0 else float("inf")
-        print(f"| {seed} | {r['before']:.1f} | {r['after']:.1f} | {ratio:.2f} | {r['rounds']} | {r['seconds']:.0f} |",
-              flush=True)  # fmt: skip
+        print(
+            f"| {seed} | {r['before']:.1f} | {r['after']:.1f} | {ratio:.2f} | {r['rounds']} | {r['seconds']:.0f} |",
+            flush=True,
+        )
     before = statistics.mean(r["before"] for r in results)
     after = statistics.mean(r["after"] for r in results)
     rises = sum(r["after"] > r["before"] for r in results)
-    print(f"\nmean over {len(results)} seeds: {before:.1f}% -> {after:.1f}% (x{after / before:.2f}); success rose in "
-          f"{rises} of {len(results)} seeds")  # fmt: skip
+    print(
+        f"\nmean over {len(results)} seeds: {before:.1f}% -> {after:.1f}% (x{after / before:.2f}); success rose in "
+        f"{rises} of {len(results)} seeds"
+    )
     return 0
 
 

@@ -35,12 +35,21 @@ def worker(env_id: str, estimator: str, mode: str, rounds: int) -> dict:
 
     kwargs = {"task_types": ["look_at_obj_in_light"]} if env_id.startswith("ALFWorld") else {"split": "train"}
     model = GiGPO(
-        "LLMPolicy", env_id, env_kwargs={**kwargs, "max_episode_steps": 15}, n_groups=4, group_size=4,
-        estimator=estimator, history_length=1, batch_size=64, micro_batch_size=16, seed=0,
+        "LLMPolicy",
+        env_id,
+        env_kwargs={**kwargs, "max_episode_steps": 15},
+        n_groups=4,
+        group_size=4,
+        estimator=estimator,
+        history_length=1,
+        batch_size=64,
+        micro_batch_size=16,
+        seed=0,
         policy_kwargs=dict(model_name_or_path="tiny", action_mode=mode, use_lora=False, max_new_tokens=32),
-    )  # fmt: skip
-    totals = dict(round_s=0.0, rollout_s=0.0, update_s=0.0, env_steps=0, gen_tokens=0, update_tokens=0,
-                  advantage_ms=0.0)
+    )
+    totals = dict(
+        round_s=0.0, rollout_s=0.0, update_s=0.0, env_steps=0, gen_tokens=0, update_tokens=0, advantage_ms=0.0
+    )
     original_train = model.train
 
     def timed_train() -> None:
@@ -80,8 +89,18 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {e: [] for e in ESTIMATORS}
     for _ in range(args.repeats):
         for estimator in ESTIMATORS:
-            command = [sys.executable, __file__, "--worker", estimator, "--env", args.env, "--mode", args.mode,
-                       "--rounds", str(args.rounds)]  # fmt: skip
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                estimator,
+                "--env",
+                args.env,
+                "--mode",
+                args.mode,
+                "--rounds",
+                str(args.rounds),
+            ]
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             runs[estimator].append(json.loads(out.strip().splitlines()[-1]))
 

@@ -35,8 +35,14 @@ from trainer.evaluation import evaluate, format_table
 from trainer.gigpo import GiGPO
 
 MODEL = "smollm2-135m-instruct"
-LORA = dict(model_name_or_path=MODEL, action_mode="score", use_lora=True, lora_r=8,
-            target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], score_chunk=4)  # fmt: skip
+LORA = dict(
+    model_name_or_path=MODEL,
+    action_mode="score",
+    use_lora=True,
+    lora_r=8,
+    target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+    score_chunk=4,
+)
 SMALL_ROOMS = {"task_types": ["pick_and_place_simple"], "max_receptacles": 3}
 
 
@@ -52,8 +58,15 @@ def zero_shot(args: argparse.Namespace) -> None:
         ("ALFWorld-text-v0", alfworld_tasks, dict(split="valid_seen", max_episode_steps=args.alfworld_steps)),
         ("WebShop-text-v0", list(range(args.webshop_goals)), dict(split="test", max_episode_steps=args.webshop_steps)),
     ):
-        model = GiGPO("LLMPolicy", env_id, n_groups=1, group_size=2, env_kwargs=dict(max_episode_steps=2),
-                      policy_kwargs=LORA, seed=0)  # fmt: skip
+        model = GiGPO(
+            "LLMPolicy",
+            env_id,
+            n_groups=1,
+            group_size=2,
+            env_kwargs=dict(max_episode_steps=2),
+            policy_kwargs=LORA,
+            seed=0,
+        )
         start = time.perf_counter()
         table = evaluate(model, env_id, tasks, env_kwargs=kwargs, deterministic=True)
         print(f"{env_id} zero-shot, {len(tasks)} tasks, greedy score mode, {time.perf_counter() - start:.0f} s:")
@@ -64,20 +77,35 @@ def short_run(args: argparse.Namespace) -> None:
     env_kwargs = {**SMALL_ROOMS, "max_episode_steps": args.train_steps}
     eval_env = gym.make("ALFWorld-text-v0", split="valid_seen", **SMALL_ROOMS).unwrapped
     tasks = eval_env.task_ids[: args.train_eval_tasks]
-    model = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=args.train_groups, group_size=args.group_size,
-                  env_kwargs=env_kwargs, batch_size=16, micro_batch_size=4, policy_kwargs=LORA, seed=0)  # fmt: skip
+    model = GiGPO(
+        "LLMPolicy",
+        "ALFWorld-text-v0",
+        n_groups=args.train_groups,
+        group_size=args.group_size,
+        env_kwargs=env_kwargs,
+        batch_size=16,
+        micro_batch_size=4,
+        policy_kwargs=LORA,
+        seed=0,
+    )
     trainable = sum(p.numel() for p in model.policy.trainable_parameters())
-    print(f"\nshort GiGPO run: ALFWorld-text-v0 pick tasks in 3-receptacle rooms, {args.train_steps}-step episodes, "
-          f"{args.train_groups} groups x {args.group_size} per round, LoRA r=8 on q/k/v/o ({trainable:,} trainable "
-          f"parameters), learning rate {model.learning_rate}, micro-batch 4, budget {args.train_minutes} min",
-          flush=True)  # fmt: skip
+    print(
+        f"\nshort GiGPO run: ALFWorld-text-v0 pick tasks in 3-receptacle rooms, {args.train_steps}-step episodes, "
+        f"{args.train_groups} groups x {args.group_size} per round, LoRA r=8 on q/k/v/o ({trainable:,} trainable "
+        f"parameters), learning rate {model.learning_rate}, micro-batch 4, budget {args.train_minutes} min",
+        flush=True,
+    )
 
     def greedy(label: str) -> float:
         start = time.perf_counter()
-        table = evaluate(model, "ALFWorld-text-v0", tasks, env_kwargs={**env_kwargs, "split": "valid_seen"},
-                         deterministic=True)  # fmt: skip
-        print(f"{label}: greedy success {table['all']:.1f}% on {len(tasks)} valid_seen pick tasks "
-              f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
+        table = evaluate(
+            model, "ALFWorld-text-v0", tasks, env_kwargs={**env_kwargs, "split": "valid_seen"}, deterministic=True
+        )
+        print(
+            f"{label}: greedy success {table['all']:.1f}% on {len(tasks)} valid_seen pick tasks "
+            f"({time.perf_counter() - start:.0f} s)",
+            flush=True,
+        )
         return table["all"]
 
     before = greedy("before")
@@ -88,9 +116,12 @@ def short_run(args: argparse.Namespace) -> None:
         rounds, last = rounds + 1, time.perf_counter() - round_start
         stats, update_s = model._round_stats, model.logger.name_to_value["train/time_s"]
         steps = int(stats["rollout/steps"])
-        print(f"round {rounds}: {steps} steps, sampled success {100 * stats['rollout/round_success_rate']:.1f}%, "
-              f"rollout {stats['rollout/time_s']:.0f} s, update {update_s:.0f} s ({update_s / steps:.2f} s per "
-              f"step at micro-batch 4), peak RSS {peak_rss_mb():.0f} MB", flush=True)  # fmt: skip
+        print(
+            f"round {rounds}: {steps} steps, sampled success {100 * stats['rollout/round_success_rate']:.1f}%, "
+            f"rollout {stats['rollout/time_s']:.0f} s, update {update_s:.0f} s ({update_s / steps:.2f} s per "
+            f"step at micro-batch 4), peak RSS {peak_rss_mb():.0f} MB",
+            flush=True,
+        )
     after = greedy(f"after {rounds} rounds ({model.num_timesteps} env steps, {time.perf_counter() - start:.0f} s)")
     print(f"greedy success before -> after: {before:.1f}% -> {after:.1f}% ({len(tasks)} tasks)")
 

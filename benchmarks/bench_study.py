@@ -79,14 +79,26 @@ class Setting:
 
 
 SETTINGS = {
-    "alfworld-small": Setting("cpu-quickstart", {}, "the quickstart: pick tasks in 3-receptacle rooms, 30-step "
-                              "episodes, 4 groups x 8, 20 rounds, the tiny model from random weights in score mode"),
-    "webshop-success": Setting("cpu-webshop", {"reward_mode": "success"}, "WebShop's generated catalog trained on "
-                               "success only (reward 1 for a perfect purchase, the paper's code), 15-step episodes, "
-                               "4 groups x 4, 20 rounds, the tiny model in score mode"),
-    "alfworld-6": Setting("cpu-quickstart", {"max_receptacles": 6}, "pick tasks in 6-receptacle rooms (more "
-                          "distinct states, fewer chance revisits), otherwise the quickstart's preset"),
-}  # fmt: skip
+    "alfworld-small": Setting(
+        "cpu-quickstart",
+        {},
+        "the quickstart: pick tasks in 3-receptacle rooms, 30-step "
+        "episodes, 4 groups x 8, 20 rounds, the tiny model from random weights in score mode",
+    ),
+    "webshop-success": Setting(
+        "cpu-webshop",
+        {"reward_mode": "success"},
+        "WebShop's generated catalog trained on "
+        "success only (reward 1 for a perfect purchase, the paper's code), 15-step episodes, "
+        "4 groups x 4, 20 rounds, the tiny model in score mode",
+    ),
+    "alfworld-6": Setting(
+        "cpu-quickstart",
+        {"max_receptacles": 6},
+        "pick tasks in 6-receptacle rooms (more "
+        "distinct states, fewer chance revisits), otherwise the quickstart's preset",
+    ),
+}
 
 
 def config_of(setting: str, arm: str, lr: float, seed: int, budget: dict[str, int]):
@@ -141,19 +153,29 @@ def evaluation(model, config, seed: int) -> dict[str, float]:
     from trainer.evaluation import evaluate
     from trainer.train import env_kwargs_of, eval_task_ids
 
-    table = evaluate(model, config.env, eval_task_ids(config), env_kwargs=env_kwargs_of(config, config.eval_split),
-                     episodes_per_task=config.eval_episodes, seed=seed)  # fmt: skip
+    table = evaluate(
+        model,
+        config.env,
+        eval_task_ids(config),
+        env_kwargs=env_kwargs_of(config, config.eval_split),
+        episodes_per_task=config.eval_episodes,
+        seed=seed,
+    )
     return {"success": float(table["all"]), "score": float(table["score"])}
 
 
 def provenance() -> dict[str, Any]:
     """The code a cell ran on: the commit and whether the tracked files differed from it."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-            "threads": int(os.environ.get("OMP_NUM_THREADS", "0")), "date": time.strftime("%Y-%m-%d %H:%M UTC",
-            time.gmtime())}  # fmt: skip
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "threads": int(os.environ.get("OMP_NUM_THREADS", "0")),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
 
 
 def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, int]) -> dict[str, Any]:
@@ -166,27 +188,48 @@ def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, i
     for done in range(config.rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
         stats, opt = model._round_stats, model.last_train_stats
-        curve.append({
-            "success": 100 * stats["rollout/round_success_rate"], "return": stats["rollout/round_return_mean"],
-            "kl": opt["kl"], "clip_fraction": opt["clipped"], "grad_norm": opt["grad_norm"],
-            "entropy": opt["entropy"], "optimizer_steps": opt["optimizer_steps"],
-            "skipped_batches": opt["skipped_batches"], **step_credit_stats(model.rollout_buffer),
-            **({"value_loss": opt["value_loss"]} if "value_loss" in opt else {}),
-        })  # fmt: skip
+        curve.append(
+            {
+                "success": 100 * stats["rollout/round_success_rate"],
+                "return": stats["rollout/round_return_mean"],
+                "kl": opt["kl"],
+                "clip_fraction": opt["clipped"],
+                "grad_norm": opt["grad_norm"],
+                "entropy": opt["entropy"],
+                "optimizer_steps": opt["optimizer_steps"],
+                "skipped_batches": opt["skipped_batches"],
+                **step_credit_stats(model.rollout_buffer),
+                **({"value_loss": opt["value_loss"]} if "value_loss" in opt else {}),
+            }
+        )
     after = evaluation(model, config, seed)
     tail = curve[-max(1, len(curve) // 4) :]
-    return {"setting": setting, "arm": arm, "lr": lr, "seed": seed, "budget": budget, "after": after,
-            "train_success_last_quarter": statistics.mean(c["success"] for c in tail), "curve": curve,
-            "time_s": round(time.perf_counter() - start, 1), **provenance(),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}  # fmt: skip
+    return {
+        "setting": setting,
+        "arm": arm,
+        "lr": lr,
+        "seed": seed,
+        "budget": budget,
+        "after": after,
+        "train_success_last_quarter": statistics.mean(c["success"] for c in tail),
+        "curve": curve,
+        "time_s": round(time.perf_counter() - start, 1),
+        **provenance(),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def before_cell(setting: str, seed: int, budget: dict[str, int]) -> dict[str, Any]:
     from trainer.train import build_model
 
     config = config_of(setting, BASELINE, LRS[0], seed, budget)  # the untrained weights depend on the seed only
-    return {"setting": setting, "seed": seed, "budget": budget, "before": evaluation(build_model(config), config, seed),
-            **provenance()}  # fmt: skip
+    return {
+        "setting": setting,
+        "seed": seed,
+        "budget": budget,
+        "before": evaluation(build_model(config), config, seed),
+        **provenance(),
+    }
 
 
 # ------------------------------------------------------------------ cells and their files
@@ -292,8 +335,18 @@ def work(folder: Path, setting: str, budget: dict[str, int], out: Path, poll_s: 
                 continue  # its lr is not chosen yet, or another worker runs it
             try:
                 if load(folder, name) is None:  # finished by another worker between the scan and the claim
-                    command = [sys.executable, str(Path(__file__).resolve()), "run", "--setting", setting,
-                               "--seed", str(seed), "--out", str(out), *budget_args(budget)]  # fmt: skip
+                    command = [
+                        sys.executable,
+                        str(Path(__file__).resolve()),
+                        "run",
+                        "--setting",
+                        setting,
+                        "--seed",
+                        str(seed),
+                        "--out",
+                        str(out),
+                        *budget_args(budget),
+                    ]
                     command += ["--arm", arm, "--lr", repr(lr)] if arm is not None else ["--before"]
                     start = time.perf_counter()
                     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -327,10 +380,12 @@ def _mean(values: list[float]) -> float:
 
 def report(folder: Path, setting: str, png: Path | None) -> str:
     lines = [f"Setting {setting}: {SETTINGS[setting].what}.", ""]
-    lines += [f"Tuning on seed {TUNING_SEED} (merit = mean of eval success and last-quarter training success; "
-              "* = chosen):", "",
-              "| arm | lr | eval success % | eval score | train success % (last quarter) | merit | time s |",
-              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        f"Tuning on seed {TUNING_SEED} (merit = mean of eval success and last-quarter training success; * = chosen):",
+        "",
+        "| arm | lr | eval success % | eval score | train success % (last quarter) | merit | time s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for arm in ARMS:
         pick = chosen_lr(folder, arm)
         for lr in LRS:
@@ -339,14 +394,24 @@ def report(folder: Path, setting: str, png: Path | None) -> str:
                 lines.append(f"| {arm} | {lr:g} | pending | | | | |")
                 continue
             star = "*" if lr == pick else ""
-            lines.append(f"| {arm} | {lr:g}{star} | {c['after']['success']:.1f} | {c['after']['score']:.1f} | "
-                         f"{c['train_success_last_quarter']:.1f} | {merit(c):.1f} | {c['time_s']:.0f} |")  # fmt: skip
-    runs = {arm: {s: load(folder, cell_name(arm, chosen_lr(folder, arm), s)) for s in REPORT_SEEDS}
-            for arm in ARMS if chosen_lr(folder, arm) is not None}  # fmt: skip
+            lines.append(
+                f"| {arm} | {lr:g}{star} | {c['after']['success']:.1f} | {c['after']['score']:.1f} | "
+                f"{c['train_success_last_quarter']:.1f} | {merit(c):.1f} | {c['time_s']:.0f} |"
+            )
+    runs = {
+        arm: {s: load(folder, cell_name(arm, chosen_lr(folder, arm), s)) for s in REPORT_SEEDS}
+        for arm in ARMS
+        if chosen_lr(folder, arm) is not None
+    }
     befores = {s: load(folder, cell_name(None, None, s)) for s in REPORT_SEEDS}
     head = " | ".join(f"seed {s}" for s in REPORT_SEEDS)
-    lines += ["", "Evaluation success % after training at the chosen lr (report seeds; - = not run yet):", "",
-              f"| arm | lr | {head} | mean |", "|---|---:|" + "---:|" * (len(REPORT_SEEDS) + 1)]  # fmt: skip
+    lines += [
+        "",
+        "Evaluation success % after training at the chosen lr (report seeds; - = not run yet):",
+        "",
+        f"| arm | lr | {head} | mean |",
+        "|---|---:|" + "---:|" * (len(REPORT_SEEDS) + 1),
+    ]
     row = [f"{b['before']['success']:.1f}" if b else "-" for b in befores.values()]
     done_before = [b["before"]["success"] for b in befores.values() if b]
     lines.append(f"| untrained | - | {' | '.join(row)} | {_mean(done_before):.1f} |")
@@ -355,39 +420,70 @@ def report(folder: Path, setting: str, png: Path | None) -> str:
         done = [c["after"]["success"] for c in cells.values() if c]
         lines.append(f"| {arm} | {chosen_lr(folder, arm):g} | {' | '.join(row)} | {_mean(done):.1f} |")
     if BASELINE in runs:
-        lines += ["", f"Paired difference to {BASELINE.upper()} (success points, seeds both arms finished):", "",
-                  "| arm | seeds | mean | 95% interval | per seed | ahead in |", "|---|---:|---:|---|---|---:|"]
+        lines += [
+            "",
+            f"Paired difference to {BASELINE.upper()} (success points, seeds both arms finished):",
+            "",
+            "| arm | seeds | mean | 95% interval | per seed | ahead in |",
+            "|---|---:|---:|---|---|---:|",
+        ]
         for arm, cells in runs.items():
             if arm == BASELINE:
                 continue
             both = [s for s in REPORT_SEEDS if cells[s] and runs[BASELINE][s]]
             diffs = [cells[s]["after"]["success"] - runs[BASELINE][s]["after"]["success"] for s in both]
             if diffs:
-                lines.append(f"| {arm} | {len(diffs)} | {statistics.mean(diffs):+.1f} | {interval(diffs)} | "
-                             f"{', '.join(f'{d:+.1f}' for d in diffs)} | {sum(d > 0 for d in diffs)} |")  # fmt: skip
-    keys = ("anchor_fraction", "step_group_size", "mixing_share", "revisit_share", "sign_agreement", "correlation",
-            "step_to_episode")  # fmt: skip
-    lines += ["", "Step-credit statistics of the training rollouts (mean over rounds and report seeds):", "",
-              "| arm | anchor fraction | step group size | mixing early/late | own-trajectory revisits | "
-              "sign agreement | corr(step, episode) | step/episode size |", "|---|" + "---:|" * len(keys)]
+                lines.append(
+                    f"| {arm} | {len(diffs)} | {statistics.mean(diffs):+.1f} | {interval(diffs)} | "
+                    f"{', '.join(f'{d:+.1f}' for d in diffs)} | {sum(d > 0 for d in diffs)} |"
+                )
+    keys = (
+        "anchor_fraction",
+        "step_group_size",
+        "mixing_share",
+        "revisit_share",
+        "sign_agreement",
+        "correlation",
+        "step_to_episode",
+    )
+    lines += [
+        "",
+        "Step-credit statistics of the training rollouts (mean over rounds and report seeds):",
+        "",
+        "| arm | anchor fraction | step group size | mixing early/late | own-trajectory revisits | "
+        "sign agreement | corr(step, episode) | step/episode size |",
+        "|---|" + "---:|" * len(keys),
+    ]
     for arm, cells in runs.items():
         rounds = [r for c in cells.values() if c for r in c["curve"]]
         if rounds:
             lines.append(f"| {arm} | " + " | ".join(f"{_mean([r[k] for r in rounds]):.2f}" for k in keys) + " |")
-    lines += ["", "Optimiser statistics (mean over rounds and report seeds; KL to the reference per token):", "",
-              "| arm | KL (last round) | clip fraction | grad norm | optimiser steps / round | skipped / round | "
-              "entropy | time s | peak RSS MB |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines += [
+        "",
+        "Optimiser statistics (mean over rounds and report seeds; KL to the reference per token):",
+        "",
+        "| arm | KL (last round) | clip fraction | grad norm | optimiser steps / round | skipped / round | "
+        "entropy | time s | peak RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for arm, cells in runs.items():
         done = [c for c in cells.values() if c]
         if not done:
             continue
         rounds = [r for c in done for r in c["curve"]]
-        figures = (_mean([c["curve"][-1]["kl"] for c in done]), _mean([r["clip_fraction"] for r in rounds]),
-                   _mean([r["grad_norm"] for r in rounds]), _mean([r["optimizer_steps"] for r in rounds]),
-                   _mean([r["skipped_batches"] for r in rounds]), _mean([r["entropy"] for r in rounds]))  # fmt: skip
-        lines.append(f"| {arm} | {figures[0]:.4f} | {figures[1]:.3f} | {figures[2]:.3f} | {figures[3]:.1f} | "
-                     f"{figures[4]:.1f} | {figures[5]:.3f} | {_mean([c['time_s'] for c in done]):.0f} | "
-                     f"{_mean([c['peak_rss_mb'] for c in done]):.0f} |")  # fmt: skip
+        figures = (
+            _mean([c["curve"][-1]["kl"] for c in done]),
+            _mean([r["clip_fraction"] for r in rounds]),
+            _mean([r["grad_norm"] for r in rounds]),
+            _mean([r["optimizer_steps"] for r in rounds]),
+            _mean([r["skipped_batches"] for r in rounds]),
+            _mean([r["entropy"] for r in rounds]),
+        )
+        lines.append(
+            f"| {arm} | {figures[0]:.4f} | {figures[1]:.3f} | {figures[2]:.3f} | {figures[3]:.1f} | "
+            f"{figures[4]:.1f} | {figures[5]:.3f} | {_mean([c['time_s'] for c in done]):.0f} | "
+            f"{_mean([c['peak_rss_mb'] for c in done]):.0f} |"
+        )
     if png is not None and any(c for cells in runs.values() for c in cells.values()):
         plot(runs, setting, png)
         lines += ["", f"Curves: {png.name}"]
@@ -429,8 +525,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("work", "run", "status", "report"))
     parser.add_argument("--setting", required=True, choices=sorted(SETTINGS), help="environment setting")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "runs" / "study",
-                        help="folder of the settings' cell files")  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "runs" / "study", help="folder of the settings' cell files"
+    )
     parser.add_argument("--arm", choices=sorted(ARMS), help="run: the arm")
     parser.add_argument("--lr", type=float, help="run: the learning rate")
     parser.add_argument("--seed", type=int, help="run: the seed")
@@ -459,8 +556,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         result = train_cell(args.setting, args.arm, args.lr, args.seed, budget)
         write(folder, cell_name(args.arm, args.lr, args.seed), result)
-        print(f"success {result['after']['success']:.1f}% score {result['after']['score']:.1f} "
-              f"(train last quarter {result['train_success_last_quarter']:.1f}%)")  # fmt: skip
+        print(
+            f"success {result['after']['success']:.1f}% score {result['after']['score']:.1f} "
+            f"(train last quarter {result['train_success_last_quarter']:.1f}%)"
+        )
     return 0
 
 

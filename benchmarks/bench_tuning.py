@@ -32,26 +32,46 @@ from trainer.train import build_model, env_kwargs_of, eval_task_ids
 
 
 def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: int, sets: list[str]) -> dict:
-    config = resolve_config(preset, overrides=sets, algo=estimator, learning_rate=lr, n_epochs=epochs, rounds=rounds,
-                            seed=seed)  # fmt: skip
+    config = resolve_config(
+        preset, overrides=sets, algo=estimator, learning_rate=lr, n_epochs=epochs, rounds=rounds, seed=seed
+    )
     model = build_model(config)
     start = time.perf_counter()
     curve = []
     for done in range(rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
-        curve.append({
-            "success": 100 * model._round_stats["rollout/round_success_rate"],
-            "kl": model.last_train_stats["kl"], "clip_fraction": model.last_train_stats["clipped"],
-        })  # fmt: skip
-    table = evaluate(model, config.env, eval_task_ids(config), env_kwargs=env_kwargs_of(config, config.eval_split),
-                     episodes_per_task=config.eval_episodes, seed=seed)  # fmt: skip
+        curve.append(
+            {
+                "success": 100 * model._round_stats["rollout/round_success_rate"],
+                "kl": model.last_train_stats["kl"],
+                "clip_fraction": model.last_train_stats["clipped"],
+            }
+        )
+    table = evaluate(
+        model,
+        config.env,
+        eval_task_ids(config),
+        env_kwargs=env_kwargs_of(config, config.eval_split),
+        episodes_per_task=config.eval_episodes,
+        seed=seed,
+    )
     tail = curve[-max(1, rounds // 4) :]
-    return {"preset": preset, "estimator": estimator, "lr": lr, "epochs": epochs, "rounds": rounds, "seed": seed,
-            "set": sets,
-            "eval_success": table["all"], "eval_score": table["score"],
-            "train_success_last_quarter": statistics.mean(c["success"] for c in tail),
-            "kl_last": curve[-1]["kl"], "clip_fraction_last": curve[-1]["clip_fraction"], "curve": curve,
-            "time_s": time.perf_counter() - start}  # fmt: skip
+    return {
+        "preset": preset,
+        "estimator": estimator,
+        "lr": lr,
+        "epochs": epochs,
+        "rounds": rounds,
+        "seed": seed,
+        "set": sets,
+        "eval_success": table["all"],
+        "eval_score": table["score"],
+        "train_success_last_quarter": statistics.mean(c["success"] for c in tail),
+        "kl_last": curve[-1]["kl"],
+        "clip_fraction_last": curve[-1]["clip_fraction"],
+        "curve": curve,
+        "time_s": time.perf_counter() - start,
+    }
 
 
 def _score(run: dict) -> str:
@@ -61,18 +81,23 @@ def _score(run: dict) -> str:
 
 def report(out: Path) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    print("| preset | estimator | lr | epochs x rounds | --set | seed | eval success % | eval score | "
-          "train success % (last quarter) | "
-          "KL (last) | clip frac (last) | time s |")  # fmt: skip
+    print(
+        "| preset | estimator | lr | epochs x rounds | --set | seed | eval success % | eval score | "
+        "train success % (last quarter) | "
+        "KL (last) | clip frac (last) | time s |"
+    )
     print("|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in sorted(rows, key=lambda r: (r["preset"], r["estimator"], r["lr"], r["epochs"], r.get("set", []),
-                                         r["seed"])):  # fmt: skip
+    for r in sorted(
+        rows, key=lambda r: (r["preset"], r["estimator"], r["lr"], r["epochs"], r.get("set", []), r["seed"])
+    ):
         sets = " ".join(r.get("set", [])) or "-"  # runs recorded before --set existed used the preset as it was
-        print(f"| {r['preset']} | {r['estimator']} | {r['lr']:g} | {r['epochs']}x{r['rounds']} | {sets} | "
-              f"{r['seed']} | "
-              f"{r['eval_success']:.1f} | {_score(r)} | "
-              f"{r['train_success_last_quarter']:.1f} | {r['kl_last']:.4f} | "
-              f"{r['clip_fraction_last']:.3f} | {r['time_s']:.0f} |")  # fmt: skip
+        print(
+            f"| {r['preset']} | {r['estimator']} | {r['lr']:g} | {r['epochs']}x{r['rounds']} | {sets} | "
+            f"{r['seed']} | "
+            f"{r['eval_success']:.1f} | {_score(r)} | "
+            f"{r['train_success_last_quarter']:.1f} | {r['kl_last']:.4f} | "
+            f"{r['clip_fraction_last']:.3f} | {r['time_s']:.0f} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,14 +107,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lrs", type=float, nargs="+", default=[1e-3, 3e-3, 1e-2], help="learning rates")
     parser.add_argument("--schedules", nargs="+", default=["1x20", "2x12"], help="EPOCHSxROUNDS schedules")
     parser.add_argument("--seeds", type=int, nargs="+", default=[100], help="tuning seeds")
-    parser.add_argument("--sweep", nargs="+", action="append",
-                        metavar="ESTIMATORS LRS SCHEDULES SEEDS [KEY=VALUE,...]",
-                        help="one grid as comma-separated lists, with optional config overrides of its own "
-                             "(repeatable; replaces the four options above), e.g. --sweep gigpo,grpo 1e-3,3e-3 1x20 "
-                             "100,101 or --sweep gigpo 3e-3 1x20 100 norm=std")  # fmt: skip
-    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                        help="a further config override for every run of this call (repeatable), e.g. --set norm=std; "
-                             "part of each run's file name")  # fmt: skip
+    parser.add_argument(
+        "--sweep",
+        nargs="+",
+        action="append",
+        metavar="ESTIMATORS LRS SCHEDULES SEEDS [KEY=VALUE,...]",
+        help="one grid as comma-separated lists, with optional config overrides of its own "
+        "(repeatable; replaces the four options above), e.g. --sweep gigpo,grpo 1e-3,3e-3 1x20 "
+        "100,101 or --sweep gigpo 3e-3 1x20 100 norm=std",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a further config override for every run of this call (repeatable), e.g. --set norm=std; "
+        "part of each run's file name",
+    )
     parser.add_argument("--out", default="runs/tuning", help="folder of the per-run JSON files")
     parser.add_argument("--report", action="store_true", help="print the table of finished runs and exit")
     args = parser.parse_args(argv)
@@ -101,8 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--sweep takes ESTIMATORS LRS SCHEDULES SEEDS [KEY=VALUE,...], got {' '.join(grid)!r}")
         e, lr, sc, sd = grid[:4]
         extra = grid[4].split(",") if len(grid) == 5 else []
-        grids.append((e.split(","), [float(x) for x in lr.split(",")], sc.split(","), [int(x) for x in sd.split(",")],
-                      [*args.sets, *extra]))  # fmt: skip
+        grids.append(
+            (
+                e.split(","),
+                [float(x) for x in lr.split(",")],
+                sc.split(","),
+                [int(x) for x in sd.split(",")],
+                [*args.sets, *extra],
+            )
+        )
     grids = grids or [(args.estimators, args.lrs, args.schedules, args.seeds, args.sets)]
     if not args.report:
         for estimators, lrs, schedules, seeds, sets in grids:
@@ -116,8 +158,7 @@ def main(argv: list[str] | None = None) -> int:
                 tmp = path.with_suffix(".tmp")
                 tmp.write_text(json.dumps(result))
                 tmp.replace(path)
-                print(f"{path.name}: eval success {result['eval_success']:.1f}% ({result['time_s']:.0f} s)",
-                      flush=True)  # fmt: skip
+                print(f"{path.name}: eval success {result['eval_success']:.1f}% ({result['time_s']:.0f} s)", flush=True)
     report(out)
     return 0
 

@@ -29,19 +29,28 @@ from gigpo_gym.webshop.transcripts import FIELDS, Replay, fixture_env_factory, r
 
 FIXTURE = HERE.parent / "tests" / "fixtures" / "webshop_transcripts.jsonl.gz"
 LABELS = {
-    "obs": "observation text, exact", "clickables": "clickables, in order", "has_search_bar": "search-bar flag",
-    "reward": "step reward", "done": "done flag", "reward_info": "reward parts (every key, in order)",
-    "hits": "search hit list with scores", "goal": "goal (text, attributes, options, bound, weight)",
+    "obs": "observation text, exact",
+    "clickables": "clickables, in order",
+    "has_search_bar": "search-bar flag",
+    "reward": "step reward",
+    "done": "done flag",
+    "reward_info": "reward parts (every key, in order)",
+    "hits": "search hit list with scores",
+    "goal": "goal (text, attributes, options, bound, weight)",
     "prices": "drawn prices of all products",
-}  # fmt: skip
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transcripts", nargs="*", type=Path, default=[FIXTURE], help="recorded transcripts")
     parser.add_argument("--texts", action="store_true", help="the transcripts hold texts, not digests")
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "webshop",
-                        help="folder with items_shuffle.MINI8_trimmed.json and items_ins_v2_1000.json")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=HERE.parent.parent / "shared" / "webshop",
+        help="folder with items_shuffle.MINI8_trimmed.json and items_ins_v2_1000.json",
+    )
     parser.add_argument("--no-baselines", action="store_true", help="skip the generated catalog's baselines")
     args = parser.parse_args(argv)
 

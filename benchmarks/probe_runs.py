@@ -40,9 +40,23 @@ from pathlib import Path
 from bench_probe import NAMED_ERRORS, NOISE, cli_outcome, run_case
 
 SMALL = "--config cfg/small.yaml --no-progress"
-CORRUPTIONS = ("trunc50", "trunc1k", "trunc_tail22", "empty", "textfile", "bitflip_policy", "data_badjson",
-               "no_policy", "no_data", "policy_missing_key", "policy_wrong_shape", "policy_nan",
-               "data_bad_model_path", "data_no_obs_space", "policy_garbage")  # fmt: skip
+CORRUPTIONS = (
+    "trunc50",
+    "trunc1k",
+    "trunc_tail22",
+    "empty",
+    "textfile",
+    "bitflip_policy",
+    "data_badjson",
+    "no_policy",
+    "no_data",
+    "policy_missing_key",
+    "policy_wrong_shape",
+    "policy_nan",
+    "data_bad_model_path",
+    "data_no_obs_space",
+    "policy_garbage",
+)
 
 
 class Payload:
@@ -107,11 +121,76 @@ def _resumed_exactly(run: Path, rounds: int, per_round: int = 20) -> tuple[bool,
     steps = _progress(run)
     left = sorted(p.name for p in run.iterdir() if p.name.startswith(".") and ".tmp" in p.name)
     ok = done == updates == rounds and steps == [per_round * (i + 1) for i in range(rounds)] and not left
-    return ok, f"rounds_done {done}, n_updates {updates}, progress timesteps {steps[:3]}..{steps[-2:]} " \
-               f"({len(steps)} rows), temporary files {left}"  # fmt: skip
+    return (
+        ok,
+        f"rounds_done {done}, n_updates {updates}, progress timesteps {steps[:3]}..{steps[-2:]} "
+        f"({len(steps)} rows), temporary files {left}",
+    )
 
 
 # ------------------------------------------------------------------ the cases
+
+
+# kill -9 moments of section 4 (b): each returns a wait(process, run folder) that returns when to kill, in words
+
+
+def _after(seconds: float) -> Callable[[subprocess.Popen, Path], str]:
+    def wait(process: subprocess.Popen, path: Path) -> str:
+        time.sleep(seconds)
+        return f"after {seconds:.1f} s"
+
+    return wait
+
+
+def _during_save(nth: int) -> Callable[[subprocess.Popen, Path], str]:
+    def wait(process: subprocess.Popen, path: Path) -> str:
+        seen, last = 0, None
+        while process.poll() is None:
+            tmps = [p.name for p in path.glob(".checkpoint.zip.tmp-*")] if path.is_dir() else []
+            if tmps and tmps[0] != last:
+                last, seen = tmps[0], seen + 1
+                if seen >= nth:
+                    return f"while save #{seen} was being written ({tmps[0]} present)"
+            time.sleep(0.0005)
+        return "the run ended first"
+
+    return wait
+
+
+def _after_replace(nth: int) -> Callable[[subprocess.Popen, Path], str]:
+    def wait(process: subprocess.Popen, path: Path) -> str:
+        def stamp():
+            try:
+                st = os.stat(path / "checkpoint.zip")
+                return st.st_ino, st.st_mtime_ns
+            except FileNotFoundError:
+                return None
+
+        base, seen = stamp(), 0
+        while process.poll() is None:
+            now = stamp()
+            if now != base:
+                base, seen = now, seen + 1
+                if seen >= nth:
+                    return f"right after checkpoint.zip replace #{seen}"
+            time.sleep(0.0001)
+        return "the run ended first"
+
+    return wait
+
+
+def _rows(n: int) -> Callable[[subprocess.Popen, Path], str]:
+    def wait(process: subprocess.Popen, path: Path) -> str:
+        while process.poll() is None:
+            try:
+                if len(_progress(path)) >= n:
+                    return f"once progress.csv had {n} rows"
+            except (FileNotFoundError, KeyError):
+                pass
+            time.sleep(0.01)
+        return "the run ended first"
+
+    return wait
 
 
 class Runner:
@@ -126,10 +205,20 @@ class Runner:
         return cli_outcome(command, self.scratch, timeout or self.timeout, env)
 
     def popen(self, command: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-        full = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1",
-                **(env or {})}  # fmt: skip
-        return subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=self.scratch, env=full,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        full = {
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "OMP_NUM_THREADS": "1",
+            **(env or {}),
+        }
+        return subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=self.scratch,
+            env=full,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def record(self, case: str, now: str, check: str, detail: str) -> None:
         self.results.append((case, now, check, detail.replace("\n", " ")[:300]))
@@ -151,12 +240,16 @@ class Runner:
         verdict, last = self.sh("gigpo-train --resume --run-dir runs/B --rounds 2 --no-progress")
         runs = self.scratch / "runs"
         same = verdict == "EXIT0" and _tensors_equal(runs / "A2" / "checkpoint.zip", runs / "B" / "checkpoint.zip")
-        self.record("(a) 2 rounds vs 1 round + resume 1 round", "OK" if same else "SILENT" if verdict == "EXIT0"
-                    else verdict, "policy and optimiser tensors equal bit for bit",
-                    f"resume {verdict}; tensors {'equal' if same else 'differ'}")  # fmt: skip
+        self.record(
+            "(a) 2 rounds vs 1 round + resume 1 round",
+            "OK" if same else "SILENT" if verdict == "EXIT0" else verdict,
+            "policy and optimiser tensors equal bit for bit",
+            f"resume {verdict}; tensors {'equal' if same else 'differ'}",
+        )
 
-    def _kill_then_resume(self, run: str, rounds: int, wait: Callable[[subprocess.Popen, Path], str],
-                          extra: str = "") -> tuple[str, str, str]:  # fmt: skip
+    def _kill_then_resume(
+        self, run: str, rounds: int, wait: Callable[[subprocess.Popen, Path], str], extra: str = ""
+    ) -> tuple[str, str, str]:
         """Train ``rounds`` rounds, ``kill -9`` when ``wait`` returns, resume to the end; (verdict, when, detail)."""
         path = self.scratch / "runs" / run
         shutil.rmtree(path, ignore_errors=True)
@@ -178,92 +271,52 @@ class Runner:
     def kill_cases(self) -> None:
         check = "kill -9, then --resume ends with exactly the configured rounds, one progress row each, no temp file"
 
-        def after(seconds: float) -> Callable[[subprocess.Popen, Path], str]:
-            def wait(process: subprocess.Popen, path: Path) -> str:
-                time.sleep(seconds)
-                return f"after {seconds:.1f} s"
-
-            return wait
-
-        def during_save(nth: int) -> Callable[[subprocess.Popen, Path], str]:
-            def wait(process: subprocess.Popen, path: Path) -> str:
-                seen, last = 0, None
-                while process.poll() is None:
-                    tmps = [p.name for p in path.glob(".checkpoint.zip.tmp-*")] if path.is_dir() else []
-                    if tmps and tmps[0] != last:
-                        last, seen = tmps[0], seen + 1
-                        if seen >= nth:
-                            return f"while save #{seen} was being written ({tmps[0]} present)"
-                    time.sleep(0.0005)
-                return "the run ended first"
-
-            return wait
-
-        def after_replace(nth: int) -> Callable[[subprocess.Popen, Path], str]:
-            def wait(process: subprocess.Popen, path: Path) -> str:
-                def stamp():
-                    try:
-                        st = os.stat(path / "checkpoint.zip")
-                        return st.st_ino, st.st_mtime_ns
-                    except FileNotFoundError:
-                        return None
-
-                base, seen = stamp(), 0
-                while process.poll() is None:
-                    now = stamp()
-                    if now != base:
-                        base, seen = now, seen + 1
-                        if seen >= nth:
-                            return f"right after checkpoint.zip replace #{seen}"
-                    time.sleep(0.0001)
-                return "the run ended first"
-
-            return wait
-
         rng = random.Random(0)
         for name, seed in (("K1", 1), ("K2", 2), ("K3", 3)):
             rng.seed(seed)
-            verdict, when, detail = self._kill_then_resume(name, 30, after(rng.uniform(8, 30)))
+            verdict, when, detail = self._kill_then_resume(name, 30, _after(rng.uniform(8, 30)))
             self.record(f"(b) kill -9 {name} (random)", verdict, check, f"killed {when}; {detail}")
-        verdict, when, detail = self._kill_then_resume("K4", 30, during_save(2))
+        verdict, when, detail = self._kill_then_resume("K4", 30, _during_save(2))
         self.record("(b) kill -9 K4 (tmp)", verdict, check, f"killed {when}; {detail}")
         for name, nth in (("K7", 2), ("K8", 1), ("K9", 3)):
-            verdict, when, detail = self._kill_then_resume(name, 30, after_replace(nth))
+            verdict, when, detail = self._kill_then_resume(name, 30, _after_replace(nth))
             self.record(f"(b) kill -9 {name} (replace)", verdict, check, f"killed {when}; {detail}")
             if name == "K7":
-                self.record("(b) K7 resumed after the state/checkpoint mismatch", verdict,
-                            "the resume trains no extra round (the same resume as the K7 row)", detail)  # fmt: skip
+                self.record(
+                    "(b) K7 resumed after the state/checkpoint mismatch",
+                    verdict,
+                    "the resume trains no extra round (the same resume as the K7 row)",
+                    detail,
+                )
             if name == "K8":
-                self.record("(b) K8 resume / fresh start", verdict, "the run resumes after a kill right after its "
-                            "first checkpoint (the same resume as the K8 row)", detail)  # fmt: skip
+                self.record(
+                    "(b) K8 resume / fresh start",
+                    verdict,
+                    "the run resumes after a kill right after its first checkpoint (the same resume as the K8 row)",
+                    detail,
+                )
 
-        def rows(n: int) -> Callable[[subprocess.Popen, Path], str]:
-            def wait(process: subprocess.Popen, path: Path) -> str:
-                while process.poll() is None:
-                    try:
-                        if len(_progress(path)) >= n:
-                            return f"once progress.csv had {n} rows"
-                    except (FileNotFoundError, KeyError):
-                        pass
-                    time.sleep(0.01)
-                return "the run ended first"
-
-            return wait
-
-        verdict, when, detail = self._kill_then_resume("K10", 6, rows(3), "--set checkpoint_every=2")
-        self.record("(b) kill -9 between checkpoints (checkpoint_every=2), then resume", verdict,
-                    "rounds after the last checkpoint are trained again and logged once", f"killed {when}; {detail}")
+        verdict, when, detail = self._kill_then_resume("K10", 6, _rows(3), "--set checkpoint_every=2")
+        self.record(
+            "(b) kill -9 between checkpoints (checkpoint_every=2), then resume",
+            verdict,
+            "rounds after the last checkpoint are trained again and logged once",
+            f"killed {when}; {detail}",
+        )
         # the probe's history wipe: 2 rounds, a resume killed in round 3, then a second resume
         self.train("hw", 2)
         process = self.popen("gigpo-train --resume --run-dir runs/hw --rounds 5 --no-progress")
-        when = rows(3)(process, self.scratch / "runs" / "hw")
+        when = _rows(3)(process, self.scratch / "runs" / "hw")
         process.send_signal(signal.SIGKILL)
         process.wait()
         verdict, last = self.sh("gigpo-train --resume --run-dir runs/hw --rounds 4 --no-progress")
         ok, detail = _resumed_exactly(self.scratch / "runs" / "hw", 4) if verdict == "EXIT0" else (False, last)
-        self.record("(b) second resume after an interrupted resume", "OK" if ok else "DATA-LOST" if verdict ==
-                    "EXIT0" else verdict, "after the second resume progress.csv holds rounds 1-4, each once",
-                    f"first resume killed {when}; {detail}")  # fmt: skip
+        self.record(
+            "(b) second resume after an interrupted resume",
+            "OK" if ok else "DATA-LOST" if verdict == "EXIT0" else verdict,
+            "after the second resume progress.csv holds rounds 1-4, each once",
+            f"first resume killed {when}; {detail}",
+        )
 
     # -------------------------------------------------------------- section 4 (c): damaged files
 
@@ -282,8 +335,14 @@ class Runner:
                     info = archive.getinfo("policy.safetensors")
                 at = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.compress_size // 2
                 raw = raw[:at] + bytes([raw[at] ^ 0xFF]) + raw[at + 1 :]
-            cut = {"trunc50": raw[:50], "trunc1k": raw[:1024], "trunc_tail22": raw[:-22], "empty": b"",
-                   "textfile": b"hello, not a zip\n" * 10, "bitflip_policy": raw}[kind]  # fmt: skip
+            cut = {
+                "trunc50": raw[:50],
+                "trunc1k": raw[:1024],
+                "trunc_tail22": raw[:-22],
+                "empty": b"",
+                "textfile": b"hello, not a zip\n" * 10,
+                "bitflip_policy": raw,
+            }[kind]
             path.write_bytes(cut)
             return
         if kind == "data_badjson":
@@ -350,9 +409,11 @@ class Runner:
             "(c) resume: state.json missing 'model'": ("S2", edit_state(lambda state: state["config"].pop("model"))),
             "(c) resume: state.json rounds_done is a string": ("S3", edit_state(set_rounds("1"))),
             "(c) resume: state.json rounds_done=-5": ("S5", edit_state(set_rounds(-5))),
-            "(c) resume: corrupt checkpoint (trunc50)": ("S6", lambda run: self._corrupt("trunc50",
-                                                                                         run / "checkpoint.zip")),
-        }  # fmt: skip
+            "(c) resume: corrupt checkpoint (trunc50)": (
+                "S6",
+                lambda run: self._corrupt("trunc50", run / "checkpoint.zip"),
+            ),
+        }
         for case, (name, damage) in state_cases.items():
             damage(self.copy("base", name))
             verdict, last = self.sh(resume.format(name))
@@ -367,26 +428,37 @@ class Runner:
             written = yaml.safe_load((run / "config.yaml").read_text())
             verdict = "OK" if written == used else "SILENT"
             last = f"exit 0; config.yaml rewritten from the checkpoint: {'matches' if written == used else 'differs'}"
-        self.record("(c) resume: config.yaml malformed", verdict, "resumes from the checkpoint (config.yaml is a "
-                    "copy for readers) and rewrites config.yaml as used, or one error line", last)  # fmt: skip
+        self.record(
+            "(c) resume: config.yaml malformed",
+            verdict,
+            "resumes from the checkpoint (config.yaml is a "
+            "copy for readers) and rewrites config.yaml as used, or one error line",
+            last,
+        )
         run = self.copy("base", "S4e")
         (run / "config.yaml").write_text("rounds: [1, 2\n")
         verdict, last = self.sh("gigpo-eval --checkpoint runs/S4e --tasks 1 --max-episode-steps 3")
-        self.record("(c) eval: run dir config.yaml malformed", "OK" if verdict == "EXIT0" else verdict,
-                    "evaluates from the checkpoint alone, or one error line", last)  # fmt: skip
+        self.record(
+            "(c) eval: run dir config.yaml malformed",
+            "OK" if verdict == "EXIT0" else verdict,
+            "evaluates from the checkpoint alone, or one error line",
+            last,
+        )
 
     # -------------------------------------------------------------- section 4 (d): changed settings on resume
 
     def changed_settings_cases(self) -> None:
         cases = {
-            "(d) resume with changed hyperparameters (--set)": ("--set learning_rate=0.5 --set algo=rloo --set "
-                                                               "n_epochs=3 --set gamma=0.5 --set kl_coef=0.9 "
-                                                               "--set clip_range=0.01"),
+            "(d) resume with changed hyperparameters (--set)": (
+                "--set learning_rate=0.5 --set algo=rloo --set "
+                "n_epochs=3 --set gamma=0.5 --set kl_coef=0.9 "
+                "--set clip_range=0.01"
+            ),
             "(d) resume with --algo/--seed/--model flags": "--algo rloo --seed 7 --model nonexistent-model-xyz",
             "(d) resume with a different env": "--set env=WebShop-text-v0 --set eval_split=test",
             "(d) resume with n_groups=3 group_size=3": "--set n_groups=3 --set group_size=3",
             "(d) resume with use_lora=true": "--set use_lora=true",
-        }  # fmt: skip
+        }
         for i, (case, flags) in enumerate(cases.items()):
             run = self.copy("base", f"R{i + 1}")
             before = (run / "config.yaml").read_bytes(), (run / "checkpoint.zip").read_bytes()
@@ -394,8 +466,12 @@ class Runner:
             kept = ((run / "config.yaml").read_bytes(), (run / "checkpoint.zip").read_bytes()) == before
             if verdict == "CLEAR" and not kept:
                 verdict, last = "SILENT", f"refused, but the run directory changed: {last}"
-            self.record(case, "SILENT" if verdict == "EXIT0" else verdict,
-                        "refused with the differences in one line; config.yaml and checkpoint unchanged", last)
+            self.record(
+                case,
+                "SILENT" if verdict == "EXIT0" else verdict,
+                "refused with the differences in one line; config.yaml and checkpoint unchanged",
+                last,
+            )
 
     # -------------------------------------------------------------- section 5: security
 
@@ -403,8 +479,10 @@ class Runner:
         legacy = self.copy("base", "evil")
         marker = self.scratch / "PWNED"
         data = {"lr_schedule": _serialized(marker), "n_groups": 2}
-        _write_items(legacy / "checkpoint.zip", {"data": json.dumps(data).encode(), "policy.pth": b"x",
-                                                 "_stable_baselines3_version": b"2.9.2"})  # fmt: skip
+        _write_items(
+            legacy / "checkpoint.zip",
+            {"data": json.dumps(data).encode(), "policy.pth": b"x", "_stable_baselines3_version": b"2.9.2"},
+        )
         check = "the payload never runs (no marker file); one error line, exit 2 / a named error"
 
         def judge(case: str, verdict: str, last: str) -> None:
@@ -412,28 +490,42 @@ class Runner:
             marker.unlink(missing_ok=True)
             self.record(case, "SECURITY" if ran else verdict, check, f"marker {'created' if ran else 'absent'}; {last}")
 
-        judge("cloudpickle payload in checkpoint 'data', gigpo-eval",
-              *self.sh("gigpo-eval --checkpoint runs/evil --tasks 1 --max-episode-steps 3"))  # fmt: skip
-        outcome, text = run_case(f"r = GiGPO.load({str(legacy / 'checkpoint.zip')!r})",
-                                 "import gigpo_gym; from trainer.gigpo import GiGPO\n")  # fmt: skip
+        judge(
+            "cloudpickle payload in checkpoint 'data', gigpo-eval",
+            *self.sh("gigpo-eval --checkpoint runs/evil --tasks 1 --max-episode-steps 3"),
+        )
+        outcome, text = run_case(
+            f"r = GiGPO.load({str(legacy / 'checkpoint.zip')!r})", "import gigpo_gym; from trainer.gigpo import GiGPO\n"
+        )
         judge("same, GiGPO.load", "CLEAR" if outcome in NAMED_ERRORS else "TRACEBACK", f"{outcome}: {text}")
-        judge("same, gigpo-train --resume", *self.sh("gigpo-train --resume --run-dir runs/evil --rounds 2 "
-                                                     "--no-progress"))  # fmt: skip
-        for case, key, where in (("payload under an extra, unused key", "policy_class", "top"),
-                                 ("payload under an extra, unused key", "anything", "extra")):  # fmt: skip
+        judge(
+            "same, gigpo-train --resume", *self.sh("gigpo-train --resume --run-dir runs/evil --rounds 2 --no-progress")
+        )
+        for case, key, where in (
+            ("payload under an extra, unused key", "policy_class", "top"),
+            ("payload under an extra, unused key", "anything", "extra"),
+        ):
             run = self.copy("base", f"evil-{where}")
             items = _items(run / "checkpoint.zip")
             meta = json.loads(items["checkpoint.json"])
             (meta if where == "top" else meta["extra"])[key] = _serialized(marker)
             items["checkpoint.json"] = json.dumps(meta).encode()
             _write_items(run / "checkpoint.zip", items)
-            outcome, text = run_case(f"r = GiGPO.load({str(run / 'checkpoint.zip')!r}).num_timesteps",
-                                     "import gigpo_gym; from trainer.gigpo import GiGPO\n")  # fmt: skip
+            outcome, text = run_case(
+                f"r = GiGPO.load({str(run / 'checkpoint.zip')!r}).num_timesteps",
+                "import gigpo_gym; from trainer.gigpo import GiGPO\n",
+            )
             # under the free-form ``extra`` the payload is plain JSON data: a load is right if nothing runs
-            now = "CLEAR" if outcome in NAMED_ERRORS else "OK" if outcome == "returns" and where == "extra" else (
-                "SILENT" if outcome == "returns" else "TRACEBACK")  # fmt: skip
-            judge(f"{case} ({'a made-up top-level key' if where == 'top' else 'inside extra'})", now,
-                  f"{outcome}: {text}")
+            now = (
+                "CLEAR"
+                if outcome in NAMED_ERRORS
+                else "OK"
+                if outcome == "returns" and where == "extra"
+                else ("SILENT" if outcome == "returns" else "TRACEBACK")
+            )
+            judge(
+                f"{case} ({'a made-up top-level key' if where == 'top' else 'inside extra'})", now, f"{outcome}: {text}"
+            )
         run = self.copy("base", "evil-tb")
         items = _items(run / "checkpoint.zip")
         meta = json.loads(items["checkpoint.json"])
@@ -447,16 +539,27 @@ class Runner:
             "import gigpo_gym; from trainer.gigpo import GiGPO; from wrappers.group_env import GroupVecEnv\n",
         )
         wrote = (self.scratch / "tb_escaped_by_checkpoint").exists()
-        self.record("checkpoint-controlled tensorboard_log path (write)", "SECURITY" if wrote else "CLEAR" if outcome
-                    in NAMED_ERRORS else "SILENT" if outcome == "returns" else "TRACEBACK",
-                    "no folder written from a checkpoint's path; a named error", f"{outcome}: {text}")  # fmt: skip
+        self.record(
+            "checkpoint-controlled tensorboard_log path (write)",
+            "SECURITY"
+            if wrote
+            else "CLEAR"
+            if outcome in NAMED_ERRORS
+            else "SILENT"
+            if outcome == "returns"
+            else "TRACEBACK",
+            "no folder written from a checkpoint's path; a named error",
+            f"{outcome}: {text}",
+        )
         self.grep_case()
         self.paths_case()
 
     def grep_case(self) -> None:
         root = Path(__file__).resolve().parents[1]
-        unsafe = re.compile(r"pickle\.loads?\(|cloudpickle|torch\.load\((?!.*weights_only=True)|yaml\.load\(|"
-                            r"yaml\.unsafe_load|trust_remote_code=True|allow_pickle=True|(?<![.\w])eval\(|(?<![.\w])exec\(")
+        unsafe = re.compile(
+            r"pickle\.loads?\(|cloudpickle|torch\.load\((?!.*weights_only=True)|yaml\.load\(|"
+            r"yaml\.unsafe_load|trust_remote_code=True|allow_pickle=True|(?<![.\w])eval\(|(?<![.\w])exec\("
+        )
         hits = []
         for folder in ("trainer", "wrappers", "gigpo_gym"):
             for path in sorted((root / folder).rglob("*.py")):
@@ -464,17 +567,28 @@ class Runner:
                     code = line.split("#", 1)[0]
                     if unsafe.search(code):
                         hits.append(f"{path.relative_to(root)}:{n}")
-        self.record("grep torch.load / pickle / yaml.load / trust_remote_code", "OK" if not hits else "SECURITY",
-                    "no unpickling, unsafe YAML, remote code or eval/exec call in the library", f"hits: {hits}")
+        self.record(
+            "grep torch.load / pickle / yaml.load / trust_remote_code",
+            "OK" if not hits else "SECURITY",
+            "no unpickling, unsafe YAML, remote code or eval/exec call in the library",
+            f"hits: {hits}",
+        )
 
     def paths_case(self) -> None:
         before = {p for p in self.scratch.rglob("*")}
         self.train("paths", 1)
         self.sh("gigpo-eval --checkpoint runs/paths --tasks 1 --max-episode-steps 3")
-        outside = sorted(str(p.relative_to(self.scratch)) for p in set(self.scratch.rglob("*")) - before
-                         if self.scratch / "runs" / "paths" not in (p, *p.parents))  # fmt: skip
-        self.record("paths from config used for writing", "OK" if not outside else "SILENT",
-                    "gigpo-train and gigpo-eval write only inside the run directory", f"written outside: {outside}")
+        outside = sorted(
+            str(p.relative_to(self.scratch))
+            for p in set(self.scratch.rglob("*")) - before
+            if self.scratch / "runs" / "paths" not in (p, *p.parents)
+        )
+        self.record(
+            "paths from config used for writing",
+            "OK" if not outside else "SILENT",
+            "gigpo-train and gigpo-eval write only inside the run directory",
+            f"written outside: {outside}",
+        )
 
     # -------------------------------------------------------------- sections 6, 7: determinism, concurrency
 
@@ -486,8 +600,12 @@ class Runner:
         def compare(case: str, a: str, b: str, note: str = "") -> None:
             equal = _tensors_equal(runs / a / "checkpoint.zip", runs / b / "checkpoint.zip")
             logs = _rows_without_time(runs / a) == _rows_without_time(runs / b)
-            self.record(case, "OK" if equal and logs else "SILENT", check + note,
-                        f"tensors {'equal' if equal else 'differ'}, logged metrics {'equal' if logs else 'differ'}")
+            self.record(
+                case,
+                "OK" if equal and logs else "SILENT",
+                check + note,
+                f"tensors {'equal' if equal else 'differ'}, logged metrics {'equal' if logs else 'differ'}",
+            )
 
         self.train("D1", 1)
         self.train("D2", 1)
@@ -500,9 +618,15 @@ class Runner:
         self.train("D6", 10)
         compare("30 rounds, same seed, twice", "D5", "D6", " (10 rounds here)")
         self.train("W", 1, "--set env=WebShop-text-v0 --set eval_split=test")
-        evals = [("W", "--split test --tasks 10 --episodes 2", "(WebShop ckpt)"),
-                 ("D1", '--env-kwargs \'{"task_types":["pick_and_place_simple"],"max_receptacles":3}\' --tasks 10 '
-                        "--episodes 3 --max-episode-steps 10", "(ALFWorld ckpt)")]  # fmt: skip
+        evals = [
+            ("W", "--split test --tasks 10 --episodes 2", "(WebShop ckpt)"),
+            (
+                "D1",
+                '--env-kwargs \'{"task_types":["pick_and_place_simple"],"max_receptacles":3}\' --tasks 10 '
+                "--episodes 3 --max-episode-steps 10",
+                "(ALFWorld ckpt)",
+            ),
+        ]
         for run, flags, which in evals:
             outs = []
             for tag, env in (("a", {}), ("b", {"PYTHONHASHSEED": "123"})):
@@ -510,42 +634,71 @@ class Runner:
                 path = self.scratch / f"{run}-{tag}.json"
                 outs.append(path.read_bytes() if path.exists() else None)
             ok = outs[0] is not None and outs[0] == outs[1]
-            self.record(f"eval twice, same seed {which}", "OK" if ok else "SILENT", "the two --json files are "
-                        "byte-identical (the second with PYTHONHASHSEED=123)", "identical" if ok else
-                        f"differ or missing ({[o is not None for o in outs]})")  # fmt: skip
+            self.record(
+                f"eval twice, same seed {which}",
+                "OK" if ok else "SILENT",
+                "the two --json files are byte-identical (the second with PYTHONHASHSEED=123)",
+                "identical" if ok else f"differ or missing ({[o is not None for o in outs]})",
+            )
 
     def concurrency_cases(self) -> None:
         shutil.rmtree(self.scratch / "runs" / "C", ignore_errors=True)
         procs = [self.popen(f"gigpo-train {SMALL} --rounds 1 --seed {s} --run-dir runs/C") for s in (0, 1)]
-        outs = [(p.wait(timeout=self.timeout), "\n".join(line for line in p.stderr.read().splitlines()
-                                                          if line.strip() and not any(n in line for n in NOISE)))
-                for p in procs]  # fmt: skip
+        outs = [
+            (
+                p.wait(timeout=self.timeout),
+                "\n".join(
+                    line for line in p.stderr.read().splitlines() if line.strip() and not any(n in line for n in NOISE)
+                ),
+            )
+            for p in procs
+        ]
         codes = sorted(rc for rc, _ in outs)
         refused = [err for rc, err in outs if rc == 2]
         run = self.scratch / "runs" / "C"
         winner = next((s for s, (rc, _) in zip((0, 1), outs, strict=True) if rc == 0), None)
-        ok = (codes == [0, 2] and len(refused[0].strip().splitlines()) == 1 and "pid" in refused[0]
-              and _meta(run)["arguments"]["seed"] == winner and _progress(run) == [20])  # fmt: skip
-        self.record("two gigpo-train (seed 0, seed 1) into one run dir at once", "OK" if ok else "DATA-LOST",
-                    "one trains, the other is refused in one line naming the holder's pid; the run's files are the "
-                    "winner's", f"exit codes {[rc for rc, _ in outs]}; refused: "
-                    f"{refused[0].strip() if refused else '-'}")  # fmt: skip
+        ok = (
+            codes == [0, 2]
+            and len(refused[0].strip().splitlines()) == 1
+            and "pid" in refused[0]
+            and _meta(run)["arguments"]["seed"] == winner
+            and _progress(run) == [20]
+        )
+        self.record(
+            "two gigpo-train (seed 0, seed 1) into one run dir at once",
+            "OK" if ok else "DATA-LOST",
+            "one trains, the other is refused in one line naming the holder's pid; the run's files are the winner's",
+            f"exit codes {[rc for rc, _ in outs]}; refused: {refused[0].strip() if refused else '-'}",
+        )
         trials = []
         for i in range(3):
             cache = self.scratch / f"cache_race_{i}"
             snippet = "from trainer.tiny import tiny_model_path; print(tiny_model_path())"
             procs = [self.popen(f"python -c {shlex.quote(snippet)}", {"GIGPO_GYM_CACHE": str(cache)}) for _ in (0, 1)]
             codes = [p.wait(timeout=self.timeout) for p in procs]
-            load = "from transformers import AutoModelForCausalLM; from trainer.tiny import tiny_model_path; " \
-                   "AutoModelForCausalLM.from_pretrained(tiny_model_path())"  # fmt: skip
+            load = (
+                "from transformers import AutoModelForCausalLM; from trainer.tiny import tiny_model_path; "
+                "AutoModelForCausalLM.from_pretrained(tiny_model_path())"
+            )
             verdict, _ = self.sh(f"python -c {shlex.quote(load)}", {"GIGPO_GYM_CACHE": str(cache)})
             trials.append(codes == [0, 0] and verdict == "EXIT0")
-        self.record("two first uses of the tiny model at once (empty cache)", "OK" if all(trials) else "TRACEBACK",
-                    "both processes succeed and the model loads, in each of 3 trials", f"trials ok: {trials}")
+        self.record(
+            "two first uses of the tiny model at once (empty cache)",
+            "OK" if all(trials) else "TRACEBACK",
+            "both processes succeed and the model loads, in each of 3 trials",
+            f"trials ok: {trials}",
+        )
 
     def run_all(self) -> list[tuple[str, str, str, str]]:
-        for part in (self.resume_is_bit_exact, self.kill_cases, self.corrupt_cases, self.changed_settings_cases,
-                     self.security_cases, self.determinism_cases, self.concurrency_cases):  # fmt: skip
+        for part in (
+            self.resume_is_bit_exact,
+            self.kill_cases,
+            self.corrupt_cases,
+            self.changed_settings_cases,
+            self.security_cases,
+            self.determinism_cases,
+            self.concurrency_cases,
+        ):
             part()
         return self.results
 
@@ -557,8 +710,11 @@ def report(results: list[tuple[str, str, str, str]], before: dict[str, tuple[str
     probe = [before.get(case.split(" (a made-up")[0].split(" (inside")[0], ("?", "", "?"))[2] for case, *_ in results]
     now = [r[1] for r in results]
     extra = sorted({v for v in probe + now} - set(kinds))
-    print(f"\n{len(results)} cases of sections 4-7 (checkpoints and resume, security, determinism, concurrency), "
-          "each made again from its name on the current checkpoint format\n", file=out)  # fmt: skip
+    print(
+        f"\n{len(results)} cases of sections 4-7 (checkpoints and resume, security, determinism, concurrency), "
+        "each made again from its name on the current checkpoint format\n",
+        file=out,
+    )
     print("| | " + " | ".join(kinds + extra) + " |", file=out)
     print("|---|" + "---:|" * len(kinds + extra), file=out)
     for when, values in (("probe", probe), ("now", now)):

@@ -29,21 +29,60 @@ import random
 import sys
 
 DRESS, EYE, TABLE, PUMPS, RAZOR, SHAMPOO, TABLE2, LOOFAH = (
-    "b08zrr3dzt", "b08t9kjjpz", "b06y3vldfb", "b08r3xsc65", "b087tr48kk", "b07b6dvg41", "b09dg92ljl", "b08skt2tch",
-)  # fmt: skip
+    "b08zrr3dzt",
+    "b08t9kjjpz",
+    "b06y3vldfb",
+    "b08r3xsc65",
+    "b087tr48kk",
+    "b07b6dvg41",
+    "b09dg92ljl",
+    "b08skt2tch",
+)
 QUERY_VARIANTS = [
-    "search[women's dress]", "search[i'm]", "search[fl.oz]", "search[13.5]", "search[13.5 fl oz]", "search[x-large]",
-    "search[100%]", "search[shampoo,conditioner]", "search[razors trimmers]", "search[moisturize]",
-    "search[elegance grooms reclaiming]", "search[table dress shampoo loofah cream razor pumps]", "search[cream]",
-    "search[white]", "search[the and of]", "search[  dress   shoes ]", "search[dress\tshoes]", "search[ ]",
-    "search[B08ZRR3DZT]", "search[dress dress dress]", "search[hair hair removal]", "search[eye's]",
-    "search[color: black]", "search[size]", "search[20ml 0.68]", "search[sofa & console]", "search[60\" long]",
+    "search[women's dress]",
+    "search[i'm]",
+    "search[fl.oz]",
+    "search[13.5]",
+    "search[13.5 fl oz]",
+    "search[x-large]",
+    "search[100%]",
+    "search[shampoo,conditioner]",
+    "search[razors trimmers]",
+    "search[moisturize]",
+    "search[elegance grooms reclaiming]",
+    "search[table dress shampoo loofah cream razor pumps]",
+    "search[cream]",
+    "search[white]",
+    "search[the and of]",
+    "search[  dress   shoes ]",
+    "search[dress\tshoes]",
+    "search[ ]",
+    "search[B08ZRR3DZT]",
+    "search[dress dress dress]",
+    "search[hair hair removal]",
+    "search[eye's]",
+    "search[color: black]",
+    "search[size]",
+    "search[20ml 0.68]",
+    "search[sofa & console]",
+    'search[60" long]',
     # exact score ties between products whose asin order and file order disagree: Anserini sorts ties by asin
-    "search[hsjwosa minkissy]", "search[hsjwosa jylrx]",
+    "search[hsjwosa minkissy]",
+    "search[hsjwosa jylrx]",
 ]
 INVALID = [
-    "click[search]", "search[]", "click[]", "buy now", "search[dress", "hello", "click[nonexistent]",
-    "Search[dress]", " search[dress]", "click[back to search]", "click[buy now]", "click[next >]",
+    "click[search]",
+    "search[]",
+    "click[]",
+    "buy now",
+    "search[dress",
+    "hello",
+    "click[nonexistent]",
+    "Search[dress]",
+    " search[dress]",
+    "click[back to search]",
+    "click[buy now]",
+    "click[next >]",
 ]
 
 
@@ -55,38 +94,152 @@ def _buy(query: str, asin: str, *options: str) -> list[str]:
 EPISODES: list[tuple[str, int, int, list[str]]] = [
     ("human", 0, 0, _buy("one shoulder club dress light blue", DRESS, "x-large", "light blue")),
     ("human", 0, 0, _buy("one shoulder club dress", DRESS, "large", "light blue")),
-    ("human", 0, 0, ["search[Club Dress]", "click[B08ZRR3DZT]", "click[X-Large]", "click[Light Blue]",
-                     "click[Buy Now]"]),
-    ("human", 0, 1, ["search[eye cream dark circles]", "search[dark circles]", f"click[{EYE}]", "click[description]",
-                     "click[< prev]", "click[features]", "click[< prev]", "click[reviews]", "click[back to search]",
-                     "search[dark circle corrector]", f"click[{EYE}]", "click[buy now]"]),
-    ("human", 0, 2, ["search[solid wood console table]", "click[next >]", "click[next >]", "click[< prev]",
-                     "click[< prev]", "click[< prev]", f"click[{TABLE}]", "click[buy now]"]),
-    ("human", 0, 3, ["search[plaid leather pumps]", f"click[{PUMPS}]", "click[features]", "click[buy now]",
-                     "click[< prev]", "click[description]", "click[< prev]", "click[buy now]"]),
+    (
+        "human",
+        0,
+        0,
+        ["search[Club Dress]", "click[B08ZRR3DZT]", "click[X-Large]", "click[Light Blue]", "click[Buy Now]"],
+    ),
+    (
+        "human",
+        0,
+        1,
+        [
+            "search[eye cream dark circles]",
+            "search[dark circles]",
+            f"click[{EYE}]",
+            "click[description]",
+            "click[< prev]",
+            "click[features]",
+            "click[< prev]",
+            "click[reviews]",
+            "click[back to search]",
+            "search[dark circle corrector]",
+            f"click[{EYE}]",
+            "click[buy now]",
+        ],
+    ),
+    (
+        "human",
+        0,
+        2,
+        [
+            "search[solid wood console table]",
+            "click[next >]",
+            "click[next >]",
+            "click[< prev]",
+            "click[< prev]",
+            "click[< prev]",
+            f"click[{TABLE}]",
+            "click[buy now]",
+        ],
+    ),
+    (
+        "human",
+        0,
+        3,
+        [
+            "search[plaid leather pumps]",
+            f"click[{PUMPS}]",
+            "click[features]",
+            "click[buy now]",
+            "click[< prev]",
+            "click[description]",
+            "click[< prev]",
+            "click[buy now]",
+        ],
+    ),
     ("human", 0, 4, _buy("loofah", LOOFAH, "white")),
     ("human", 0, 4, _buy("eyebrow razors trimmer stainless steel", RAZOR)),
     ("human", 0, 5, _buy("khaki dress", DRESS, "khaki", "large")),
     ("human", 0, 6, _buy("black bodycon mini dress", DRESS, "plain black", "x-small")),
     ("human", 0, 6, _buy("black bodycon mini dress", DRESS, "small", "red")),
     ("human", 0, 7, _buy("13.5 fl oz shampoo", SHAMPOO)),
-    ("human", 0, 8, ["search[chocolate brown sleeveless dress]", f"click[{DRESS}]", "click[small]", "click[x-small]",
-                     "click[description]", "click[< prev]", "click[chocolate brown]", "click[buy now]"]),
-    ("human", 0, 8, ["search[dress]", f"click[{DRESS}]", "click[x-small]", "click[< prev]", f"click[{DRESS}]",
-                     "click[chocolate brown]", "click[buy now]"]),
+    (
+        "human",
+        0,
+        8,
+        [
+            "search[chocolate brown sleeveless dress]",
+            f"click[{DRESS}]",
+            "click[small]",
+            "click[x-small]",
+            "click[description]",
+            "click[< prev]",
+            "click[chocolate brown]",
+            "click[buy now]",
+        ],
+    ),
+    (
+        "human",
+        0,
+        8,
+        [
+            "search[dress]",
+            f"click[{DRESS}]",
+            "click[x-small]",
+            "click[< prev]",
+            f"click[{DRESS}]",
+            "click[chocolate brown]",
+            "click[buy now]",
+        ],
+    ),
     ("human", 0, 9, _buy("rustic console table metal legs", TABLE2)),
-    ("human", 0, 10, [*_buy("natural loofah sponge", LOOFAH, "white"), "click[back to search]", "search[loofah]",
-                      f"click[{LOOFAH}]", "click[buy now]"]),
+    (
+        "human",
+        0,
+        10,
+        [
+            *_buy("natural loofah sponge", LOOFAH, "white"),
+            "click[back to search]",
+            "search[loofah]",
+            f"click[{LOOFAH}]",
+            "click[buy now]",
+        ],
+    ),
     ("human", 0, 11, _buy("loofah bath towel", LOOFAH, "flower bath towel")),
-    ("human", 0, 11, ["search[loofah]", f"click[{LOOFAH}]", "search[bath towel]", f"click[{LOOFAH}]",
-                      "click[features]", "search[sponge]", "click[back to search]", "search[sponge kitchen]",
-                      f"click[{LOOFAH}]", "click[bath towel]", "click[buy now]"]),
+    (
+        "human",
+        0,
+        11,
+        [
+            "search[loofah]",
+            f"click[{LOOFAH}]",
+            "search[bath towel]",
+            f"click[{LOOFAH}]",
+            "click[features]",
+            "search[sponge]",
+            "click[back to search]",
+            "search[sponge kitchen]",
+            f"click[{LOOFAH}]",
+            "click[bath towel]",
+            "click[buy now]",
+        ],
+    ),
     ("human", 0, 5, QUERY_VARIANTS),
     ("human", 0, 6, INVALID + ["search[dress]", "click[b08zrr3dzt]", *INVALID, "click[features]", *INVALID]),
-    ("human", 0, 9, ["search[console table]", "click[next >]", "click[next >]", "click[back to search]",
-                     "search[table]", f"click[{TABLE}]", "click[< prev]", f"click[{TABLE2}]", "click[reviews]",
-                     "click[< prev]", "click[< prev]", "click[next >]", "click[< prev]", f"click[{TABLE2}]",
-                     "click[buy now]"]),
+    (
+        "human",
+        0,
+        9,
+        [
+            "search[console table]",
+            "click[next >]",
+            "click[next >]",
+            "click[back to search]",
+            "search[table]",
+            f"click[{TABLE}]",
+            "click[< prev]",
+            f"click[{TABLE2}]",
+            "click[reviews]",
+            "click[< prev]",
+            "click[< prev]",
+            "click[next >]",
+            "click[< prev]",
+            f"click[{TABLE2}]",
+            "click[buy now]",
+        ],
+    ),
     ("human", 3, 0, _buy("dress", DRESS, "x-large", "light blue")),
     ("human", 3, 4, _buy("stainless steel razor", RAZOR)),
     ("synthetic", 0, 0, _buy("women's dresses polyester spandex", DRESS, "khaki", "x-large")),
@@ -123,8 +276,11 @@ def _goal_record(goal: dict) -> dict:
 
 def _page(env) -> dict:
     available = env.get_available_actions()
-    return {"obs": env.observation, "has_search_bar": available["has_search_bar"],
-            "clickables": available["clickables"]}  # fmt: skip
+    return {
+        "obs": env.observation,
+        "has_search_bar": available["has_search_bar"],
+        "clickables": available["clickables"],
+    }
 
 
 def record(episodes) -> list[dict]:
@@ -140,9 +296,16 @@ def record(episodes) -> list[dict]:
         env = envs[mode, seed]
         env.reset(session=session)
         server = env.server
-        episode = {"mode": mode, "seed": seed, "session": session, "goal": _goal_record(server.goals[session]),
-                   "n_goals": len(server.goals), "prices": dict(server.product_prices), "reset": _page(env),
-                   "steps": []}  # fmt: skip
+        episode = {
+            "mode": mode,
+            "seed": seed,
+            "session": session,
+            "goal": _goal_record(server.goals[session]),
+            "n_goals": len(server.goals),
+            "prices": dict(server.product_prices),
+            "reset": _page(env),
+            "steps": [],
+        }
         for action in actions:
             _, reward, done, _ = env.step(action)
             step = {"action": action, "reward": reward, "done": done, **_page(env)}
@@ -169,9 +332,12 @@ def hashed(episode: dict) -> dict:
 
     out = dict(episode)
     goal = episode["goal"]
-    out["goal"] = dict(goal, instruction_text=_digest(goal["instruction_text"]),
-                       attributes=_digest(json.dumps(goal["attributes"])),
-                       goal_options=_digest(json.dumps(goal["goal_options"])))  # fmt: skip
+    out["goal"] = dict(
+        goal,
+        instruction_text=_digest(goal["instruction_text"]),
+        attributes=_digest(json.dumps(goal["attributes"])),
+        goal_options=_digest(json.dumps(goal["goal_options"])),
+    )
     out["reset"] = page(episode["reset"])
     out["steps"] = [page(s) for s in episode["steps"]]
     return out

@@ -356,8 +356,9 @@ def test_gae_matches_the_backward_recursion(batch, gamma, lam, seed):
     values, bootstrap = rng.normal(size=len(rewards)), rng.normal(size=len(rewards))
     truncated = rng.random(len(rewards)) < 0.5  # read only on each trajectory's last row
     keys = [f"{g}/{t}" for g, t in zip(groups, trajs)]
-    got, returns = gae_advantages(rewards, trajs, values, truncated, bootstrap, gamma=gamma, gae_lambda=lam,
-                                  group_ids=groups)  # fmt: skip
+    got, returns = gae_advantages(
+        rewards, trajs, values, truncated, bootstrap, gamma=gamma, gae_lambda=lam, group_ids=groups
+    )
     want = ref_gae(rewards, keys, values, truncated, bootstrap, gamma, lam)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(returns, got + values, rtol=1e-12, atol=1e-12)

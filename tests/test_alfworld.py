@@ -122,8 +122,11 @@ def test_small_rooms_keep_the_task_and_what_it_needs(size):
     for i in range(0, 3553, 7):
         full, small = generate_task("train", i), generate_task("train", i, size)
         assert len(small.receptacles) <= size
-        assert (small.goal.formula, small.goal.task_type, small.scene) == (full.goal.formula, full.goal.task_type,
-                                                                           full.scene)
+        assert (small.goal.formula, small.goal.task_type, small.scene) == (
+            full.goal.formula,
+            full.goal.task_type,
+            full.scene,
+        )
         names = [r.name for r in small.receptacles]
         for rtype in {r.rtype for r in small.receptacles}:  # renumbered 1..k per type
             count = sum(r.rtype == rtype for r in small.receptacles)
@@ -146,17 +149,31 @@ def test_small_rooms_through_the_env():
 
 
 def _snapshot(engine: Engine) -> dict:
-    return copy.deepcopy({k: getattr(engine, k) for k in ("agent", "held", "inside", "left", "item_at", "opened")}
-                         | {f: {i for g, i in engine.flags if g == f} for f in FLAGS})
+    return copy.deepcopy(
+        {k: getattr(engine, k) for k in ("agent", "held", "inside", "left", "item_at", "opened")}
+        | {f: {i for g, i in engine.flags if g == f} for f in FLAGS}
+    )
 
 
 # The state fields each command verb may change.
 _MOVES = {"inside", "left", "item_at", "held"}
 _EFFECTS = {
-    "go": {"agent"}, "open": {"opened"}, "close": {"opened"}, "take": _MOVES, "put": _MOVES, "move": _MOVES,
-    "clean": {"clean"}, "heat": {"hot", "cool"}, "cool": {"hot", "cool"}, "use": {"on", "toggled"},
-    "slice": {"sliced"}, "examine": set(), "look": set(), "inventory": set(), "help": set(),
-}  # fmt: skip
+    "go": {"agent"},
+    "open": {"opened"},
+    "close": {"opened"},
+    "take": _MOVES,
+    "put": _MOVES,
+    "move": _MOVES,
+    "clean": {"clean"},
+    "heat": {"hot", "cool"},
+    "cool": {"hot", "cool"},
+    "use": {"on", "toggled"},
+    "slice": {"sliced"},
+    "examine": set(),
+    "look": set(),
+    "inventory": set(),
+    "help": set(),
+}
 
 
 def test_admissible_commands_change_only_what_they_should():
@@ -183,9 +200,17 @@ def test_inadmissible_commands_say_nothing_happens_and_change_nothing():
         engine.step(rng.choice(engine.admissible_commands()))
         admissible = set(engine.admissible_commands())
         before, state = _snapshot(engine), engine.state_hash()
-        near_misses = [c.upper() for c in admissible] + [c + " 1" for c in admissible] + [
-            "go to fridge 99", "take everything", "", "put apple 1 in/on countertop 1", "GO TO",
-        ]
+        near_misses = (
+            [c.upper() for c in admissible]
+            + [c + " 1" for c in admissible]
+            + [
+                "go to fridge 99",
+                "take everything",
+                "",
+                "put apple 1 in/on countertop 1",
+                "GO TO",
+            ]
+        )
         for command in near_misses:
             if command.strip() in admissible:
                 continue
@@ -200,8 +225,11 @@ def test_commands_match_after_strip():
 
 
 def test_state_hash_equal_for_commuting_orders_and_changes_with_state():
-    task = next(generate_task("train", i) for i in range(100)
-                if sum(r.openable for r in generate_task("train", i).receptacles) >= 2)
+    task = next(
+        generate_task("train", i)
+        for i in range(100)
+        if sum(r.openable for r in generate_task("train", i).receptacles) >= 2
+    )
     a, b = [r.name for r in task.receptacles if r.openable][:2]
     first, second = Engine(task), Engine(task)
     hashes = {first.state_hash()}
@@ -231,8 +259,11 @@ def test_messages_follow_the_alfworld_grammar():
     assert render_list(["a apple 1"]) == "a apple 1"
     assert render_list(["a apple 1", "a mug 2"]) == "a apple 1, and a mug 2"
     assert render_list(["x", "y", "z"]) == "x, y, and z"
-    task = next(t for t in (generate_task("train", i) for i in range(300))
-                if t.goal.task_type == "pick_heat_then_place_in_recep")
+    task = next(
+        t
+        for t in (generate_task("train", i) for i in range(300))
+        if t.goal.task_type == "pick_heat_then_place_in_recep"
+    )
     engine = Engine(task)
     fridge = next(r for r in task.receptacles if r.rtype == "fridge")
     loc, fridge = task.locations[fridge.location], fridge.name

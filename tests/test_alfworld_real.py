@@ -51,7 +51,9 @@ def test_names_follow_alfworlds_demangler():
 
 def test_parse_sexp_lowercases_drops_comments_and_rejects_unbalanced_text():
     assert parse_sexp("(and (inReceptacle ?o ?r) ; comment\n (not (= ?a ?b)))") == [
-        "and", ["inreceptacle", "?o", "?r"], ["not", ["=", "?a", "?b"]]
+        "and",
+        ["inreceptacle", "?o", "?r"],
+        ["not", ["=", "?a", "?b"]],
     ]
     with pytest.raises(ValueError, match="unbalanced"):
         parse_sexp("(a))")
@@ -61,8 +63,10 @@ def test_parse_sexp_lowercases_drops_comments_and_rejects_unbalanced_text():
 
 @needs_games
 def test_game_selection_matches_alfworlds_loader():
-    counts = {split: Counter(p.parent.parent.name.split("-")[0] for p in find_games(SHARED_ALFWORLD, split))
-              for split in ("valid_seen", "valid_unseen")}  # fmt: skip
+    counts = {
+        split: Counter(p.parent.parent.name.split("-")[0] for p in find_games(SHARED_ALFWORLD, split))
+        for split in ("valid_seen", "valid_unseen")
+    }
     assert [counts["valid_seen"][t] for t in TASK_TYPES] == [35, 13, 27, 16, 25, 24]
     assert [counts["valid_unseen"][t] for t in TASK_TYPES] == [24, 18, 31, 23, 21, 17]
 
@@ -111,13 +115,14 @@ def test_env_plays_the_real_games(monkeypatch):
     assert obs["text"].startswith("You arrive at loc ")
     # ALFWORLD_DATA selects the real games too; grammar_version="2.1.2" gives ALFWorld 0.4.x's text.
     monkeypatch.setenv("ALFWORLD_DATA", str(SHARED_ALFWORLD))
-    env = gym.make("ALFWorld-text-v0", split="valid_unseen", grammar_version="2.1.2",
-                   task_types=["pick_two_obj_and_place"]).unwrapped  # fmt: skip
+    env = gym.make(
+        "ALFWorld-text-v0", split="valid_unseen", grammar_version="2.1.2", task_types=["pick_two_obj_and_place"]
+    ).unwrapped
     assert len(env.task_ids) == 17
     _, info = env.reset(seed=0)
     assert info["task_type"] == "pick_two_obj_and_place" and "help" in info["admissible_commands"]
     obs, *_ = env.step(go := next(c for c in info["admissible_commands"] if c.startswith("go to ")))
-    assert obs["text"].startswith(f"You arrive at {go[len('go to '):]}. ")
+    assert obs["text"].startswith(f"You arrive at {go[len('go to ') :]}. ")
 
 
 def test_missing_data_path_is_named(tmp_path):

@@ -111,8 +111,9 @@ def test_bad_alfworld_kwargs_fail_at_construction(kwargs, error, message):
 
 
 def test_trajectory_ids_that_restart_per_group_are_kept_apart():
-    np.testing.assert_array_equal(A.discounted_returns([0.0, 1.0, 0.0, 1.0], [0, 0, 0, 0], 0.5, group_ids=[0, 0, 1, 1]),
-                                  [0.5, 1.0, 0.5, 1.0])  # fmt: skip
+    np.testing.assert_array_equal(
+        A.discounted_returns([0.0, 1.0, 0.0, 1.0], [0, 0, 0, 0], 0.5, group_ids=[0, 0, 1, 1]), [0.5, 1.0, 0.5, 1.0]
+    )
     np.testing.assert_array_equal(A.discounted_returns([0.0, 1.0, 0.0, 1.0], [0, 0, 1, 1], 0.5), [0.5, 1.0, 0.5, 1.0])
 
 
@@ -120,8 +121,9 @@ def test_trajectory_ids_that_restart_per_group_are_kept_apart():
 def test_object_keys_group_by_equality_even_when_unordered(kind):
     keys = np.empty(4, object)
     keys[:] = [kind({1}), kind({2}), kind({1}), kind({3})]
-    np.testing.assert_allclose(A.step_advantages([0.0, 1.0, 0.0, 0.0], [0] * 4, [0, 0, 1, 1], keys),
-                               [0.475, 0.0, -0.475, 0.0])  # fmt: skip
+    np.testing.assert_allclose(
+        A.step_advantages([0.0, 1.0, 0.0, 0.0], [0] * 4, [0, 0, 1, 1], keys), [0.475, 0.0, -0.475, 0.0]
+    )
 
 
 @pytest.mark.parametrize("argument", ["group_ids", "traj_ids", "anchor_keys"])
@@ -152,8 +154,10 @@ def test_overflowing_rewards_raise_instead_of_nan():
         ("kl_coef=-5.0", "kl_coef must be a number >= 0, got -5.0"),
         ("dtype=float64", "dtype must be one of float32, bfloat16, float16, got 'float64'"),
         ("dtype=float16", "dtype float16 needs CUDA (device 'cpu' runs on the CPU); use bfloat16 there"),
-        ("attn_implementation=fast", "attn_implementation must be one of eager, sdpa, flash_attention_2, "
-                                     "flex_attention, None, got 'fast'"),
+        (
+            "attn_implementation=fast",
+            "attn_implementation must be one of eager, sdpa, flash_attention_2, flex_attention, None, got 'fast'",
+        ),
         ("clip_range=-1.0", "clip_range must be a number in (0, 1), got -1.0"),
         ("learning_rate=-1", "learning_rate must be a number > 0, got -1.0"),
         ("temperature=0", "temperature must be a number > 0, got 0.0"),
@@ -266,8 +270,14 @@ def test_gigpo_refuses_unknown_choices_at_construction(tiny_path, kwargs, messag
     from trainer.gigpo import GiGPO
 
     with pytest.raises(ValueError, match=message):
-        GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2,
-              policy_kwargs=dict(model_name_or_path=tiny_path), **kwargs)  # fmt: skip
+        GiGPO(
+            "LLMPolicy",
+            "ALFWorld-text-v0",
+            n_groups=1,
+            group_size=2,
+            policy_kwargs=dict(model_name_or_path=tiny_path),
+            **kwargs,
+        )
 
 
 def test_predict_save_and_step_misuse_are_named(tiny_path, tmp_path):
@@ -349,22 +359,38 @@ def test_eval_writes_its_files_into_new_folders(tmp_path):
 def test_learn_without_a_logger_leaves_no_temporary_folder(tiny_path):
     from trainer.gigpo import GiGPO
 
-    model = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2, env_kwargs=dict(max_episode_steps=2),
-                  batch_size=4, micro_batch_size=2, policy_kwargs=dict(model_name_or_path=tiny_path))  # fmt: skip
+    model = GiGPO(
+        "LLMPolicy",
+        "ALFWorld-text-v0",
+        n_groups=1,
+        group_size=2,
+        env_kwargs=dict(max_episode_steps=2),
+        batch_size=4,
+        micro_batch_size=2,
+        policy_kwargs=dict(model_name_or_path=tiny_path),
+    )
     model.learn(1)
     assert model.logger.get_dir() is None  # SB3's default logger would make $TMPDIR/SB3-<time>
 
 
 REVIEWS = SHARED / "reviews"
 # values that changed since the probe and were read by hand (benchmarks/notes/probe.md)
-READ_CHANGES = {"WS step(1 MB string)", "ALF max_episode_steps=-1", "step: unhashable anchors (sets)",
-                "discounted_returns: traj_ids restart per group (documented as allowed)",
-                "step: frozenset anchors (hashable; equal keys must group)",
-                # the original WebShop's parsing (tests/test_webshop_original.py): no strip, case-sensitive name,
-                # an argument of one character or more; such actions leave the page as it was (action_is_valid
-                # False) and the page carries no "Invalid action" note unless invalid_action_note=True
-                'WS step("")', 'WS step("\\n")', 'WS step("click[ buy now ]")', 'WS step("search[]")',
-                'WS step("  search[shoes]  ")', 'WS step("SEARCH[shoes]")'}  # fmt: skip
+READ_CHANGES = {
+    "WS step(1 MB string)",
+    "ALF max_episode_steps=-1",
+    "step: unhashable anchors (sets)",
+    "discounted_returns: traj_ids restart per group (documented as allowed)",
+    "step: frozenset anchors (hashable; equal keys must group)",
+    # the original WebShop's parsing (tests/test_webshop_original.py): no strip, case-sensitive name,
+    # an argument of one character or more; such actions leave the page as it was (action_is_valid
+    # False) and the page carries no "Invalid action" note unless invalid_action_note=True
+    'WS step("")',
+    'WS step("\\n")',
+    'WS step("click[ buy now ]")',
+    'WS step("search[]")',
+    'WS step("  search[shoes]  ")',
+    'WS step("SEARCH[shoes]")',
+}
 
 
 @pytest.mark.skipif(not (REVIEWS / "bad-input-probe.md").is_file(), reason="../shared/reviews is not beside the clone")

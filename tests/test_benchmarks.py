@@ -51,9 +51,22 @@ def test_bench_warmstart():
 @pytest.mark.skipif(not HAS_SMOLLM, reason="the smollm extra is absent (see trainer/models.py)")
 def test_bench_smollm_runs_one_round_on_a_zero_budget():
     out = run(
-        "bench_smollm.py", "--alfworld-per-type", "1", "--alfworld-steps", "1", "--webshop-goals", "1",
-        "--webshop-steps", "1", "--train-minutes", "0", "--train-steps", "2", "--train-eval-tasks", "1",
-    )  # fmt: skip
+        "bench_smollm.py",
+        "--alfworld-per-type",
+        "1",
+        "--alfworld-steps",
+        "1",
+        "--webshop-goals",
+        "1",
+        "--webshop-steps",
+        "1",
+        "--train-minutes",
+        "0",
+        "--train-steps",
+        "2",
+        "--train-eval-tasks",
+        "1",
+    )
     assert "ALFWorld-text-v0 zero-shot, 6 tasks" in out and "WebShop-text-v0 zero-shot, 1 tasks" in out
     assert "| Pick | Look | Clean | Heat | Cool | Pick2 | All |" in out
     assert "round 1: 16 steps" in out and "round 2:" not in out  # 2 groups x 4 episodes x 2 steps, then stop
@@ -64,10 +77,21 @@ def test_bench_smollm_runs_one_round_on_a_zero_budget():
 def test_bench_envs_real_games_fidelity_coverage_and_recorder_failure():
     # the project's python has no alfworld, so the real env's recorder fails, and the bench must say so
     done = subprocess.run(
-        [sys.executable, "benchmarks/bench_envs.py", "--steps", "200", "--alfworld-transcripts",
-         "tests/fixtures/alfworld_transcripts.jsonl.gz", "--alfworld-real-python", sys.executable],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "benchmarks/bench_envs.py",
+            "--steps",
+            "200",
+            "--alfworld-transcripts",
+            "tests/fixtures/alfworld_transcripts.jsonl.gz",
+            "--alfworld-real-python",
+            sys.executable,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "24 games all identical" in done.stdout and "100.00% identical" in done.stdout
     assert "transcripts cover 24 of the 274 valid_seen + valid_unseen games" in done.stdout
     assert done.stdout.count("  not recorded: json_2.1.1/") == 250
@@ -76,8 +100,13 @@ def test_bench_envs_real_games_fidelity_coverage_and_recorder_failure():
 
 def test_entry_point_runs_the_chosen_benchmarks_and_keeps_the_other_sections(tmp_path):
     def entry_point(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "benchmarks", "--budget", "smoke", "--out", str(tmp_path), *args],
-                              cwd=ROOT, capture_output=True, text=True, timeout=900)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "benchmarks", "--budget", "smoke", "--out", str(tmp_path), *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
 
     done = entry_point("--only", "advantages", "learning_webshop")
     assert done.returncode == 0, done.stderr[-2000:]
@@ -101,8 +130,9 @@ def test_entry_point_runs_the_chosen_benchmarks_and_keeps_the_other_sections(tmp
     refreshed = (tmp_path / "RESULTS.md").read_text()
     assert learning_section["output"].rstrip("\n") in refreshed and "## Learning on WebShop" in refreshed
 
-    bad = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "nope"], cwd=ROOT, capture_output=True,
-                         text=True)  # fmt: skip
+    bad = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "nope"], cwd=ROOT, capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "unknown benchmark(s) ['nope']" in bad.stderr
 
 
@@ -129,8 +159,13 @@ def test_bench_policy_probe_hand_policies_separate_verbs_from_reading_the_goal()
 
 
 def test_bench_policy_probe_names_a_missing_checkpoint():
-    done = subprocess.run([sys.executable, "benchmarks/bench_policy_probe.py", "--checkpoint", "no/such.zip"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_policy_probe.py", "--checkpoint", "no/such.zip"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "--checkpoint no/such.zip not found" in done.stderr.strip().splitlines()[-1]
 
 
@@ -146,8 +181,9 @@ def test_bench_study_writes_a_cell_once_and_reports_tuning_and_paired_difference
     assert "grpo-lr0.001-seed100: done" in run("bench_study.py", "status", *cell)
 
     def copy(name: str, success: float, train: float) -> None:
-        (folder / f"{name}.json").write_text(json.dumps({**saved, "after": {"success": success, "score": success},
-                                                         "train_success_last_quarter": train}))  # fmt: skip
+        (folder / f"{name}.json").write_text(
+            json.dumps({**saved, "after": {"success": success, "score": success}, "train_success_last_quarter": train})
+        )
 
     # tuning: grpo's merit peaks at 3e-3; gigpo-std ties at 1e-3 and 1e-2 (the smaller lr wins the tie)
     copy("grpo-lr0.001-seed100", 10.0, 10.0)

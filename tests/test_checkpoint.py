@@ -26,8 +26,9 @@ ENV_KWARGS = dict(max_episode_steps=3)
 
 def make(tiny_path, env=None):
     env = env or GroupVecEnv("ALFWorld-text-v0", 2, 2, ENV_KWARGS, seed=3)
-    return GiGPO("LLMPolicy", env, policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False),
-                 learning_rate=1e-2, **SMALL)  # fmt: skip
+    return GiGPO(
+        "LLMPolicy", env, policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False), learning_rate=1e-2, **SMALL
+    )
 
 
 class _Payload:
@@ -121,23 +122,43 @@ CORRUPTIONS = {
 EDITS = {
     "bad json": (lambda items: items.update({"checkpoint.json": b"{not json"}), "not valid JSON"),
     "json list": (lambda items: items.update({"checkpoint.json": b"[1, 2]"}), "JSON object"),
-    "nan in json": (lambda items: items.update({"checkpoint.json": items["checkpoint.json"].replace(
-        b'"gamma": 0.95', b'"gamma": NaN')}), "not valid JSON"),  # fmt: skip
-    "wrong format": (lambda items: items.update({"checkpoint.json": items["checkpoint.json"].replace(
-        b"gigpo-gym-checkpoint", b"other")}), "format is 'other'"),  # fmt: skip
+    "nan in json": (
+        lambda items: items.update(
+            {"checkpoint.json": items["checkpoint.json"].replace(b'"gamma": 0.95', b'"gamma": NaN')}
+        ),
+        "not valid JSON",
+    ),
+    "wrong format": (
+        lambda items: items.update(
+            {"checkpoint.json": items["checkpoint.json"].replace(b"gigpo-gym-checkpoint", b"other")}
+        ),
+        "format is 'other'",
+    ),
     "no policy": (lambda items: items.pop("policy.safetensors"), r"missing \['policy.safetensors'\]"),
-    "garbage policy": (lambda items: items.update({"policy.safetensors": b"\x80\x04garbage"}),
-                       "not a valid safetensors"),
+    "garbage policy": (
+        lambda items: items.update({"policy.safetensors": b"\x80\x04garbage"}),
+        "not a valid safetensors",
+    ),
     "missing tensor": (_poison_policy(lambda t: t.pop(_last(t))), "Missing key"),
     "wrong shape": (_poison_policy(lambda t: t.update({_last(t): torch.zeros(3, 3)})), "size mismatch"),
     "nan weights": (_poison_policy(lambda t: t[_last(t)].view(-1).__setitem__(0, float("nan"))), "NaN or infinite"),
-    "unknown argument": (lambda items: items.update({"checkpoint.json": items["checkpoint.json"].replace(
-        b'"gamma":', b'"tensorboard_log": "../x", "gamma":')}), "unknown constructor arguments"),  # fmt: skip
-    "missing model": (_edit_meta(lambda m: m["arguments"]["policy_kwargs"].update(model_name_or_path="/no/such/m")),
-                      "names a model that cannot be loaded here: model path '/no/such/m' does not exist"),
+    "unknown argument": (
+        lambda items: items.update(
+            {"checkpoint.json": items["checkpoint.json"].replace(b'"gamma":', b'"tensorboard_log": "../x", "gamma":')}
+        ),
+        "unknown constructor arguments",
+    ),
+    "missing model": (
+        _edit_meta(lambda m: m["arguments"]["policy_kwargs"].update(model_name_or_path="/no/such/m")),
+        "names a model that cannot be loaded here: model path '/no/such/m' does not exist",
+    ),
     "no observation space": (_edit_meta(lambda m: m["spaces"].pop("observation")), "no entry 'observation'"),
-    "bad argument": (lambda items: items.update({"checkpoint.json": items["checkpoint.json"].replace(
-        b'"batch_size": 8', b'"batch_size": 0')}), "batch_size must be >= 1"),  # fmt: skip
+    "bad argument": (
+        lambda items: items.update(
+            {"checkpoint.json": items["checkpoint.json"].replace(b'"batch_size": 8', b'"batch_size": 0')}
+        ),
+        "batch_size must be >= 1",
+    ),
 }
 
 

@@ -87,8 +87,14 @@ def test_eval_of_a_pretrained_model_zero_shot_is_the_models_own_policy(tiny_path
     out = capsys.readouterr().out
     assert f"3 tasks x 1 episode(s), model {tiny_path} zero-shot (score mode)" in out and "| All |" in out
     # the fresh LoRA adapter changes nothing: the same table as the plain model (full weights, no adapter)
-    plain = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2,
-                  policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False), seed=0)  # fmt: skip
+    plain = GiGPO(
+        "LLMPolicy",
+        "ALFWorld-text-v0",
+        n_groups=1,
+        group_size=2,
+        policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False),
+        seed=0,
+    )
     kwargs = {"split": "valid_seen", "max_episode_steps": 4}
     expected = evaluate(plain, "ALFWorld-text-v0", [0, 1, 2], env_kwargs=kwargs, seed=0)
     assert json.loads((tmp_path / "eval.json").read_text()) == expected
@@ -103,14 +109,20 @@ def test_eval_of_a_pretrained_model_zero_shot_is_the_models_own_policy(tiny_path
         (eval_cli, ["--policy", "random"], "--policy needs --env"),
         (eval_cli, ["--model", "tiny"], "--model needs --env"),
         (eval_cli, ["--model", "tiny", "--env", "WebShop-text-v0", "--history-length", "-1"], "history_length must"),
-        (eval_cli, ["--model", "/nonexistent/model", "--env", "WebShop-text-v0"],
-         "cannot load model '/nonexistent/model': model path '/nonexistent/model' does not exist"),
+        (
+            eval_cli,
+            ["--model", "/nonexistent/model", "--env", "WebShop-text-v0"],
+            "cannot load model '/nonexistent/model': model path '/nonexistent/model' does not exist",
+        ),
         (eval_cli, ["--checkpoint", "/nonexistent/run"], "checkpoint not found"),
         (eval_cli, ["--env", "WebShop-text-v0", "--policy", "random", "--split", "dev"], "split must be one of"),
         (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", "{max"], "not valid JSON"),
         (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", "[3]"], "must be a JSON object"),
-        (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", '{"max_receptacles": 2}'],
-         "max_receptacles must be >= 3"),
+        (
+            eval_cli,
+            ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", '{"max_receptacles": 2}'],
+            "max_receptacles must be >= 3",
+        ),
         (eval_cli, ["--env", "ALFWorld-text-v0", "--policy", "random", "--env-kwargs", '{"room": 2}'], "'room'"),
         (train_cli, ["--env", "Nope-v0"], "unknown env id 'Nope-v0'; registered gigpo-gym envs: ALFWorld-text-v0"),
         (train_cli, ["--set", "learning_rat=0.1"], "did you mean 'learning_rate'?"),
@@ -153,7 +165,12 @@ def test_paper_presets_use_the_reference_semantics():
     for name in ("alfworld-qwen2.5-1.5b", "alfworld-qwen2.5-7b", "webshop-qwen2.5-1.5b", "webshop-qwen2.5-7b"):
         c = resolve_config(name)
         assert (c.success_reward, c.invalid_action_penalty, c.penalty_mode, c.validity_rule, c.episode_stats) == (
-            10.0, -0.1, "row", "format", "step")
+            10.0,
+            -0.1,
+            "row",
+            "format",
+            "step",
+        )
         assert (c.clip_ratio_c, c.max_prompt_tokens, c.action_mode) == (3.0, 2048, "generate")
         if c.env.startswith("ALFWorld"):
             assert c.norm == "std"  # run_alfworld.sh: mean_std_norm

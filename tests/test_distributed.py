@@ -36,8 +36,14 @@ def why(done: subprocess.CompletedProcess) -> str:
 
 def torchrun(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node", "2", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [TORCHRUN, "--standalone", "--nproc_per_node", "2", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
@@ -129,10 +135,24 @@ def test_a_two_process_resume_continues_every_rank_exactly(tiny_path, tmp_path):
     """Killed after round 2 and resumed on 2 processes: the run a 4-round run makes, weight for weight."""
     from trainer.checkpoint import read_archive, read_meta
 
-    sets = ["n_groups=2", "group_size=4", "max_episode_steps=15", "eval_tasks=1", "eval_episodes=1", "batch_size=32",
-            "micro_batch_size=8", "checkpoint_every=1"]  # fmt: skip
-    flags = ["--no-progress", "--preset", "cpu-quickstart", "--model", tiny_path,
-             *[a for item in sets for a in ("--set", item)]]  # fmt: skip
+    sets = [
+        "n_groups=2",
+        "group_size=4",
+        "max_episode_steps=15",
+        "eval_tasks=1",
+        "eval_episodes=1",
+        "batch_size=32",
+        "micro_batch_size=8",
+        "checkpoint_every=1",
+    ]
+    flags = [
+        "--no-progress",
+        "--preset",
+        "cpu-quickstart",
+        "--model",
+        tiny_path,
+        *[a for item in sets for a in ("--set", item)],
+    ]
     straight, split = tmp_path / "straight", tmp_path / "split"
     for args in (["--rounds", "4", "--run-dir", str(straight)], ["--rounds", "2", "--run-dir", str(split)]):
         done = torchrun("-m", "trainer.train", *args, *flags)
@@ -157,10 +177,23 @@ def test_a_two_process_resume_continues_every_rank_exactly(tiny_path, tmp_path):
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
 def test_a_round_that_does_not_split_is_one_error_line_under_torchrun(tiny_path, tmp_path):
-    done = torchrun("-m", "trainer.train", "--model", tiny_path, "--rounds", "1", "--run-dir", str(tmp_path / "r"),
-                    "--no-progress", "--set", "n_groups=3", "--set", "group_size=2")  # fmt: skip
+    done = torchrun(
+        "-m",
+        "trainer.train",
+        "--model",
+        tiny_path,
+        "--rounds",
+        "1",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--no-progress",
+        "--set",
+        "n_groups=3",
+        "--set",
+        "group_size=2",
+    )
     # the workers exit 2 with the error line (torchrun then reports their failure with its own traceback)
-    assert done.returncode != 0 and not [line for line in done.stderr.splitlines() if '/trainer/' in line]
+    assert done.returncode != 0 and not [line for line in done.stderr.splitlines() if "/trainer/" in line]
     errors = [line for line in done.stderr.splitlines() if line.startswith("gigpo-train: error:")]
     assert errors and all("n_groups (3) must be divisible by the number of processes (2)" in e for e in errors)
 
@@ -174,15 +207,32 @@ def test_sharding_engines_are_refused_with_one_line(variable, tiny_path, tmp_pat
     with pytest.raises(ConfigError, match="sharding .* is not supported yet"):
         distributed.current("cpu")
     done = subprocess.run(
-        [sys.executable, "-m", "trainer.train", "--model", tiny_path, "--rounds", "1", "--run-dir", str(tmp_path / "r"),
-         "--no-progress"], cwd=ROOT, capture_output=True, text=True, timeout=300, env=dict(os.environ),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "trainer.train",
+            "--model",
+            tiny_path,
+            "--rounds",
+            "1",
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
     assert "is not supported yet" in done.stderr and not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize(("name", "kind", "processes", "machines"),
-                         [("1gpu", "NO", 1, 1), ("8gpu_ddp", "MULTI_GPU", 8, 1), ("multinode_ddp", "MULTI_GPU", 16, 2)])
+@pytest.mark.parametrize(
+    ("name", "kind", "processes", "machines"),
+    [("1gpu", "NO", 1, 1), ("8gpu_ddp", "MULTI_GPU", 8, 1), ("multinode_ddp", "MULTI_GPU", 16, 2)],
+)
 def test_shipped_accelerate_configs_are_valid_ddp_configs(name, kind, processes, machines):
     from accelerate.commands.config.config_args import load_config_from_file
 

@@ -55,9 +55,16 @@ def test_tiny_model_with_the_qwen25_tokenizer_saves_it_exactly_and_trains(tmp_pa
     assert tokenizer.chat_template == qwen.chat_template
     assert AutoConfig.from_pretrained(path).vocab_size == len(qwen) == 151665
     model = GiGPO(
-        "LLMPolicy", "WebShop-text-v0", n_groups=1, group_size=2, env_kwargs=dict(max_episode_steps=2), batch_size=4,
-        micro_batch_size=2, policy_kwargs=dict(model_name_or_path=str(path)), seed=0,
-    )  # fmt: skip
+        "LLMPolicy",
+        "WebShop-text-v0",
+        n_groups=1,
+        group_size=2,
+        env_kwargs=dict(max_episode_steps=2),
+        batch_size=4,
+        micro_batch_size=2,
+        policy_kwargs=dict(model_name_or_path=str(path)),
+        seed=0,
+    )
     model.learn(total_timesteps=1)
     assert model.num_timesteps == 4 and model.policy.tokenizer.eos_token_id == 151645
     with pytest.raises(ValueError, match="tokenizer must be 'envs' or 'qwen2.5'"):
@@ -95,10 +102,17 @@ def test_missing_packages_name_the_install_command(monkeypatch, tmp_path):
 
 def _lora_model(model_name_or_path, **lora):
     return GiGPO(
-        "LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2, env_kwargs=dict(max_episode_steps=2),
-        batch_size=4, micro_batch_size=2, learning_rate=5e-2, seed=0,
+        "LLMPolicy",
+        "ALFWorld-text-v0",
+        n_groups=1,
+        group_size=2,
+        env_kwargs=dict(max_episode_steps=2),
+        batch_size=4,
+        micro_batch_size=2,
+        learning_rate=5e-2,
+        seed=0,
         policy_kwargs=dict(model_name_or_path=model_name_or_path, use_lora=True, **lora),
-    )  # fmt: skip
+    )
 
 
 def _check_adapter_checkpoint(model, tmp_path, limit_bytes):

@@ -40,8 +40,15 @@ class Corridor(gym.Env):
 
 
 def _ppo(tiny_path, env=Corridor, **kwargs):
-    args = dict(n_groups=1, group_size=2, batch_size=16, micro_batch_size=8, seed=0, kl_coef=0.0,
-                policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False))  # fmt: skip
+    args = dict(
+        n_groups=1,
+        group_size=2,
+        batch_size=16,
+        micro_batch_size=8,
+        seed=0,
+        kl_coef=0.0,
+        policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False),
+    )
     return GiGPO("LLMPolicy", env, estimator="ppo", gamma=GAMMA, **{**args, **kwargs})
 
 
@@ -69,8 +76,12 @@ def test_the_value_head_learns_the_return_of_a_deterministic_episode(tiny_path):
 
 
 def test_a_cut_episode_is_bootstrapped_from_its_next_states_value(tiny_path):
-    model = _ppo(tiny_path, env=lambda: gym.wrappers.TimeLimit(Corridor(), max_episode_steps=2), gae_lambda=0.5,
-                 normalize_advantage=False)  # fmt: skip
+    model = _ppo(
+        tiny_path,
+        env=lambda: gym.wrappers.TimeLimit(Corridor(), max_episode_steps=2),
+        gae_lambda=0.5,
+        normalize_advantage=False,
+    )
     _, callback = model._setup_learn(1)
     model.collect_rollouts(model.env, callback, model.rollout_buffer, 1)
     buffer = model.rollout_buffer
@@ -112,10 +123,23 @@ def test_the_critic_is_saved_and_restored(tiny_path, tmp_path, use_lora):
 
 def test_with_no_value_loss_and_lambda_one_the_gradient_is_the_monte_carlo_policy_gradient(tiny_path):
     """On a fixed ALFWorld round: advantages G_t - V(s_t) and the loss's gradient -mean_t (G_t - V) grad log pi."""
-    model = GiGPO("LLMPolicy", "ALFWorld-text-v0", estimator="ppo", n_groups=2, group_size=2, batch_size=64,
-                  micro_batch_size=5, seed=0, kl_coef=0.0, vf_coef=0.0, gae_lambda=1.0, normalize_advantage=False,
-                  max_grad_norm=1e9, env_kwargs=dict(max_episode_steps=6, max_receptacles=3),
-                  policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False))  # fmt: skip
+    model = GiGPO(
+        "LLMPolicy",
+        "ALFWorld-text-v0",
+        estimator="ppo",
+        n_groups=2,
+        group_size=2,
+        batch_size=64,
+        micro_batch_size=5,
+        seed=0,
+        kl_coef=0.0,
+        vf_coef=0.0,
+        gae_lambda=1.0,
+        normalize_advantage=False,
+        max_grad_norm=1e9,
+        env_kwargs=dict(max_episode_steps=6, max_receptacles=3),
+        policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False),
+    )
     _, callback = model._setup_learn(1)
     model.collect_rollouts(model.env, callback, model.rollout_buffer, 1)
     buffer = model.rollout_buffer
@@ -140,8 +164,9 @@ def test_with_no_value_loss_and_lambda_one_the_gradient_is_the_monte_carlo_polic
     critic = (torch.tensor(values, dtype=torch.float32), torch.as_tensor(buffer.returns, dtype=torch.float32))
     lr = model.policy.optimizer.param_groups[0]["lr"]
     model.policy.optimizer.param_groups[0]["lr"] = 0.0  # keep the weights: the gradient is what is compared
-    model._minibatch_update(np.arange(len(records)), torch.as_tensor(buffer.advantages, dtype=torch.float32),
-                            totals, params, critic)  # fmt: skip
+    model._minibatch_update(
+        np.arange(len(records)), torch.as_tensor(buffer.advantages, dtype=torch.float32), totals, params, critic
+    )
     model.policy.optimizer.param_groups[0]["lr"] = lr
     got = [p.grad.clone() for p in params]
 
@@ -167,8 +192,19 @@ def test_ppo_refuses_a_value_head_in_the_policy_kwargs(tiny_path):
 )
 def test_gigpo_train_algo_ppo_runs_on_both_envs(tiny_path, tmp_path, env, extra):
     run_dir = tmp_path / "run"
-    argv = ["--env", env, "--algo", "ppo", "--model", tiny_path, "--rounds", "1", "--run-dir", str(run_dir),
-            "--no-progress"]  # fmt: skip
+    argv = [
+        "--env",
+        env,
+        "--algo",
+        "ppo",
+        "--model",
+        tiny_path,
+        "--rounds",
+        "1",
+        "--run-dir",
+        str(run_dir),
+        "--no-progress",
+    ]
     assert train_cli.main(argv + sets(*SMALL, *extra)) == 0
     header = (run_dir / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"train/value_loss", "train/explained_variance"} <= set(header)

@@ -25,8 +25,17 @@ from trainer.checkpoint import read_archive
 from trainer.run_dir import locked
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["n_groups=1", "group_size=2", "max_episode_steps=3", "eval_tasks=1", "eval_episodes=1", "batch_size=8",
-         "micro_batch_size=4", "use_lora=false", "learning_rate=0.01"]  # fmt: skip
+SMALL = [
+    "n_groups=1",
+    "group_size=2",
+    "max_episode_steps=3",
+    "eval_tasks=1",
+    "eval_episodes=1",
+    "batch_size=8",
+    "micro_batch_size=4",
+    "use_lora=false",
+    "learning_rate=0.01",
+]
 TIMING = ("time/", "rollout/time_s", "train/time_s")  # wall-clock columns: the only ones allowed to differ
 
 
@@ -95,10 +104,12 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tiny_p
     draw = random.Random(0)
     kills = 0
     for _ in range(4):
-        args = argv(tiny_path, killed, rounds) if not (killed / "checkpoint.zip").exists() else [
-            "--resume", "--run-dir", str(killed), "--rounds", str(rounds), "--no-progress"]  # fmt: skip
-        process = subprocess.Popen(command + args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)  # fmt: skip
+        args = (
+            argv(tiny_path, killed, rounds)
+            if not (killed / "checkpoint.zip").exists()
+            else ["--resume", "--run-dir", str(killed), "--rounds", str(rounds), "--no-progress"]
+        )
+        process = subprocess.Popen(command + args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
         while not (killed / "progress.csv").exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # training has begun once the log exists

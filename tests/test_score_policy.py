@@ -32,9 +32,17 @@ def _randomise_lora(policy: LLMPolicy) -> None:
 
 def test_first_epoch_ratio_is_one(tiny_path):
     """The update's log pi(a|s) of every rollout step equals the one it was sampled with."""
-    model = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=2, group_size=2, batch_size=8, micro_batch_size=3,
-                  env_kwargs=dict(max_episode_steps=4), seed=0,
-                  policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False))  # fmt: skip
+    model = GiGPO(
+        "LLMPolicy",
+        "ALFWorld-text-v0",
+        n_groups=2,
+        group_size=2,
+        batch_size=8,
+        micro_batch_size=3,
+        env_kwargs=dict(max_episode_steps=4),
+        seed=0,
+        policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False),
+    )
     _, callback = model._setup_learn(1)
     model.collect_rollouts(model.env, callback, model.rollout_buffer, 1)
     records = model.rollout_buffer.records
@@ -112,9 +120,18 @@ class Bandit(gym.Env):
 
 
 def test_a_bandit_is_solved_in_a_few_updates(tiny_path):
-    model = GiGPO("LLMPolicy", Bandit, n_groups=2, group_size=8, estimator="grpo", batch_size=16,
-                  micro_batch_size=16, learning_rate=3e-2, seed=0,
-                  policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False))  # fmt: skip
+    model = GiGPO(
+        "LLMPolicy",
+        Bandit,
+        n_groups=2,
+        group_size=8,
+        estimator="grpo",
+        batch_size=16,
+        micro_batch_size=16,
+        learning_rate=3e-2,
+        seed=0,
+        policy_kwargs=dict(model_name_or_path=tiny_path, use_lora=False),
+    )
 
     def p_paying() -> float:
         prompt = model.prompt("pull the paying arm", [], "You face four arms.", COMMANDS)

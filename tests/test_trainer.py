@@ -107,8 +107,9 @@ def test_gradient_checkpointing_recomputes_layers_and_keeps_the_gradients(tiny_p
     grads = []
     for checkpointing in (False, True):
         torch.manual_seed(0)  # the same LoRA initialisation both times
-        policy = LLMPolicy(*spaces, model_name_or_path=tiny_path, use_lora=use_lora,
-                           gradient_checkpointing=checkpointing)  # fmt: skip
+        policy = LLMPolicy(
+            *spaces, model_name_or_path=tiny_path, use_lora=use_lora, gradient_checkpointing=checkpointing
+        )
         if use_lora:  # B = 0 at the start would leave A without a gradient
             for name, p in policy.model.named_parameters():
                 if "lora_B" in name:
@@ -257,7 +258,7 @@ def test_dual_clip_and_kl_clamp():
     assert plain.item() == pytest.approx((5.0 - 1.0 + 0.0) / 3, rel=1e-6)
     # k3 of a token the policy left (log pi = -30 against log pi_ref = 0) is clamped to 10
     _, stats = policy_loss(logp, old, ref, adv, mask, kl_coef=0.01)
-    assert stats["kl"] == pytest.approx((5.0 ** -1 - math.log(0.2) - 1) + 0.0 + 10.0, rel=1e-5)
+    assert stats["kl"] == pytest.approx((5.0**-1 - math.log(0.2) - 1) + 0.0 + 10.0, rel=1e-5)
 
 
 def test_zero_advantage_minibatches_take_no_optimiser_step(tiny_path):
@@ -290,8 +291,10 @@ def test_filter_groups_trains_only_on_groups_with_signal(tiny_path):
 def test_prompt_drops_history_before_its_head(tiny_path):
     model = make_model(tiny_path, history_length=2, policy_kwargs=dict(max_prompt_tokens=160))
     history = [("You open the fridge 1. " * 8, "open fridge 1"), ("You see a mug 1. " * 8, "take mug 1")]
-    full = model.prompt_builder.render(model.policy.tokenizer, model.prompt_builder.build(
-        "put a mug in shelf.", history, "You arrive at shelf 1.", ["look"]))  # fmt: skip
+    full = model.prompt_builder.render(
+        model.policy.tokenizer,
+        model.prompt_builder.build("put a mug in shelf.", history, "You arrive at shelf 1.", ["look"]),
+    )
     assert len(model.policy.tokenizer(full)["input_ids"]) > 160  # the full prompt does not fit
     fitted = model.prompt("put a mug in shelf.", history, "You arrive at shelf 1.", ["look"])
     assert fitted.startswith("<|im_start|>user\nYou are an agent") and "Your task is to: put a mug in shelf." in fitted

@@ -33,8 +33,9 @@ from .conftest import SHARED
 
 SHARED_WEBSHOP = SHARED / "webshop"
 FIXTURE_GOALS = Path(__file__).resolve().parents[1] / "benchmarks" / "webshop_fixture" / "items_human_ins.json"
-needs_shared = pytest.mark.skipif(not SHARED_WEBSHOP.is_dir(),
-                                  reason=f"real WebShop data not found at {SHARED_WEBSHOP}")  # fmt: skip
+needs_shared = pytest.mark.skipif(
+    not SHARED_WEBSHOP.is_dir(), reason=f"real WebShop data not found at {SHARED_WEBSHOP}"
+)
 
 
 def make(**kw):
@@ -151,10 +152,19 @@ def test_item_page_options_sub_pages_and_buy():
     assert "Back to Search [SEP] < Prev [SEP] " + product.options[0][0] in text
     # buttons first, then every option value, as the original lists its clickables
     values = [v for _, vs in product.options for v in vs]
-    assert info["available_actions"]["clickables"] == ["back to search", "< prev", "description", "features",
-                                                       "reviews", "buy now", *dict.fromkeys(values)]  # fmt: skip
-    assert text.endswith(f"{product.title} [SEP] Price: {product.price_tag} [SEP] Rating: {product.rating} "
-                         "[SEP] Description [SEP] Features [SEP] Reviews [SEP] Buy Now")  # fmt: skip
+    assert info["available_actions"]["clickables"] == [
+        "back to search",
+        "< prev",
+        "description",
+        "features",
+        "reviews",
+        "buy now",
+        *dict.fromkeys(values),
+    ]
+    assert text.endswith(
+        f"{product.title} [SEP] Price: {product.price_tag} [SEP] Rating: {product.rating} "
+        "[SEP] Description [SEP] Features [SEP] Reviews [SEP] Buy Now"
+    )
     clickables = info["available_actions"]["clickables"]
     assert {"description", "features", "reviews", "buy now", "< prev"} <= set(clickables)
     assert all(v in clickables for _, values in product.options for v in values)
@@ -165,8 +175,11 @@ def test_item_page_options_sub_pages_and_buy():
     obs, *_ = env.step(f"click[{values[1]}]")  # a second value of the same group replaces the first
     assert env.unwrapped.engine.options == {group: values[1]}
     chosen = obs["state_hash"]
-    for sub, expected in (("description", product.description), ("features", product.bullet_points[0]),
-                          ("reviews", product.reviews[0][2])):  # fmt: skip
+    for sub, expected in (
+        ("description", product.description),
+        ("features", product.bullet_points[0]),
+        ("reviews", product.reviews[0][2]),
+    ):
         obs, *_, info = env.step(f"click[{sub}]")
         assert expected in obs["text"] and info["available_actions"]["clickables"] == ["back to search", "< prev"]
         obs, *_ = env.step("click[< prev]")
@@ -254,20 +267,33 @@ CATEGORY = "Grocery & Gourmet Food › Snacks & Sweets › Snack Bars"
 
 def bar(**kw) -> Product:
     fields = dict(
-        asin="B0TEST0001", title="Acme Gluten Free Snack Bars", category="grocery", query="snack bars",
-        product_category=CATEGORY, price=12.5, price_tag="$12.5", attributes=("gluten free", "non gmo"),
+        asin="B0TEST0001",
+        title="Acme Gluten Free Snack Bars",
+        category="grocery",
+        query="snack bars",
+        product_category=CATEGORY,
+        price=12.5,
+        price_tag="$12.5",
+        attributes=("gluten free", "non gmo"),
         options=(("flavor name", ("chocolate", "vanilla")), ("size", ("12 count (pack of 1)", "24 count (pack of 1)"))),
-        description="Tasty bars.", bullet_points=("Made with oats.",),
-    )  # fmt: skip
+        description="Tasty bars.",
+        bullet_points=("Made with oats.",),
+    )
     fields.update(kw)
     return Product(**fields)
 
 
 GOAL = Goal(
-    asin="B0TEST0001", instruction_text="i need gluten free and low sugar snack bars", attributes=("gluten free",
-    "low sugar"), goal_options=("chocolate", "12 count (pack of 1)"), price_upper=20.0, category="grocery",
-    query="snack bars", name="Acme Gluten Free Snack Bars", product_category=CATEGORY,
-)  # fmt: skip
+    asin="B0TEST0001",
+    instruction_text="i need gluten free and low sugar snack bars",
+    attributes=("gluten free", "low sugar"),
+    goal_options=("chocolate", "12 count (pack of 1)"),
+    price_upper=20.0,
+    category="grocery",
+    query="snack bars",
+    name="Acme Gluten Free Snack Bars",
+    product_category=CATEGORY,
+)
 
 
 def test_reward_of_hand_made_purchases():
@@ -276,9 +302,18 @@ def test_reward_of_hand_made_purchases():
     chosen = {"flavor name": "chocolate", "size": "12 count (pack of 1)"}
     reward, info = purchase_reward(product, GOAL, chosen, tagger="filter")
     assert reward == pytest.approx(4 / 5)
-    assert list(info.items()) == [("r_type", 1.0), ("r_att", 0.5), ("w_att", 2 / 5), ("query_match", True),
-                                  ("category_match", True), ("title_score", 1.0), ("r_option", 1.0),
-                                  ("w_option", 2 / 5), ("r_price", True), ("w_price", 1 / 5)]  # fmt: skip
+    assert list(info.items()) == [
+        ("r_type", 1.0),
+        ("r_att", 0.5),
+        ("w_att", 2 / 5),
+        ("query_match", True),
+        ("category_match", True),
+        ("title_score", 1.0),
+        ("r_option", 1.0),
+        ("w_option", 2 / 5),
+        ("r_price", True),
+        ("w_price", 1 / 5),
+    ]
     # "low sugar" in the description counts; wrong flavour; price over the bound
     product = bar(description="A low sugar treat.", price=25.0)
     wrong = {"flavor name": "vanilla", "size": "12 count (pack of 1)"}
@@ -324,10 +359,14 @@ def test_option_matching_rules():
 fuzz = pytest.importorskip("thefuzz.fuzz", reason="thefuzz (test extra) compares token_set_ratio with the original's")
 
 
-@pytest.mark.skipif(fuzz.SequenceMatcher is not difflib.SequenceMatcher,
-                    reason="thefuzz uses python-Levenshtein here; the original ran on difflib")  # fmt: skip
-@given(st.one_of(st.text(max_size=30), st.tuples(st.text(max_size=8), st.text(max_size=20))),
-       st.one_of(st.text(max_size=30), st.tuples(st.text(max_size=8), st.text(max_size=20))))  # fmt: skip
+@pytest.mark.skipif(
+    fuzz.SequenceMatcher is not difflib.SequenceMatcher,
+    reason="thefuzz uses python-Levenshtein here; the original ran on difflib",
+)
+@given(
+    st.one_of(st.text(max_size=30), st.tuples(st.text(max_size=8), st.text(max_size=20))),
+    st.one_of(st.text(max_size=30), st.tuples(st.text(max_size=8), st.text(max_size=20))),
+)
 def test_token_set_ratio_is_thefuzz_0_19s(a, b):
     assert token_set_ratio(a, b) == fuzz.token_set_ratio(a, b)
 
@@ -410,8 +449,12 @@ def test_real_webshop_data_loads_and_the_expert_buys_right():
     # the original's synthetic goals: (name, value) option pairs, its weights; its human goals from a file
     assert all(isinstance(o, tuple) for g in goals for o in g.goal_options)
     assert sum(g.weight for g in goals if g.asin == "B08ZRR3DZT") == pytest.approx(1.0)  # 40 goals of 2 attributes
-    human = load_catalog(SHARED_WEBSHOP / "items_shuffle.MINI8_trimmed.json", SHARED_WEBSHOP / "items_ins_v2_1000.json",
-                         goal_set="human", human_goals_path=FIXTURE_GOALS).goals["test"]  # fmt: skip
+    human = load_catalog(
+        SHARED_WEBSHOP / "items_shuffle.MINI8_trimmed.json",
+        SHARED_WEBSHOP / "items_ins_v2_1000.json",
+        goal_set="human",
+        human_goals_path=FIXTURE_GOALS,
+    ).goals["test"]
     assert len(human) == 12 and all(isinstance(o, str) for g in human for o in g.goal_options)  # 1 of 13 skipped
 
 
@@ -455,11 +498,14 @@ def test_real_backend_reports_what_is_missing():
 def test_success_reward_mode_pays_only_perfect_purchases():
     """reward_mode="success" pays success_reward for score 1 and 0 otherwise; info["score"] keeps the score."""
     dense, sparse = make(), make(reward_mode="success", success_reward=10.0)
-    buy_first = lambda e, info: (  # noqa: E731  search the instruction, open the first result, buy it
-        info["admissible_commands"][0] if not info["available_actions"]["clickables"][1:]
-        else next((c for c in info["admissible_commands"] if c == "click[buy now]"),
-                  info["admissible_commands"][2] if len(info["admissible_commands"]) > 2
-                  else info["admissible_commands"][-1]))  # fmt: skip
+
+    def buy_first(e, info):
+        """Search the instruction, open the first result, buy it."""
+        commands = info["admissible_commands"]
+        if not info["available_actions"]["clickables"][1:]:
+            return commands[0]
+        return next((c for c in commands if c == "click[buy now]"), commands[2] if len(commands) > 2 else commands[-1])
+
     scores, rewards, infos = [], [], []
     for task in range(30):
         for env, out in ((dense, scores), (sparse, rewards)):

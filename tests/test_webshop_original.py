@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_WEBSHOP = SHARED / "webshop"
 FIXTURE = ROOT / "tests" / "fixtures" / "webshop_transcripts.jsonl.gz"
 HUMAN_GOALS = ROOT / "benchmarks" / "webshop_fixture" / "items_human_ins.json"
-pytestmark = pytest.mark.skipif(not (SHARED_WEBSHOP / "items_shuffle.MINI8_trimmed.json").is_file(),
-                                reason="../shared/webshop (real WebShop products) is absent")  # fmt: skip
+pytestmark = pytest.mark.skipif(
+    not (SHARED_WEBSHOP / "items_shuffle.MINI8_trimmed.json").is_file(),
+    reason="../shared/webshop (real WebShop products) is absent",
+)
 
 
 @pytest.fixture(scope="module")

@@ -132,8 +132,9 @@ def _factorize(keys: np.ndarray, name: str) -> np.ndarray:
         return np.fromiter((table.setdefault(_frozen(k), len(table)) for k in keys), np.int64, len(keys))
     except TypeError as error:
         bad = next(k for k in keys if not _hashable(_frozen(k)))
-        raise ValueError(f"{name} must be hashable keys (or lists, tuples, sets of them), got "
-                         f"{type(bad).__name__} {bad!r}") from error  # fmt: skip
+        raise ValueError(
+            f"{name} must be hashable keys (or lists, tuples, sets of them), got {type(bad).__name__} {bad!r}"
+        ) from error
 
 
 def _frozen(key: Any) -> Any:

@@ -151,15 +151,25 @@ class GroupRolloutBuffer:
         a = self.arrays()
         if self.estimator == "gigpo":
             adv = gigpo_advantages(
-                a["rewards"], a["group_ids"], a["traj_ids"], a["anchors"],
-                gamma=self.gamma, omega=self.omega, norm=self.norm, episode_stats=self.episode_stats,
+                a["rewards"],
+                a["group_ids"],
+                a["traj_ids"],
+                a["anchors"],
+                gamma=self.gamma,
+                omega=self.omega,
+                norm=self.norm,
+                episode_stats=self.episode_stats,
                 penalties=a["penalties"],
-            )  # fmt: skip
+            )
         elif self.estimator == "grpo":
             adv = grpo_advantages(
-                a["rewards"], a["group_ids"], a["traj_ids"], norm=self.norm, episode_stats=self.episode_stats,
+                a["rewards"],
+                a["group_ids"],
+                a["traj_ids"],
+                norm=self.norm,
+                episode_stats=self.episode_stats,
                 penalties=a["penalties"],
-            )  # fmt: skip
+            )
         elif self.estimator == "rloo":
             adv = rloo_advantages(
                 a["rewards"], a["group_ids"], a["traj_ids"], episode_stats=self.episode_stats, penalties=a["penalties"]
@@ -174,10 +184,15 @@ class GroupRolloutBuffer:
         recs = self.records
         values = np.fromiter((r.value for r in recs), np.float64, len(recs))
         adv, self.returns = gae_advantages(
-            a["rewards"], a["traj_ids"], values, np.fromiter((r.truncated for r in recs), bool, len(recs)),
-            np.fromiter((r.next_value for r in recs), np.float64, len(recs)), gamma=self.gamma,
-            gae_lambda=self.gae_lambda, group_ids=a["group_ids"],
-        )  # fmt: skip
+            a["rewards"],
+            a["traj_ids"],
+            values,
+            np.fromiter((r.truncated for r in recs), bool, len(recs)),
+            np.fromiter((r.next_value for r in recs), np.float64, len(recs)),
+            gamma=self.gamma,
+            gae_lambda=self.gae_lambda,
+            group_ids=a["group_ids"],
+        )
         if not self.normalize_advantage:
             return adv
         # the token-level statistics: a generated response's advantage is broadcast over its tokens

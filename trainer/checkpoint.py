@@ -34,18 +34,39 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 __all__ = [
-    "FORMAT", "VERSION", "Archive", "CheckpointError", "build_space", "describe_space", "generator_states", "is_legacy",
-    "read_archive", "read_meta", "restore_generators", "write_archive",
-]  # fmt: skip
+    "FORMAT",
+    "VERSION",
+    "Archive",
+    "CheckpointError",
+    "build_space",
+    "describe_space",
+    "generator_states",
+    "is_legacy",
+    "read_archive",
+    "read_meta",
+    "restore_generators",
+    "write_archive",
+]
 
 FORMAT = "gigpo-gym-checkpoint"
 VERSION = 1
 META, POLICY, STATE = "checkpoint.json", "policy.safetensors", "state.safetensors"
 ENTRIES = frozenset({META, POLICY, STATE})
 META_KEYS = frozenset(
-    {"format", "version", "algorithm", "arguments", "spaces", "counters", "episodes", "rng", "aliases", "optimizer",
-     "extra"}
-)  # fmt: skip
+    {
+        "format",
+        "version",
+        "algorithm",
+        "arguments",
+        "spaces",
+        "counters",
+        "episodes",
+        "rng",
+        "aliases",
+        "optimizer",
+        "extra",
+    }
+)
 
 
 class CheckpointError(ValueError):
@@ -66,8 +87,14 @@ def _unique_tensors(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.T
     aliases: dict[str, str] = {}
     seen: dict[tuple, str] = {}
     for name, tensor in tensors.items():
-        key = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
-               tuple(tensor.stride()), tensor.dtype)  # fmt: skip
+        key = (
+            tensor.device,
+            tensor.untyped_storage().data_ptr(),
+            tensor.storage_offset(),
+            tuple(tensor.shape),
+            tuple(tensor.stride()),
+            tensor.dtype,
+        )
         if tensor.numel() and key in seen:
             aliases[name] = seen[key]
         else:
@@ -77,9 +104,11 @@ def _unique_tensors(tensors: dict[str, torch.Tensor]) -> tuple[dict[str, torch.T
 
 
 def write_archive(
-    path: str | os.PathLike[str], meta: dict[str, Any], policy: dict[str, torch.Tensor],
+    path: str | os.PathLike[str],
+    meta: dict[str, Any],
+    policy: dict[str, torch.Tensor],
     state: dict[str, torch.Tensor],
-) -> Path:  # fmt: skip
+) -> Path:
     """Write ``checkpoint.zip`` atomically: a temp file in the same folder, renamed into place (a kill at any
     moment leaves the previous file whole). ``meta`` must be JSON data; returns the path written."""
     path = Path(path)
@@ -221,8 +250,12 @@ def describe_space(space: Any) -> dict[str, Any]:
     if isinstance(space, AnyText):
         return {"type": "any_text", "min_length": space.min_length, "max_length": space.max_length}
     if isinstance(space, spaces.Text):
-        return {"type": "text", "min_length": space.min_length, "max_length": space.max_length,
-                "charset": "".join(sorted(space.character_set))}  # fmt: skip
+        return {
+            "type": "text",
+            "min_length": space.min_length,
+            "max_length": space.max_length,
+            "charset": "".join(sorted(space.character_set)),
+        }
     if isinstance(space, spaces.Dict):
         return {"type": "dict", "spaces": {k: describe_space(v) for k, v in space.spaces.items()}}
     raise ValueError(f"cannot save space {space}: only Text spaces and Dicts of them are text-env spaces")
@@ -239,8 +272,9 @@ def build_space(data: Any) -> Any:
         if kind == "any_text":
             return AnyText(max_length=int(data["max_length"]), min_length=int(data["min_length"]))
         if kind == "text":
-            return spaces.Text(max_length=int(data["max_length"]), min_length=int(data["min_length"]),
-                               charset=str(data["charset"]))  # fmt: skip
+            return spaces.Text(
+                max_length=int(data["max_length"]), min_length=int(data["min_length"]), charset=str(data["charset"])
+            )
         if kind == "dict":
             return spaces.Dict({str(k): build_space(v) for k, v in data["spaces"].items()})
     except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -270,8 +304,10 @@ def restore_generators(
     try:
         shuffle.bit_generator.state = data["shuffle"]
         numpy_state = dict(data["numpy"])
-        numpy_state["state"] = {"key": np.asarray(numpy_state["state"]["key"], dtype=np.uint32),
-                                "pos": int(numpy_state["state"]["pos"])}  # fmt: skip
+        numpy_state["state"] = {
+            "key": np.asarray(numpy_state["state"]["key"], dtype=np.uint32),
+            "pos": int(numpy_state["state"]["pos"]),
+        }
         np.random.set_state(numpy_state)
         version, internal, gauss = data["python"]
         random.setstate((version, tuple(internal), gauss))

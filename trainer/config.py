@@ -38,21 +38,31 @@ class TrainConfig:
     max_episode_steps: int = _opt(50, "episode step limit (paper: ALFWorld 50, WebShop 15)")
     algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo, rloo or ppo (a learned critic, GAE)")
     model: str = _opt("tiny", "Hugging Face model id or local path; 'tiny' builds the offline tiny model")
-    action_mode: str = _opt("score", "'score' (exact softmax policy over the admissible actions) or 'generate' "
-                            "(free text)")
+    action_mode: str = _opt(
+        "score", "'score' (exact softmax policy over the admissible actions) or 'generate' (free text)"
+    )
     score_reduction: str = _opt("mean", "score mode: a command's score is the 'mean' or 'sum' of its token log-probs")
     use_lora: bool = _opt(False, "train a LoRA adapter (reference = adapter disabled) instead of all weights")
     lora_r: int = _opt(8, "LoRA rank")
     lora_alpha: int = _opt(16, "LoRA alpha")
     gradient_checkpointing: bool = _opt(False, "recompute activations in the backward pass (less memory, more time)")
-    temperature: float = _opt(1.0, "sampling temperature of the tokens (generate mode) or of the softmax over the "
-                                   "admissible commands (score mode); log-probs use the same temperature")
+    temperature: float = _opt(
+        1.0,
+        "sampling temperature of the tokens (generate mode) or of the softmax over the "
+        "admissible commands (score mode); log-probs use the same temperature",
+    )
     max_new_tokens: int = _opt(256, "response length limit (generate mode)")
     max_prompt_tokens: int = _opt(2048, "prompt length limit; longer prompts drop their oldest history first")
-    dtype: str = _opt("float32", "weights of the policy and its reference: float32, bfloat16 or float16 (float16 "
-                      "needs CUDA); log-probs and the loss stay float32")
-    attn_implementation: str | None = _opt(None, "attention kernel for from_pretrained: eager, sdpa, "
-                                           "flash_attention_2 or flex_attention; default: transformers' choice")
+    dtype: str = _opt(
+        "float32",
+        "weights of the policy and its reference: float32, bfloat16 or float16 (float16 "
+        "needs CUDA); log-probs and the loss stay float32",
+    )
+    attn_implementation: str | None = _opt(
+        None,
+        "attention kernel for from_pretrained: eager, sdpa, "
+        "flash_attention_2 or flex_attention; default: transformers' choice",
+    )
     rounds: int = _opt(8, "rollout rounds; each round is followed by one update")
     n_groups: int = _opt(4, "tasks per round")
     group_size: int = _opt(4, "trajectories per task (paper: 8)")
@@ -60,17 +70,25 @@ class TrainConfig:
     gamma: float = _opt(0.95, "discount of the step-level return-to-go (paper: 0.95)")
     omega: float = _opt(1.0, "weight of the step advantage (paper: 1)")
     norm: str | None = _opt(None, "advantage normalisation 'std' or 'mean'; default: std for grpo, else mean")
-    episode_stats: str = _opt("trajectory", "episode statistics over 'trajectory' (paper formula) or 'step' rows "
-                              "(reference code)")
+    episode_stats: str = _opt(
+        "trajectory", "episode statistics over 'trajectory' (paper formula) or 'step' rows (reference code)"
+    )
     anchor: str = _opt("state_hash", "GiGPO's anchor key: 'state_hash' or 'observation' (the reference's text)")
     history_length: int = _opt(2, "past (observation, action) pairs in the prompt (paper: 2)")
-    success_reward: float = _opt(1.0, "reward of a completed task (ALFWorld) or perfect purchase (WebShop "
-                                 "reward_mode=success); paper: 10")
+    success_reward: float = _opt(
+        1.0, "reward of a completed task (ALFWorld) or perfect purchase (WebShop reward_mode=success); paper: 10"
+    )
     invalid_action_penalty: float = _opt(-0.1, "penalty of an invalid response (paper: -0.1 against success 10)")
-    penalty_mode: str = _opt("row", "'row': the penalty lowers only the invalid row, after the returns (reference); "
-                             "'reward': added to the step reward")
-    validity_rule: str = _opt("admissible", "generate mode: a response is valid if its action is 'admissible' or "
-                              "if it is well 'format'ted (<think> and <action>, the reference)")
+    penalty_mode: str = _opt(
+        "row",
+        "'row': the penalty lowers only the invalid row, after the returns (reference); "
+        "'reward': added to the step reward",
+    )
+    validity_rule: str = _opt(
+        "admissible",
+        "generate mode: a response is valid if its action is 'admissible' or "
+        "if it is well 'format'ted (<think> and <action>, the reference)",
+    )
     n_epochs: int = _opt(1, "passes over each round's steps")
     batch_size: int = _opt(64, "steps per optimiser update")
     micro_batch_size: int = _opt(16, "steps per forward/backward pass (gradient accumulation)")
@@ -82,8 +100,11 @@ class TrainConfig:
     max_grad_norm: float = _opt(1.0, "gradient clipping norm")
     gae_lambda: float = _opt(0.95, "ppo: GAE lambda (1: Monte-Carlo return minus the value)")
     vf_coef: float = _opt(0.5, "ppo: weight of the value loss")
-    clip_range_vf: float | None = _opt(0.5, "ppo: clip of the value prediction's change per round, in reward units "
-                                       "(verl's cliprange_value); null: unclipped value loss")
+    clip_range_vf: float | None = _opt(
+        0.5,
+        "ppo: clip of the value prediction's change per round, in reward units "
+        "(verl's cliprange_value); null: unclipped value loss",
+    )
     eval_split: str = _opt("valid_seen", "split evaluated at the end (ALFWorld valid_seen/valid_unseen, WebShop test)")
     eval_tasks: int = _opt(140, "evaluate the first N tasks of the eval split")
     eval_episodes: int = _opt(1, "sampled episodes per evaluation task")
@@ -108,10 +129,16 @@ class TrainConfig:
             raise ConfigError(f"algo must be one of {', '.join(ESTIMATORS)}, got {self.algo!r}")
         choices = {
             # the policy's ACTION_MODES and SCORE_REDUCTIONS, written out: importing the policy loads transformers
-            "action_mode": ("score", "generate"), "score_reduction": ("mean", "sum"), "episode_stats": EPISODE_STATS,
-            "anchor": ANCHORS, "penalty_mode": PENALTY_MODES, "validity_rule": VALIDITY_RULES, "norm": (*NORMS, None),
-            "dtype": DTYPES, "attn_implementation": (*ATTN_IMPLEMENTATIONS, None),
-        }  # fmt: skip
+            "action_mode": ("score", "generate"),
+            "score_reduction": ("mean", "sum"),
+            "episode_stats": EPISODE_STATS,
+            "anchor": ANCHORS,
+            "penalty_mode": PENALTY_MODES,
+            "validity_rule": VALIDITY_RULES,
+            "norm": (*NORMS, None),
+            "dtype": DTYPES,
+            "attn_implementation": (*ATTN_IMPLEMENTATIONS, None),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, name)!r}")
@@ -130,8 +157,10 @@ class TrainConfig:
 
         world = world_size()  # a launcher's process count (torchrun, accelerate launch)
         if self.n_groups % world:
-            raise ConfigError(f"n_groups ({self.n_groups}) must be divisible by the number of processes ({world}): "
-                              "each process rolls out an equal share of the round's groups")  # fmt: skip
+            raise ConfigError(
+                f"n_groups ({self.n_groups}) must be divisible by the number of processes ({world}): "
+                "each process rolls out an equal share of the round's groups"
+            )
         if self.dtype == "float16" and not _uses_cuda(self.device):
             raise ConfigError(f"dtype float16 needs CUDA (device {self.device!r} runs on the CPU); use bfloat16 there")
 
@@ -154,9 +183,23 @@ def _any(v: float) -> bool:
 
 # name: (lower test, upper test, what is allowed) for every numeric field; every value must also be finite
 _BOUNDS: dict[str, tuple[Any, Any, str]] = {
-    **{name: (_at_least(1), _any, "an integer >= 1") for name in (
-        "rounds", "n_groups", "eval_tasks", "eval_episodes", "checkpoint_every", "n_epochs", "batch_size",
-        "micro_batch_size", "max_new_tokens", "max_episode_steps", "lora_r", "lora_alpha")},
+    **{
+        name: (_at_least(1), _any, "an integer >= 1")
+        for name in (
+            "rounds",
+            "n_groups",
+            "eval_tasks",
+            "eval_episodes",
+            "checkpoint_every",
+            "n_epochs",
+            "batch_size",
+            "micro_batch_size",
+            "max_new_tokens",
+            "max_episode_steps",
+            "lora_r",
+            "lora_alpha",
+        )
+    },
     "group_size": (_at_least(2), _any, "an integer >= 2 (group-relative advantages)"),
     "history_length": (_at_least(0), _any, "an integer >= 0"),
     "seed": (_at_least(0), lambda v: v < 2**32, "an integer in [0, 2**32)"),  # what NumPy's seeding takes
@@ -175,7 +218,7 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "clip_range_vf": (_above(0), _any, "a number > 0 or null"),
     "success_reward": (_above(0), _any, "a number > 0"),
     "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
-}  # fmt: skip
+}
 _OPTIONAL = ("clip_range_vf",)  # numeric fields where null is allowed
 
 
@@ -214,11 +257,28 @@ def check_device(device: str) -> None:
 # over rows, dual clip 3, prompts up to 2,048 tokens; normalisation std on ALFWorld (mean_std_norm), the estimator's
 # default on WebShop (GiGPO mean_norm, GRPO std)
 _PAPER = dict(
-    action_mode="generate", use_lora=False, learning_rate=1e-6, n_groups=16, group_size=8, history_length=2,
-    gamma=0.95, omega=1.0, kl_coef=0.01, clip_range=0.2, batch_size=256, micro_batch_size=8, temperature=1.0,
-    device="auto", success_reward=10.0, invalid_action_penalty=-0.1, penalty_mode="row", validity_rule="format",
-    episode_stats="step", clip_ratio_c=3.0, max_prompt_tokens=2048,
-)  # fmt: skip
+    action_mode="generate",
+    use_lora=False,
+    learning_rate=1e-6,
+    n_groups=16,
+    group_size=8,
+    history_length=2,
+    gamma=0.95,
+    omega=1.0,
+    kl_coef=0.01,
+    clip_range=0.2,
+    batch_size=256,
+    micro_batch_size=8,
+    temperature=1.0,
+    device="auto",
+    success_reward=10.0,
+    invalid_action_penalty=-0.1,
+    penalty_mode="row",
+    validity_rule="format",
+    episode_stats="step",
+    clip_ratio_c=3.0,
+    max_prompt_tokens=2048,
+)
 PRESETS: dict[str, dict[str, Any]] = {
     # CPU, a few minutes, no download: the offline tiny model on pick-and-place tasks in 3-receptacle rooms, where a
     # random policy succeeds 11% of the time (in full-size rooms 0.6%: almost no signal to learn from). lr 3e-3 with
@@ -226,36 +286,91 @@ PRESETS: dict[str, dict[str, Any]] = {
     # normalisation (the reference's ALFWorld GiGPO setting) won the candidates sweep on tuning seeds 100-102
     # under a rule declared before its runs ("tuning_candidates")
     "cpu-quickstart": dict(
-        env="ALFWorld-text-v0", env_kwargs={"task_types": ["pick_and_place_simple"], "max_receptacles": 3},
-        model="tiny", rounds=20, max_episode_steps=30, group_size=8, n_epochs=1, learning_rate=3e-3, eval_tasks=35,
-        eval_episodes=4, norm="std",
+        env="ALFWorld-text-v0",
+        env_kwargs={"task_types": ["pick_and_place_simple"], "max_receptacles": 3},
+        model="tiny",
+        rounds=20,
+        max_episode_steps=30,
+        group_size=8,
+        n_epochs=1,
+        learning_rate=3e-3,
+        eval_tasks=35,
+        eval_episodes=4,
+        norm="std",
     ),
     # lr 1e-2 with one epoch over 20 rounds: the best score of a 3-lr sweep on tuning seed 100 (RESULTS, "tuning")
     "cpu-webshop": dict(
-        env="WebShop-text-v0", env_kwargs={"split": "train"}, model="tiny", rounds=20, max_episode_steps=15,
-        eval_split="test", eval_tasks=50, history_length=1, n_epochs=1, learning_rate=1e-2,
+        env="WebShop-text-v0",
+        env_kwargs={"split": "train"},
+        model="tiny",
+        rounds=20,
+        max_episode_steps=15,
+        eval_split="test",
+        eval_tasks=50,
+        history_length=1,
+        n_epochs=1,
+        learning_rate=1e-2,
     ),
     # the paper's setups (GPU): Qwen2.5-Instruct, group size 8, 16 groups, gamma 0.95, omega 1
-    "alfworld-qwen2.5-1.5b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct", norm="std",
-                                  max_episode_steps=50, max_new_tokens=512, rounds=150, eval_split="valid_unseen",
-                                  eval_tasks=134),
-    "alfworld-qwen2.5-7b": dict(_PAPER, env="ALFWorld-text-v0", model="Qwen/Qwen2.5-7B-Instruct", norm="std",
-                                max_episode_steps=50, max_new_tokens=512, rounds=150, eval_split="valid_unseen",
-                                eval_tasks=134),
-    "webshop-qwen2.5-1.5b": dict(_PAPER, env="WebShop-text-v0", model="Qwen/Qwen2.5-1.5B-Instruct",
-                                 max_episode_steps=15, max_new_tokens=512, rounds=150, eval_split="test",
-                                 eval_tasks=500, env_kwargs={"split": "train", "reward_mode": "success"}),
-    "webshop-qwen2.5-7b": dict(_PAPER, env="WebShop-text-v0", model="Qwen/Qwen2.5-7B-Instruct",
-                               max_episode_steps=15, max_new_tokens=512, rounds=150, eval_split="test",
-                               eval_tasks=500, env_kwargs={"split": "train", "reward_mode": "success"}),
-}  # fmt: skip
+    "alfworld-qwen2.5-1.5b": dict(
+        _PAPER,
+        env="ALFWorld-text-v0",
+        model="Qwen/Qwen2.5-1.5B-Instruct",
+        norm="std",
+        max_episode_steps=50,
+        max_new_tokens=512,
+        rounds=150,
+        eval_split="valid_unseen",
+        eval_tasks=134,
+    ),
+    "alfworld-qwen2.5-7b": dict(
+        _PAPER,
+        env="ALFWorld-text-v0",
+        model="Qwen/Qwen2.5-7B-Instruct",
+        norm="std",
+        max_episode_steps=50,
+        max_new_tokens=512,
+        rounds=150,
+        eval_split="valid_unseen",
+        eval_tasks=134,
+    ),
+    "webshop-qwen2.5-1.5b": dict(
+        _PAPER,
+        env="WebShop-text-v0",
+        model="Qwen/Qwen2.5-1.5B-Instruct",
+        max_episode_steps=15,
+        max_new_tokens=512,
+        rounds=150,
+        eval_split="test",
+        eval_tasks=500,
+        env_kwargs={"split": "train", "reward_mode": "success"},
+    ),
+    "webshop-qwen2.5-7b": dict(
+        _PAPER,
+        env="WebShop-text-v0",
+        model="Qwen/Qwen2.5-7B-Instruct",
+        max_episode_steps=15,
+        max_new_tokens=512,
+        rounds=150,
+        eval_split="test",
+        eval_tasks=500,
+        env_kwargs={"split": "train", "reward_mode": "success"},
+    ),
+}
 
 
 def _coerce(name: str, value: Any) -> Any:
     """Check a value against the field's type, converting ints to floats where a float is expected."""
     expected = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
-    kinds = {"str": str, "int": int, "float": float, "bool": bool, "dict": dict, "str | None": (str, type(None)),
-             "float | None": (float, type(None))}  # fmt: skip
+    kinds = {
+        "str": str,
+        "int": int,
+        "float": float,
+        "bool": bool,
+        "dict": dict,
+        "str | None": (str, type(None)),
+        "float | None": (float, type(None)),
+    }
     kind = kinds[expected]
     numeric = kind is float or kind == (float, type(None))
     if numeric and isinstance(value, int) and not isinstance(value, bool):
@@ -282,9 +397,11 @@ def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None
 
 
 def resolve_config(
-    preset: str | None = None, config_file: str | Path | None = None, overrides: list[str] | None = None,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: list[str] | None = None,
     **fields: Any,
-) -> TrainConfig:  # fmt: skip
+) -> TrainConfig:
     """Defaults < preset < YAML file < ``key=value`` overrides < explicit ``fields``; validated."""
     values: dict[str, Any] = TrainConfig().to_dict()
     if preset is not None:

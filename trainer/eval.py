@@ -35,22 +35,35 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--policy", choices=["random", "expert"], help="a baseline policy instead of a checkpoint")
     parser.add_argument("--env", help="env id (default: the checkpoint's; required with --model and --policy)")
     parser.add_argument("--split", help="split (ALFWorld valid_seen/valid_unseen/train, WebShop test/train)")
-    parser.add_argument("--env-kwargs", default="{}",
-                        help="gym.make keyword arguments as a JSON object, over the checkpoint's "
-                             "(e.g. '{\"max_receptacles\": 3}')")  # fmt: skip
+    parser.add_argument(
+        "--env-kwargs",
+        default="{}",
+        help="gym.make keyword arguments as a JSON object, over the checkpoint's (e.g. '{\"max_receptacles\": 3}')",
+    )
     parser.add_argument("--tasks", type=int, help="evaluate the first N tasks of the split (default: all)")
     parser.add_argument("--episodes", type=int, default=1, help="episodes per task (default 1)")
     parser.add_argument("--max-episode-steps", type=int, help="step limit (default: the checkpoint's or the env's)")
     parser.add_argument("--deterministic", action="store_true", help="greedy actions instead of sampling")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--action-mode", choices=["score", "generate"], default="score",
-                        help="with --model: score the admissible actions or generate free text (default score)")
+    parser.add_argument(
+        "--action-mode",
+        choices=["score", "generate"],
+        default="score",
+        help="with --model: score the admissible actions or generate free text (default score)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=256, help="with --model: generate-mode response limit")
-    parser.add_argument("--history-length", type=int, default=2,
-                        help="with --model: past observation/action pairs in the prompt (default 2, the paper's)")
+    parser.add_argument(
+        "--history-length",
+        type=int,
+        default=2,
+        help="with --model: past observation/action pairs in the prompt (default 2, the paper's)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device of the checkpoint or model (cpu, cuda or auto)")
-    parser.add_argument("--trust-legacy-checkpoint", action="store_true",
-                        help="load a pickled checkpoint of gigpo-gym 0.1, which can run code: only files you trust")
+    parser.add_argument(
+        "--trust-legacy-checkpoint",
+        action="store_true",
+        help="load a pickled checkpoint of gigpo-gym 0.1, which can run code: only files you trust",
+    )
     parser.add_argument("--json", help="also write the table as JSON to this file")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     return parser
@@ -85,10 +98,48 @@ def _zero_shot_model(args: argparse.Namespace, env_id: str):
     from .train import build_model
 
     config = resolve_config(
-        env=env_id, model=args.model, action_mode=args.action_mode, use_lora=True, max_new_tokens=args.max_new_tokens,
-        history_length=args.history_length, seed=args.seed, device=args.device,
-    )  # fmt: skip
+        env=env_id,
+        model=args.model,
+        action_mode=args.action_mode,
+        use_lora=True,
+        max_new_tokens=args.max_new_tokens,
+        history_length=args.history_length,
+        seed=args.seed,
+        device=args.device,
+    )
     return build_model(config)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """The counts, the device and the output paths, each named when it cannot work."""
+    if args.episodes < 1 or (args.tasks is not None and args.tasks < 1):
+        raise ConfigError("--episodes and --tasks must be >= 1")
+    if args.max_episode_steps is not None and args.max_episode_steps < 1:
+        raise ConfigError(f"--max-episode-steps must be >= 1, got {args.max_episode_steps}")
+    check_device(args.device)
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        if path and Path(path).is_dir():
+            raise ConfigError(f"{option} {path} is a folder; give a file name")
+
+
+def _env_kwargs(args: argparse.Namespace, config, split: str | None) -> dict:
+    """The evaluation env's arguments: the run's, then ``--env-kwargs``, the split and the step limit."""
+    try:
+        extra = json.loads(args.env_kwargs)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--env-kwargs is not valid JSON ({error}): {args.env_kwargs!r}") from error
+    if not isinstance(extra, dict):
+        raise ConfigError(f"--env-kwargs must be a JSON object of keyword arguments, got {args.env_kwargs!r}")
+    env_kwargs = {**(config.env_kwargs if config else {}), **extra}
+    env_kwargs.pop("split", None)
+    if split is not None:
+        env_kwargs["split"] = split
+    steps = (
+        args.max_episode_steps if args.max_episode_steps is not None else (config.max_episode_steps if config else None)
+    )
+    if steps is not None:
+        env_kwargs["max_episode_steps"] = steps
+    return env_kwargs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,30 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         env_id = args.env or config.env
         if env_id not in gym.registry:
             raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
-        if args.episodes < 1 or (args.tasks is not None and args.tasks < 1):
-            raise ConfigError("--episodes and --tasks must be >= 1")
-        if args.max_episode_steps is not None and args.max_episode_steps < 1:
-            raise ConfigError(f"--max-episode-steps must be >= 1, got {args.max_episode_steps}")
-        check_device(args.device)
-        for option, path in (("--json", args.json), ("--markdown", args.markdown)):
-            if path and Path(path).is_dir():
-                raise ConfigError(f"{option} {path} is a folder; give a file name")
+        _check_arguments(args)
         split = args.split or (config.eval_split if config else DEFAULT_SPLITS.get(env_id))
-        try:
-            extra = json.loads(args.env_kwargs)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"--env-kwargs is not valid JSON ({error}): {args.env_kwargs!r}") from error
-        if not isinstance(extra, dict):
-            raise ConfigError(f"--env-kwargs must be a JSON object of keyword arguments, got {args.env_kwargs!r}")
-        env_kwargs = {**(config.env_kwargs if config else {}), **extra}
-        env_kwargs.pop("split", None)
-        if split is not None:
-            env_kwargs["split"] = split
-        steps = args.max_episode_steps if args.max_episode_steps is not None else (
-            config.max_episode_steps if config else None
-        )
-        if steps is not None:
-            env_kwargs["max_episode_steps"] = steps
+        env_kwargs = _env_kwargs(args, config, split)
         try:
             probe = gym.make(env_id, **env_kwargs).unwrapped
         except (TypeError, ValueError, OSError) as error:  # an unknown or wrong keyword argument, missing data

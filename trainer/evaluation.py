@@ -13,9 +13,15 @@ import torch
 from wrappers.actions import project_action
 
 __all__ = [
-    "ALFWORLD_COLUMNS", "baseline_chooser", "episode_records", "evaluate", "evaluate_records", "format_table",
-    "run_episodes", "tabulate",
-]  # fmt: skip
+    "ALFWORLD_COLUMNS",
+    "baseline_chooser",
+    "episode_records",
+    "evaluate",
+    "evaluate_records",
+    "format_table",
+    "run_episodes",
+    "tabulate",
+]
 
 # the paper's ALFWorld columns: task type -> short name
 ALFWORLD_COLUMNS = {
@@ -66,9 +72,11 @@ def episode_records(
     running = list(range(len(envs)))
     while running:
         commands = choose(
-            [envs[i] for i in running], [obs[i] for i in running], [infos[i] for i in running],
+            [envs[i] for i in running],
+            [obs[i] for i in running],
+            [infos[i] for i in running],
             [histories[i] for i in running],
-        )  # fmt: skip
+        )
         still = []
         for i, command in zip(running, commands, strict=True):
             histories[i].append((obs[i]["text"], command))

@@ -152,43 +152,34 @@ class GiGPO(OnPolicyAlgorithm):
         if self._dist is not None and str(device) != "cpu":
             device = self._dist.accelerator.device  # each rank its own GPU (cuda:LOCAL_RANK), not cuda:0 for all
         if env is not None and not isinstance(env, GroupVecEnv):
-            env = GroupVecEnv(env, n_groups=n_groups, group_size=group_size, env_kwargs=env_kwargs, seed=seed,
-                              shard=shard)  # fmt: skip
+            env = GroupVecEnv(
+                env, n_groups=n_groups, group_size=group_size, env_kwargs=env_kwargs, seed=seed, shard=shard
+            )
         if isinstance(env, GroupVecEnv):
             if env.shard != shard:
-                raise ValueError(f"the env is shard {env.shard} (rank, world) but this process is {shard}: build it "
-                                 f"with GroupVecEnv(..., shard={shard})")  # fmt: skip
+                raise ValueError(
+                    f"the env is shard {env.shard} (rank, world) but this process is {shard}: build it "
+                    f"with GroupVecEnv(..., shard={shard})"
+                )
             n_groups, group_size = env.total_groups, env.group_size
-        for name, value in (("batch_size", batch_size), ("micro_batch_size", micro_batch_size), ("n_epochs", n_epochs)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
-        if micro_batch_size > batch_size:
-            raise ValueError(f"micro_batch_size ({micro_batch_size}) must not exceed batch_size ({batch_size})")
-        if group_size < 2:
-            raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
-        choices = {
-            "estimator": (estimator, ESTIMATORS), "norm": (norm, (*NORMS, None)),
-            "episode_stats": (episode_stats, EPISODE_STATS), "anchor": (anchor, ANCHORS),
-            "penalty_mode": (penalty_mode, PENALTY_MODES),
-        }  # fmt: skip
-        for name, (value, allowed) in choices.items():
-            if value not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if validity_rule not in VALIDITY_RULES:
-            raise ValueError(f"validity_rule must be one of {VALIDITY_RULES}, got {validity_rule!r}")
-        if clip_ratio_c is not None and not clip_ratio_c > 1.0:
-            raise ValueError(f"clip_ratio_c must be > 1 (or None to disable the dual clip), got {clip_ratio_c}")
-        if not 0.0 <= gae_lambda <= 1.0:
-            raise ValueError(f"gae_lambda must lie in [0, 1], got {gae_lambda}")
-        if not vf_coef >= 0.0:
-            raise ValueError(f"vf_coef must be >= 0, got {vf_coef}")
-        if clip_range_vf is not None and not clip_range_vf > 0.0:
-            raise ValueError(f"clip_range_vf must be > 0 (or None for the unclipped value loss), got {clip_range_vf}")
-        if "value_head" in (policy_kwargs or {}):
-            raise ValueError("policy_kwargs must not set value_head: estimator='ppo' adds the critic")
-        if estimator == "ppo" and self._dist is not None:
-            # the value head lives outside the engine's wrapped model: its gradients would not be reduced
-            raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")
+        _check_arguments(
+            batch_size=batch_size,
+            micro_batch_size=micro_batch_size,
+            n_epochs=n_epochs,
+            group_size=group_size,
+            estimator=estimator,
+            norm=norm,
+            episode_stats=episode_stats,
+            anchor=anchor,
+            penalty_mode=penalty_mode,
+            validity_rule=validity_rule,
+            clip_ratio_c=clip_ratio_c,
+            gae_lambda=gae_lambda,
+            vf_coef=vf_coef,
+            clip_range_vf=clip_range_vf,
+            policy_kwargs=policy_kwargs or {},
+            data_parallel=self._dist is not None,
+        )
         super().__init__(
             policy,
             env,
@@ -278,9 +269,13 @@ class GiGPO(OnPolicyAlgorithm):
         self.lr_schedule = FloatSchedule(self.learning_rate)
 
     def _setup_learn(
-        self, total_timesteps: int, callback=None, reset_num_timesteps: bool = True, tb_log_name: str = "run",
+        self,
+        total_timesteps: int,
+        callback=None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str = "run",
         progress_bar: bool = False,
-    ):  # fmt: skip
+    ):
         if not self._custom_logger:  # SB3's default would make an empty $TMPDIR/SB3-<time> folder per call
             prints = self.verbose >= 1 and (self._dist is None or self._dist.is_main)  # rank 0 alone prints
             self.set_logger(Logger(None, [HumanOutputFormat(sys.stdout)] if prints else []))
@@ -383,9 +378,13 @@ class GiGPO(OnPolicyAlgorithm):
                     )
             if cut and self.estimator == "ppo":  # the critic bootstraps a cut episode from its next state
                 next_ids = self.policy.state_ids(
-                    [self.prompt(new_infos[i]["goal"], histories[i], new_obs[i]["text"],
-                                 new_infos[i]["admissible_commands"]) for i, _ in cut]
-                )  # fmt: skip
+                    [
+                        self.prompt(
+                            new_infos[i]["goal"], histories[i], new_obs[i]["text"], new_infos[i]["admissible_commands"]
+                        )
+                        for i, _ in cut
+                    ]
+                )
                 for (_, record), ids in zip(cut, next_ids, strict=True):
                     record.next_state_ids = ids
             obs, infos = new_obs, new_infos
@@ -473,8 +472,9 @@ class GiGPO(OnPolicyAlgorithm):
         self.last_train_stats = {k: v / tokens for k, v in totals.items() if k not in ("tokens", "rows", "value_loss")}
         if critic is not None:
             self.last_train_stats["value_loss"] = totals["value_loss"] / max(totals["rows"], 1.0)
-        self.last_train_stats.update(optimizer_steps=steps, skipped_batches=skipped,
-                                     grad_norm=float(np.mean(grad_norms)) if grad_norms else 0.0)  # fmt: skip
+        self.last_train_stats.update(
+            optimizer_steps=steps, skipped_batches=skipped, grad_norm=float(np.mean(grad_norms)) if grad_norms else 0.0
+        )
 
     def _global_round_stats(self) -> dict[str, float]:
         """The round's statistics over every rank: episode means (every rank plays as many episodes), row-weighted
@@ -483,14 +483,22 @@ class GiGPO(OnPolicyAlgorithm):
         rows = stats["rollout/steps"]
         episodes = ("rollout/round_success_rate", "rollout/round_return_mean")
         per_row = [k for k in stats if k not in (*episodes, "rollout/steps", "rollout/time_s", "gigpo/advantage_std")]
-        sums = self._dist.sum([stats[k] for k in episodes] + [stats[k] * rows for k in per_row]
-                              + [rows, advantages.sum(), (advantages**2).sum()])  # fmt: skip
+        sums = self._dist.sum(
+            [stats[k] for k in episodes]
+            + [stats[k] * rows for k in per_row]
+            + [rows, advantages.sum(), (advantages**2).sum()]
+        )
         total_rows, adv_sum, adv_sq = sums[-3:]
         out = {k: v / self._dist.world for k, v in zip(episodes, sums, strict=False)}
         out.update({k: v / total_rows for k, v in zip(per_row, sums[len(episodes) :], strict=False)})
         mean = adv_sum / total_rows
-        out.update({"rollout/steps": total_rows, "rollout/time_s": self._dist.max(stats["rollout/time_s"]),
-                    "gigpo/advantage_std": math.sqrt(max(adv_sq / total_rows - mean**2, 0.0))})  # fmt: skip
+        out.update(
+            {
+                "rollout/steps": total_rows,
+                "rollout/time_s": self._dist.max(stats["rollout/time_s"]),
+                "gigpo/advantage_std": math.sqrt(max(adv_sq / total_rows - mean**2, 0.0)),
+            }
+        )
         return out
 
     def _minibatches(self, rows: np.ndarray | None) -> Iterator[np.ndarray]:
@@ -512,9 +520,14 @@ class GiGPO(OnPolicyAlgorithm):
         local = bool(advantages.any())
         return local if self._dist is None else self._dist.sum([float(local)])[0] > 0
 
-    def _minibatch_update(self, batch: np.ndarray, advantages: torch.Tensor, totals: dict[str, float],
-                          params: list[torch.nn.Parameter],
-                          critic: tuple[torch.Tensor, torch.Tensor] | None = None) -> float:  # fmt: skip
+    def _minibatch_update(
+        self,
+        batch: np.ndarray,
+        advantages: torch.Tensor,
+        totals: dict[str, float],
+        params: list[torch.nn.Parameter],
+        critic: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> float:
         """One optimiser step on a mini-batch, accumulated over micro-batches; returns the gradient norm.
 
         The loss is the token mean over the global mini-batch: its token count is summed over the ranks, and as
@@ -539,13 +552,25 @@ class GiGPO(OnPolicyAlgorithm):
                     old = _left_padded([r.old_logprobs for r in micro], logp.shape[1])
                     ref_logp = _left_padded([r.ref_logprobs for r in micro], logp.shape[1])
                     loss, stats = policy_loss(
-                        logp, old, ref_logp, advantages[micro_rows], mask,
-                        clip_range=self.clip_range, clip_ratio_c=self.clip_ratio_c, kl_coef=self.kl_coef,
-                        ent_coef=self.ent_coef, entropy=entropy, n_tokens=n_tokens,
-                    )  # fmt: skip
+                        logp,
+                        old,
+                        ref_logp,
+                        advantages[micro_rows],
+                        mask,
+                        clip_range=self.clip_range,
+                        clip_ratio_c=self.clip_ratio_c,
+                        kl_coef=self.kl_coef,
+                        ent_coef=self.ent_coef,
+                        entropy=entropy,
+                        n_tokens=n_tokens,
+                    )
                     if critic is not None:
-                        v_loss = value_loss(self.policy.values([r.prompt_ids for r in micro]), critic[0][micro_rows],
-                                            critic[1][micro_rows], self.clip_range_vf).sum()  # fmt: skip
+                        v_loss = value_loss(
+                            self.policy.values([r.prompt_ids for r in micro]),
+                            critic[0][micro_rows],
+                            critic[1][micro_rows],
+                            self.clip_range_vf,
+                        ).sum()
                         loss = loss + self.vf_coef * v_loss / len(batch)
                         totals["value_loss"] += v_loss.item()
                         totals["rows"] += len(micro_rows)
@@ -647,20 +672,45 @@ class GiGPO(OnPolicyAlgorithm):
 
     # the constructor arguments a checkpoint stores (with learning_rate, stats_window_size and policy_kwargs)
     _SAVED_ARGUMENTS: ClassVar[tuple[str, ...]] = (
-        "n_groups", "group_size", "estimator", "gamma", "omega", "norm", "episode_stats", "anchor",
-        "invalid_action_penalty", "penalty_mode", "validity_rule", "history_length", "n_epochs", "batch_size",
-        "micro_batch_size", "clip_range", "clip_ratio_c", "filter_groups", "kl_coef", "ent_coef", "max_grad_norm",
-        "gae_lambda", "vf_coef", "clip_range_vf", "normalize_advantage", "verbose", "seed",
-    )  # fmt: skip
+        "n_groups",
+        "group_size",
+        "estimator",
+        "gamma",
+        "omega",
+        "norm",
+        "episode_stats",
+        "anchor",
+        "invalid_action_penalty",
+        "penalty_mode",
+        "validity_rule",
+        "history_length",
+        "n_epochs",
+        "batch_size",
+        "micro_batch_size",
+        "clip_range",
+        "clip_ratio_c",
+        "filter_groups",
+        "kl_coef",
+        "ent_coef",
+        "max_grad_norm",
+        "gae_lambda",
+        "vf_coef",
+        "clip_range_vf",
+        "normalize_advantage",
+        "verbose",
+        "seed",
+    )
 
     def generator_states(self) -> tuple[dict, dict[str, torch.Tensor]]:
         """This process's sampling and shuffling streams and the global generators, as JSON data and tensors."""
         return checkpoint.generator_states(self._sample_generator, self._shuffle_rng)
 
     def save(
-        self, path: str | os.PathLike[str], extra: dict[str, Any] | None = None,
+        self,
+        path: str | os.PathLike[str],
+        extra: dict[str, Any] | None = None,
         rank_states: list[tuple[dict, dict[str, torch.Tensor]]] | None = None,
-    ) -> Path:  # fmt: skip
+    ) -> Path:
         """Write a data-only checkpoint (:mod:`trainer.checkpoint`) atomically; ``.zip`` is added to a bare name.
 
         It holds the constructor arguments, weights, optimiser state, counters, episode statistics and every random
@@ -676,8 +726,11 @@ class GiGPO(OnPolicyAlgorithm):
         if path.suffix != ".zip":
             path = path.with_name(path.name + ".zip")
         arguments = {name: getattr(self, name) for name in self._SAVED_ARGUMENTS}
-        arguments.update(learning_rate=float(self.lr_schedule(self._current_progress_remaining)),
-                         stats_window_size=self._stats_window_size, policy_kwargs=self.policy_kwargs)  # fmt: skip
+        arguments.update(
+            learning_rate=float(self.lr_schedule(self._current_progress_remaining)),
+            stats_window_size=self._stats_window_size,
+            policy_kwargs=self.policy_kwargs,
+        )
         rng, tensors = self.generator_states()
         if rank_states is not None and len(rank_states) > 1:
             rng["ranks"] = [data for data, _ in rank_states]
@@ -691,27 +744,39 @@ class GiGPO(OnPolicyAlgorithm):
         meta = {
             "algorithm": type(self).__name__,
             "arguments": arguments,
-            "spaces": {"observation": checkpoint.describe_space(self.observation_space),
-                       "action": checkpoint.describe_space(self.action_space),
-                       "env_description": self.env_description},  # fmt: skip
-            "counters": {"num_timesteps": self.num_timesteps, "n_updates": self._n_updates,
-                         "episode_num": self._episode_num,
-                         "progress_remaining": self._current_progress_remaining},  # fmt: skip
-            "episodes": {"info": [{"r": float(e["r"]), "l": int(e["l"]), "t": float(e["t"])}
-                                  for e in self.ep_info_buffer or []],
-                         "success": [bool(x) for x in self.ep_success_buffer or []]},  # fmt: skip
+            "spaces": {
+                "observation": checkpoint.describe_space(self.observation_space),
+                "action": checkpoint.describe_space(self.action_space),
+                "env_description": self.env_description,
+            },
+            "counters": {
+                "num_timesteps": self.num_timesteps,
+                "n_updates": self._n_updates,
+                "episode_num": self._episode_num,
+                "progress_remaining": self._current_progress_remaining,
+            },
+            "episodes": {
+                "info": [{"r": float(e["r"]), "l": int(e["l"]), "t": float(e["t"])} for e in self.ep_info_buffer or []],
+                "success": [bool(x) for x in self.ep_success_buffer or []],
+            },
             "rng": rng,
-            "optimizer": {"param_groups": optimizer["param_groups"],
-                          "state_keys": {str(i): sorted(v) for i, v in optimizer["state"].items()}},  # fmt: skip
+            "optimizer": {
+                "param_groups": optimizer["param_groups"],
+                "state_keys": {str(i): sorted(v) for i, v in optimizer["state"].items()},
+            },
             "extra": extra or {},
         }
         return checkpoint.write_archive(path, meta, self.policy.state_dict(), tensors)
 
     @classmethod
     def load(  # type: ignore[override]
-        cls, path: str | os.PathLike[str], env: GymEnv | str | None = None, device: torch.device | str = "auto",
-        trust_legacy_pickle: bool = False, **kwargs: Any,
-    ) -> GiGPO:  # fmt: skip
+        cls,
+        path: str | os.PathLike[str],
+        env: GymEnv | str | None = None,
+        device: torch.device | str = "auto",
+        trust_legacy_pickle: bool = False,
+        **kwargs: Any,
+    ) -> GiGPO:
         """A model from a checkpoint of :meth:`save`, on ``env`` (optional: without one it can ``predict``).
 
         Nothing in the file is unpickled or executed; a corrupt, truncated or foreign file raises
@@ -738,8 +803,10 @@ class GiGPO(OnPolicyAlgorithm):
         try:
             model = cls("LLMPolicy", env, device=device, _init_setup_model=False, **arguments)
             spaces_meta = meta["spaces"]
-            saved_spaces = (checkpoint.build_space(spaces_meta["observation"]),
-                            checkpoint.build_space(spaces_meta["action"]))  # fmt: skip
+            saved_spaces = (
+                checkpoint.build_space(spaces_meta["observation"]),
+                checkpoint.build_space(spaces_meta["action"]),
+            )
             if model.env is None:
                 model.observation_space, model.action_space = saved_spaces
             elif (model.observation_space, model.action_space) != saved_spaces:
@@ -763,7 +830,7 @@ class GiGPO(OnPolicyAlgorithm):
             if model._dist is not None and isinstance(ranks, list) and len(ranks) == model._dist.world:
                 # a run of as many processes: each rank continues its own streams
                 data = ranks[rank]
-                tensors = {k[len(f"rank{rank}."):]: v for k, v in tensors.items() if k.startswith(f"rank{rank}.")}
+                tensors = {k[len(f"rank{rank}.") :]: v for k, v in tensors.items() if k.startswith(f"rank{rank}.")}
             elif rank > 0:  # another process count: rank 0 continues its streams, the others keep their seed's
                 sample, shuffle = torch.Generator(), np.random.default_rng()
             checkpoint.restore_generators(data, tensors, sample, shuffle)
@@ -783,6 +850,60 @@ class GiGPO(OnPolicyAlgorithm):
     def load_extra(path: str | os.PathLike[str]) -> dict[str, Any]:
         """The ``extra`` data a checkpoint was saved with (``gigpo-train`` keeps its run state there)."""
         return checkpoint.read_meta(path)["extra"]
+
+
+def _check_arguments(
+    *,
+    batch_size: int,
+    micro_batch_size: int,
+    n_epochs: int,
+    group_size: int,
+    estimator: str,
+    norm: str | None,
+    episode_stats: str,
+    anchor: str,
+    penalty_mode: str,
+    validity_rule: str,
+    clip_ratio_c: float | None,
+    gae_lambda: float,
+    vf_coef: float,
+    clip_range_vf: float | None,
+    policy_kwargs: dict[str, Any],
+    data_parallel: bool,
+) -> None:
+    """Raise a ValueError naming the first constructor argument of :class:`GiGPO` that cannot work."""
+    for name, value in (("batch_size", batch_size), ("micro_batch_size", micro_batch_size), ("n_epochs", n_epochs)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    if micro_batch_size > batch_size:
+        raise ValueError(f"micro_batch_size ({micro_batch_size}) must not exceed batch_size ({batch_size})")
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+    choices = {
+        "estimator": (estimator, ESTIMATORS),
+        "norm": (norm, (*NORMS, None)),
+        "episode_stats": (episode_stats, EPISODE_STATS),
+        "anchor": (anchor, ANCHORS),
+        "penalty_mode": (penalty_mode, PENALTY_MODES),
+    }
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    if validity_rule not in VALIDITY_RULES:
+        raise ValueError(f"validity_rule must be one of {VALIDITY_RULES}, got {validity_rule!r}")
+    if clip_ratio_c is not None and not clip_ratio_c > 1.0:
+        raise ValueError(f"clip_ratio_c must be > 1 (or None to disable the dual clip), got {clip_ratio_c}")
+    if not 0.0 <= gae_lambda <= 1.0:
+        raise ValueError(f"gae_lambda must lie in [0, 1], got {gae_lambda}")
+    if not vf_coef >= 0.0:
+        raise ValueError(f"vf_coef must be >= 0, got {vf_coef}")
+    if clip_range_vf is not None and not clip_range_vf > 0.0:
+        raise ValueError(f"clip_range_vf must be > 0 (or None for the unclipped value loss), got {clip_range_vf}")
+    if "value_head" in policy_kwargs:
+        raise ValueError("policy_kwargs must not set value_head: estimator='ppo' adds the critic")
+    if estimator == "ppo" and data_parallel:
+        # the value head lives outside the engine's wrapped model: its gradients would not be reduced
+        raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")
 
 
 def _optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:

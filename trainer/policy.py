@@ -240,9 +240,13 @@ class LLMPolicy(BasePolicy):
             raise RuntimeError("this policy has no value head: build it with value_head=True (estimator='ppo')")
         input_ids, attention = (x.to(self.device) for x in self._left_pad(state_ids))
         out = self.model(
-            input_ids=input_ids, attention_mask=attention, position_ids=(attention.cumsum(-1) - 1).clamp(min=0),
-            use_cache=False, output_hidden_states=True, logits_to_keep=1,
-        )  # fmt: skip
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=(attention.cumsum(-1) - 1).clamp(min=0),
+            use_cache=False,
+            output_hidden_states=True,
+            logits_to_keep=1,
+        )
         return self.value_head(out.hidden_states[-1][:, -1].float())[:, 0]
 
     def encode_response(self, text: str) -> list[int]:
@@ -285,9 +289,12 @@ class LLMPolicy(BasePolicy):
             hidden_model = self.model
         # logits_to_keep: project only the response positions onto the vocabulary (memory and time).
         kwargs = dict(
-            input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=False,
+            input_ids=input_ids,
+            attention_mask=attention,
+            position_ids=positions,
+            use_cache=False,
             logits_to_keep=t_max + 1,
-        )  # fmt: skip
+        )
         with self._reference_context(reference):
             logits = hidden_model(**kwargs).logits
         # The logit at position j predicts token j + 1: drop the last kept position.
@@ -458,9 +465,14 @@ class LLMPolicy(BasePolicy):
         the log-probs the update's ratio uses.
         """
         common = dict(
-            max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id, repetition_penalty=1.0, top_k=0, top_p=1.0, temperature=1.0,
-        )  # fmt: skip
+            max_new_tokens=self.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            repetition_penalty=1.0,
+            top_k=0,
+            top_p=1.0,
+            temperature=1.0,
+        )
         if deterministic:
             return GenerationConfig(do_sample=False, **common)
         return GenerationConfig(**{**common, "do_sample": True, "temperature": self.temperature, "top_p": self.top_p})

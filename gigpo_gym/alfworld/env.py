@@ -101,8 +101,10 @@ class ALFWorldTextEnv(TextEnv):
         data_path = data_path if data_path is not None else os.environ.get("ALFWORLD_DATA")
         self.games: list[Path] | None = None
         if max_receptacles is not None and data_path is not None:
-            raise ValueError("max_receptacles applies to generated tasks; the real games keep their rooms "
-                             "(unset data_path and ALFWORLD_DATA to use it)")  # fmt: skip
+            raise ValueError(
+                "max_receptacles applies to generated tasks; the real games keep their rooms "
+                "(unset data_path and ALFWORLD_DATA to use it)"
+            )
         if max_receptacles is not None and (isinstance(max_receptacles, bool) or not isinstance(max_receptacles, int)):
             raise TypeError(f"max_receptacles must be an integer >= 3, got {max_receptacles!r}")
         if max_receptacles is not None and max_receptacles < 3:
@@ -129,8 +131,10 @@ class ALFWorldTextEnv(TextEnv):
             wanted = "" if task_types is None else f" of types {list(task_types)}"
             raise ValueError(f"split {split!r} holds no task{wanted}")
         self._set_tasks(task_ids, f"split {split!r} with the chosen task_types")
-        if isinstance(success_reward, bool) or not isinstance(success_reward, int | float) or not (
-            math.isfinite(success_reward) and success_reward > 0
+        if (
+            isinstance(success_reward, bool)
+            or not isinstance(success_reward, int | float)
+            or not (math.isfinite(success_reward) and success_reward > 0)
         ):
             raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
         self.success_reward = float(success_reward)

@@ -31,15 +31,38 @@ _WARE = {"bowl", "cup", "kettle", "mug", "pan", "plate", "pot"}
 _UTENSILS = {"butterknife", "fork", "knife", "ladle", "spatula", "spoon"}
 _CONDIMENTS = {"dishsponge", "peppershaker", "saltshaker", "soapbottle", "winebottle"}
 _DESK = {
-    "alarmclock", "book", "box", "cd", "cellphone", "creditcard", "keychain", "laptop", "newspaper",
-    "pen", "pencil", "remotecontrol", "statue", "vase", "watch",
-}  # fmt: skip
+    "alarmclock",
+    "book",
+    "box",
+    "cd",
+    "cellphone",
+    "creditcard",
+    "keychain",
+    "laptop",
+    "newspaper",
+    "pen",
+    "pencil",
+    "remotecontrol",
+    "statue",
+    "vase",
+    "watch",
+}
 _SOFT = {"cloth", "pillow", "teddybear"}
 _SPORTS = {"baseballbat", "basketball", "tennisracket"}
 _BATH = {
-    "candle", "cloth", "dishsponge", "handtowel", "plunger", "scrubbrush", "soapbar", "soapbottle",
-    "spraybottle", "tissuebox", "toiletpaper", "towel",
-}  # fmt: skip
+    "candle",
+    "cloth",
+    "dishsponge",
+    "handtowel",
+    "plunger",
+    "scrubbrush",
+    "soapbar",
+    "soapbottle",
+    "spraybottle",
+    "tissuebox",
+    "toiletpaper",
+    "towel",
+}
 
 _CLEANABLE = _FOOD - {"bread"} | _WARE | _UTENSILS | {"cloth", "dishsponge", "soapbar"}
 _HEATABLE = {"apple", "bread", "cup", "egg", "mug", "plate", "potato", "tomato"}
@@ -68,8 +91,12 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "toaster": (1, 1, False, set()),
     },
     "livingroom": {
-        "armchair": (0, 2, False, _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop",
-                                           "newspaper", "remotecontrol"}),
+        "armchair": (
+            0,
+            2,
+            False,
+            _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
+        ),
         "cabinet": (0, 4, True, _DESK - {"laptop"}),
         "coffeetable": (1, 2, False, _SURFACE_DESK),
         "diningtable": (0, 1, False, _SURFACE_DESK),
@@ -78,14 +105,22 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "garbagecan": (1, 1, False, {"cd", "creditcard", "newspaper", "pen", "pencil"}),
         "shelf": (1, 6, False, _SURFACE_DESK),
         "sidetable": (1, 3, False, _SURFACE_DESK),
-        "sofa": (1, 1, False, _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop",
-                                       "newspaper", "remotecontrol"}),
+        "sofa": (
+            1,
+            1,
+            False,
+            _SOFT | {"book", "box", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
+        ),
         "tvstand": (0, 1, False, _DESK - {"laptop"}),
     },
     "bedroom": {
         "armchair": (0, 1, False, _SOFT | {"book", "cellphone", "laptop"}),
-        "bed": (1, 1, False, _SOFT | _SPORTS | {"book", "cellphone", "creditcard", "keychain", "laptop",
-                                                "newspaper", "remotecontrol"}),
+        "bed": (
+            1,
+            1,
+            False,
+            _SOFT | _SPORTS | {"book", "cellphone", "creditcard", "keychain", "laptop", "newspaper", "remotecontrol"},
+        ),
         "desk": (1, 2, False, _SURFACE_DESK | _SPORTS),
         "drawer": (2, 6, True, _DESK - {"laptop", "vase", "statue", "box"} | {"cloth"}),
         "dresser": (0, 1, False, _SURFACE_DESK),
@@ -104,8 +139,12 @@ _ROOMS: dict[str, dict[str, tuple[int, int, bool, set[str]]]] = {
         "handtowelholder": (1, 1, False, {"handtowel"}),
         "shelf": (0, 3, False, _BATH - {"handtowel", "towel", "plunger", "scrubbrush"}),
         "sinkbasin": (1, 2, False, {"cloth", "dishsponge", "soapbar"}),
-        "toilet": (1, 1, False, {"candle", "cloth", "soapbar", "soapbottle", "spraybottle", "tissuebox",
-                                 "toiletpaper"}),
+        "toilet": (
+            1,
+            1,
+            False,
+            {"candle", "cloth", "soapbar", "soapbottle", "spraybottle", "tissuebox", "toiletpaper"},
+        ),
         "toiletpaperhanger": (1, 1, False, {"toiletpaper"}),
         "towelholder": (1, 1, False, {"towel"}),
     },
@@ -197,8 +236,9 @@ def generate_task(split: str, index: int, max_receptacles: int | None = None) ->
     if not 0 <= index < size:
         raise ValueError(f"task index must lie in [0, {size}) for split {split!r}, got {index}")
     if max_receptacles is not None and max_receptacles < 3:
-        raise ValueError(f"max_receptacles must be >= 3 (target, device and the goal object's home), "
-                         f"got {max_receptacles}")  # fmt: skip
+        raise ValueError(
+            f"max_receptacles must be >= 3 (target, device and the goal object's home), got {max_receptacles}"
+        )
     task_type = split_task_types(split)[index]
     rng = random.Random(_seed("task", split, index))
     room = rng.choice(_TASK_ROOMS[task_type])
@@ -218,7 +258,8 @@ def generate_task(split: str, index: int, max_receptacles: int | None = None) ->
             (o, rt)
             for rt in rtypes
             for o in sorted(accepts[rt])
-            if rt != device and (allowed is None or o in allowed)
+            if rt != device
+            and (allowed is None or o in allowed)
             # the object must also fit somewhere that is not a target receptacle
             and any(o in accepts[other] for other in rtypes if other != rt)
         ]
@@ -279,9 +320,14 @@ def generate_task(split: str, index: int, max_receptacles: int | None = None) ->
 
 
 def _small_room(
-    recs: list[Receptacle], task_type: str, otype: str, target: str, accepts: dict[str, set[str]], size: int,
+    recs: list[Receptacle],
+    task_type: str,
+    otype: str,
+    target: str,
+    accepts: dict[str, set[str]],
+    size: int,
     rng: random.Random,
-) -> list[Receptacle]:  # fmt: skip
+) -> list[Receptacle]:
     """At most ``size`` of ``recs``: first those the task needs, then random others; numbered 1.. per type."""
     device = _TREATMENT.get(task_type, (None, None))[1]
     needs = [lambda r: otype in accepts[r.rtype] and r.rtype != target]  # a home for the goal object
@@ -361,4 +407,4 @@ def goal_formula(task_type: str, otype: str, rtype: str) -> tuple:
             "pick_cool_then_place_in_recep": "iscool",
         }.get(task_type)
         body = ("and", *placed, *([(treated, "?o")] if treated else []))
-    return ("and", ("exists", ("?r", "-", "receptacle"), ("exists", ("?o", "-", "object"), body)))  # fmt: skip
+    return ("and", ("exists", ("?r", "-", "receptacle"), ("exists", ("?o", "-", "object"), body)))

@@ -132,10 +132,14 @@ def load_game(path: str | os.PathLike[str]) -> Task:
     flags = {p: {o for (o,) in facts(p)} for p in (*AFFORDANCES, "isreceptacleobject")}
     item_ids = [o for o, _ in facts("objecttype")]
     items = tuple(
-        Item(names[o], otype.removesuffix("type"), receptacle_object=o in flags["isreceptacleobject"],
-             **{p: o in flags[p] for p in AFFORDANCES})
+        Item(
+            names[o],
+            otype.removesuffix("type"),
+            receptacle_object=o in flags["isreceptacleobject"],
+            **{p: o in flags[p] for p in AFFORDANCES},
+        )
         for o, otype in facts("objecttype")
-    )  # fmt: skip
+    )
     item_index = {o: i for i, o in enumerate(item_ids)}
     item_location = [-1] * len(items)
     for o, loc in facts("objectatlocation"):

@@ -66,8 +66,9 @@ def replay_game(record: dict, data_path: str | os.PathLike[str]) -> Replay:
                 if text != real_text:
                     diff.append(f"text {text!r} != real {real_text!r}")
                 if admissible != real_admissible:
-                    extra, missing = sorted(set(admissible) - set(real_admissible)), sorted(
-                        set(real_admissible) - set(admissible)
+                    extra, missing = (
+                        sorted(set(admissible) - set(real_admissible)),
+                        sorted(set(real_admissible) - set(admissible)),
                     )
                     diff.append(f"admissible: extra {extra}, missing {missing}")
                 if won != real_won:

@@ -258,39 +258,43 @@ class Engine:
         held = self.held
         if held >= 0:
             acts[f"examine {items[held].name}"] = ("examine_item", held)
-        here = self._receptacles_here()
-        for r in here:
-            rec = recs[r]
-            acts[f"examine {rec.name}"] = ("examine_receptacle", r)
-            if rec.openable:
-                acts[f"close {rec.name}" if r in self.opened else f"open {rec.name}"] = (
-                    ("close", r) if r in self.opened else ("open", r)
-                )
-            accessible = self.accessible(r)
-            for i in self.contents(r):
-                item = items[i]
-                # examineObject's first disjunct (an object in a reachable receptacle) never grounds
-                # in TextWorld, so only a held object can be examined.
-                if accessible and held < 0 and item.pickupable:
-                    acts[f"take {item.name} from {rec.name}"] = ("take", i, r)
-                if item.toggleable:
-                    acts[f"use {item.name}"] = ("use", i)
-            if held >= 0:
-                item = items[held]
-                if accessible and r in self._fits[held]:
-                    acts[self.put_command(held, r)] = ("put", held, r)
-                if rec.rtype == CLEANER and item.cleanable:
-                    acts[f"clean {item.name} with {rec.name}"] = ("clean", held, r)
-                if rec.rtype == HEATER and item.heatable:
-                    acts[f"heat {item.name} with {rec.name}"] = ("heat", held, r)
-                if rec.rtype == COOLER and item.coolable:
-                    acts[f"cool {item.name} with {rec.name}"] = ("cool", held, r)
+        for r in self._receptacles_here():
+            self._receptacle_actions(acts, r, held)
         if held >= 0 and items[held].otype in KNIVES:
             for i, loc in self.item_at:
                 if loc == self.agent and items[i].sliceable:
                     acts[f"slice {items[i].name} with {items[held].name}"] = ("slice", i, held)
         self._actions = acts
         return acts
+
+    def _receptacle_actions(self, acts: dict[str, tuple], r: int, held: int) -> None:
+        """Add the commands grounded at receptacle ``r`` where the agent stands, in TextWorld's order."""
+        rec, items = self.task.receptacles[r], self.task.items
+        acts[f"examine {rec.name}"] = ("examine_receptacle", r)
+        if rec.openable:
+            acts[f"close {rec.name}" if r in self.opened else f"open {rec.name}"] = (
+                ("close", r) if r in self.opened else ("open", r)
+            )
+        accessible = self.accessible(r)
+        for i in self.contents(r):
+            item = items[i]
+            # examineObject's first disjunct (an object in a reachable receptacle) never grounds
+            # in TextWorld, so only a held object can be examined.
+            if accessible and held < 0 and item.pickupable:
+                acts[f"take {item.name} from {rec.name}"] = ("take", i, r)
+            if item.toggleable:
+                acts[f"use {item.name}"] = ("use", i)
+        if held < 0:
+            return
+        item = items[held]
+        if accessible and r in self._fits[held]:
+            acts[self.put_command(held, r)] = ("put", held, r)
+        if rec.rtype == CLEANER and item.cleanable:
+            acts[f"clean {item.name} with {rec.name}"] = ("clean", held, r)
+        if rec.rtype == HEATER and item.heatable:
+            acts[f"heat {item.name} with {rec.name}"] = ("heat", held, r)
+        if rec.rtype == COOLER and item.coolable:
+            acts[f"cool {item.name} with {rec.name}"] = ("cool", held, r)
 
     # ------------------------------------------------------------------ text
 
@@ -464,8 +468,14 @@ class Engine:
 
 # PDDL predicates: static affordances (also the Item fields) and the dynamic flags they name.
 AFFORDANCES = ("cleanable", "heatable", "coolable", "sliceable", "toggleable", "pickupable")
-STATE_PREDICATES = {"isclean": "clean", "ishot": "hot", "iscool": "cool", "issliced": "sliced", "ison": "on",
-                    "istoggled": "toggled"}  # fmt: skip
+STATE_PREDICATES = {
+    "isclean": "clean",
+    "ishot": "hot",
+    "iscool": "cool",
+    "issliced": "sliced",
+    "ison": "on",
+    "istoggled": "toggled",
+}
 
 
 def _holds(formula: Any, binding: dict[str, str], facts) -> bool:

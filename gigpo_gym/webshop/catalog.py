@@ -116,82 +116,170 @@ def price_upper_for(price: float, rng: random.Random) -> float:
 # --------------------------------------------------------------------------- vocabulary of the generator
 
 _COLORS = (
-    "black", "white", "grey", "navy blue", "light blue", "red", "pink", "beige", "brown", "green",
-    "rose gold", "dark grey", "ivory", "purple", "yellow", "teal",
-)  # fmt: skip
+    "black",
+    "white",
+    "grey",
+    "navy blue",
+    "light blue",
+    "red",
+    "pink",
+    "beige",
+    "brown",
+    "green",
+    "rose gold",
+    "dark grey",
+    "ivory",
+    "purple",
+    "yellow",
+    "teal",
+)
 _OPTION_VALUES = {
     "clothing size": ("x-small", "small", "medium", "large", "x-large", "xx-large"),
     "shoe size": ("6", "6.5", "7", "7.5", "8", "8.5", "9", "9.5", "10", "11"),
-    "volume": ("2 fl oz (pack of 1)", "3.4 fl oz (pack of 1)", "6.76 fl oz (pack of 1)", "8 fl oz (pack of 2)",
-               "16 fl oz (pack of 1)"),
-    "count": ("12 count (pack of 1)", "24 count (pack of 1)", "6 count (pack of 4)", "1 pound (pack of 1)",
-              "2 pound (pack of 1)", "8 ounce (pack of 3)"),
+    "volume": (
+        "2 fl oz (pack of 1)",
+        "3.4 fl oz (pack of 1)",
+        "6.76 fl oz (pack of 1)",
+        "8 fl oz (pack of 2)",
+        "16 fl oz (pack of 1)",
+    ),
+    "count": (
+        "12 count (pack of 1)",
+        "24 count (pack of 1)",
+        "6 count (pack of 4)",
+        "1 pound (pack of 1)",
+        "2 pound (pack of 1)",
+        "8 ounce (pack of 3)",
+    ),
     "length": ("12 inch", "16 inch", "18 inch", "20 inch", "24 inch", "30 inch", "36 inch"),
     "pack": ("1 pack", "2 pack", "3 pack", "4 pack", "6 feet", "10 feet"),
-    "flavor name": ("chocolate", "vanilla", "peanut butter", "strawberry", "salted caramel", "original",
-                    "dark chocolate", "honey", "mint", "cinnamon"),
+    "flavor name": (
+        "chocolate",
+        "vanilla",
+        "peanut butter",
+        "strawberry",
+        "salted caramel",
+        "original",
+        "dark chocolate",
+        "honey",
+        "mint",
+        "cinnamon",
+    ),
     "scent": ("lavender", "unscented", "coconut", "rose", "eucalyptus", "citrus", "vanilla"),
     "color": _COLORS,
-}  # fmt: skip
+}
 # option kind -> the option group name shown on the item page
 _GROUP_NAME = {
-    "clothing size": "size", "shoe size": "size", "volume": "size", "count": "size", "length": "size",
-    "pack": "size", "flavor name": "flavor name", "scent": "scent", "color": "color",
-}  # fmt: skip
+    "clothing size": "size",
+    "shoe size": "size",
+    "volume": "size",
+    "count": "size",
+    "length": "size",
+    "pack": "size",
+    "flavor name": "flavor name",
+    "scent": "scent",
+    "color": "color",
+}
 
 # category -> (top of the category path, attributes, price range, product types)
 # product type: (query, path below the top, title noun, option kinds)
 _CATEGORY_SPEC: dict[str, tuple[str, tuple[str, ...], tuple[float, float], tuple[tuple, ...]]] = {
     "beauty": (
         "Beauty & Personal Care",
-        ("long lasting", "paraben free", "cruelty free", "natural ingredients", "sensitive skin", "travel size",
-         "alcohol free", "dry skin", "hair growth", "damaged hair", "dark circles", "easy to use"),
+        (
+            "long lasting",
+            "paraben free",
+            "cruelty free",
+            "natural ingredients",
+            "sensitive skin",
+            "travel size",
+            "alcohol free",
+            "dry skin",
+            "hair growth",
+            "damaged hair",
+            "dark circles",
+            "easy to use",
+        ),
         (4.0, 60.0),
         (
-            ("shampoo & conditioner", "Hair Care › Shampoo & Conditioner", "Shampoo and Conditioner Set",
-             ("volume", "scent")),
+            (
+                "shampoo & conditioner",
+                "Hair Care › Shampoo & Conditioner",
+                "Shampoo and Conditioner Set",
+                ("volume", "scent"),
+            ),
             ("lip balm", "Skin Care › Lip Care › Balms & Moisturizers", "Lip Balm", ("color", "pack")),
-            ("face moisturizer", "Skin Care › Face › Creams & Moisturizers", "Face Moisturizer Cream",
-             ("volume",)),
-            ("hair extensions", "Hair Care › Hair Extensions, Wigs & Accessories", "Clip in Hair Extensions",
-             ("color", "length")),
+            ("face moisturizer", "Skin Care › Face › Creams & Moisturizers", "Face Moisturizer Cream", ("volume",)),
+            (
+                "hair extensions",
+                "Hair Care › Hair Extensions, Wigs & Accessories",
+                "Clip in Hair Extensions",
+                ("color", "length"),
+            ),
             ("nail polish", "Foot, Hand & Nail Care › Nail Polish", "Nail Polish", ("color",)),
             ("eye cream", "Skin Care › Eyes › Creams", "Under Eye Cream", ("volume",)),
-            ("body wash", "Personal Care › Bath & Bathing Accessories › Body Washes", "Body Wash",
-             ("scent", "volume")),
-            ("makeup brushes", "Tools & Accessories › Makeup Brushes & Tools", "Makeup Brush Set",
-             ("color",)),
+            ("body wash", "Personal Care › Bath & Bathing Accessories › Body Washes", "Body Wash", ("scent", "volume")),
+            ("makeup brushes", "Tools & Accessories › Makeup Brushes & Tools", "Makeup Brush Set", ("color",)),
         ),
     ),
     "electronics": (
         "Electronics",
-        ("noise cancelling", "fast charging", "wireless bluetooth", "high definition", "easy install",
-         "water resistant", "long battery life", "hands free", "plug and play", "aluminum alloy", "usb port",
-         "stereo sound"),
+        (
+            "noise cancelling",
+            "fast charging",
+            "wireless bluetooth",
+            "high definition",
+            "easy install",
+            "water resistant",
+            "long battery life",
+            "hands free",
+            "plug and play",
+            "aluminum alloy",
+            "usb port",
+            "stereo sound",
+        ),
         (8.0, 300.0),
         (
             ("bluetooth headphones", "Headphones › Over-Ear Headphones", "Bluetooth Headphones", ("color",)),
             ("wireless earbuds", "Headphones › Earbud Headphones", "Wireless Earbuds", ("color",)),
             ("portable speakers", "Portable Audio & Video › Portable Speakers", "Portable Speaker", ("color",)),
             ("usb c cables", "Computers & Accessories › Cables › USB Cables", "USB C Cable", ("pack", "color")),
-            ("hdmi cables", "Television & Video › Accessories › Cables › HDMI Cables", "HDMI Cable",
-             ("pack",)),
+            ("hdmi cables", "Television & Video › Accessories › Cables › HDMI Cables", "HDMI Cable", ("pack",)),
             ("phone cases", "Cell Phones & Accessories › Cases, Holsters & Sleeves", "Phone Case", ("color",)),
-            ("power banks", "Cell Phones & Accessories › Chargers & Power Adapters › Portable Power Banks",
-             "Portable Power Bank", ("color",)),
-            ("security cameras", "Camera & Photo › Video Surveillance › Surveillance Cameras",
-             "Security Camera", ("pack",)),
+            (
+                "power banks",
+                "Cell Phones & Accessories › Chargers & Power Adapters › Portable Power Banks",
+                "Portable Power Bank",
+                ("color",),
+            ),
+            (
+                "security cameras",
+                "Camera & Photo › Video Surveillance › Surveillance Cameras",
+                "Security Camera",
+                ("pack",),
+            ),
         ),
     ),
     "fashion": (
         "Clothing, Shoes & Jewelry",
-        ("machine wash", "slim fit", "button closure", "rubber sole", "long sleeve", "quick drying",
-         "moisture wicking", "high waist", "non slip", "daily wear", "polyester spandex", "memory foam"),
+        (
+            "machine wash",
+            "slim fit",
+            "button closure",
+            "rubber sole",
+            "long sleeve",
+            "quick drying",
+            "moisture wicking",
+            "high waist",
+            "non slip",
+            "daily wear",
+            "polyester spandex",
+            "memory foam",
+        ),
         (10.0, 120.0),
         (
             ("women's dresses", "Women › Clothing › Dresses", "Women's Dress", ("clothing size", "color")),
-            ("men's running shoes", "Men › Shoes › Athletic › Running", "Men's Running Shoes",
-             ("shoe size", "color")),
+            ("men's running shoes", "Men › Shoes › Athletic › Running", "Men's Running Shoes", ("shoe size", "color")),
             ("women's pumps", "Women › Shoes › Pumps", "Women's Pumps", ("shoe size", "color")),
             ("men's t-shirts", "Men › Clothing › Shirts › T-Shirts", "Men's T-Shirt", ("clothing size", "color")),
             ("yoga pants", "Women › Clothing › Active › Leggings", "Yoga Pants", ("clothing size", "color")),
@@ -202,43 +290,81 @@ _CATEGORY_SPEC: dict[str, tuple[str, tuple[str, ...], tuple[float, float], tuple
     ),
     "garden": (
         "Home & Kitchen",
-        ("easy assembly", "solid wood", "living room", "space saving", "wood frame", "mid century", "eco friendly",
-         "dining room", "storage space", "metal legs", "easy clean", "high density"),
+        (
+            "easy assembly",
+            "solid wood",
+            "living room",
+            "space saving",
+            "wood frame",
+            "mid century",
+            "eco friendly",
+            "dining room",
+            "storage space",
+            "metal legs",
+            "easy clean",
+            "high density",
+        ),
         (20.0, 900.0),
         (
-            ("console tables", "Furniture › Living Room Furniture › Tables › Sofa & Console Tables",
-             "Console Table", ("color",)),
+            (
+                "console tables",
+                "Furniture › Living Room Furniture › Tables › Sofa & Console Tables",
+                "Console Table",
+                ("color",),
+            ),
             ("sofas and couches", "Furniture › Living Room Furniture › Sofas & Couches", "Sofa Couch", ("color",)),
-            ("bar stools", "Furniture › Kitchen & Dining Room Furniture › Stools", "Bar Stools",
-             ("color", "length")),
+            ("bar stools", "Furniture › Kitchen & Dining Room Furniture › Stools", "Bar Stools", ("color", "length")),
             ("bookcases", "Furniture › Home Office Furniture › Bookcases", "Bookcase", ("color",)),
-            ("throw pillow covers", "Home Décor Products › Decorative Pillows, Inserts & Covers",
-             "Throw Pillow Covers", ("color", "length")),
+            (
+                "throw pillow covers",
+                "Home Décor Products › Decorative Pillows, Inserts & Covers",
+                "Throw Pillow Covers",
+                ("color", "length"),
+            ),
             ("area rugs", "Home Décor Products › Area Rugs & Pads", "Area Rug", ("color",)),
-            ("dining chairs", "Furniture › Kitchen & Dining Room Furniture › Chairs", "Dining Chairs",
-             ("color", "pack")),
+            (
+                "dining chairs",
+                "Furniture › Kitchen & Dining Room Furniture › Chairs",
+                "Dining Chairs",
+                ("color", "pack"),
+            ),
             ("shower curtains", "Bath › Shower Curtains, Hooks & Liners", "Shower Curtain", ("color",)),
         ),
     ),
     "grocery": (
         "Grocery & Gourmet Food",
-        ("gluten free", "low sugar", "keto friendly", "non gmo", "high protein", "usda organic", "sugar free",
-         "dairy free", "low calorie", "plant based", "individually wrapped", "low carb"),
+        (
+            "gluten free",
+            "low sugar",
+            "keto friendly",
+            "non gmo",
+            "high protein",
+            "usda organic",
+            "sugar free",
+            "dairy free",
+            "low calorie",
+            "plant based",
+            "individually wrapped",
+            "low carb",
+        ),
         (3.0, 50.0),
         (
             ("snack bars", "Snacks & Sweets › Snack Bars", "Snack Bars", ("flavor name", "count")),
-            ("coffee beans", "Beverages › Coffee, Tea & Cocoa › Coffee › Whole Coffee Beans", "Whole Bean Coffee",
-             ("flavor name", "count")),
+            (
+                "coffee beans",
+                "Beverages › Coffee, Tea & Cocoa › Coffee › Whole Coffee Beans",
+                "Whole Bean Coffee",
+                ("flavor name", "count"),
+            ),
             ("green tea", "Beverages › Coffee, Tea & Cocoa › Tea › Green", "Green Tea Bags", ("count",)),
-            ("protein powder", "Pantry Staples › Baking › Protein Powders", "Protein Powder",
-             ("flavor name", "count")),
+            ("protein powder", "Pantry Staples › Baking › Protein Powders", "Protein Powder", ("flavor name", "count")),
             ("dark chocolate", "Snacks & Sweets › Chocolate › Bars", "Dark Chocolate Bars", ("count",)),
             ("olive oil", "Pantry Staples › Cooking Oils › Olive", "Extra Virgin Olive Oil", ("volume",)),
             ("beef jerky", "Meat & Seafood › Jerky & Dried Meats", "Beef Jerky", ("flavor name", "count")),
             ("granola", "Breakfast Foods › Cereals › Granola", "Granola Cereal", ("flavor name", "count")),
         ),
     ),
-}  # fmt: skip
+}
 
 _SYLLABLES = ("lu", "ma", "ve", "xo", "ri", "ta", "no", "ka", "zen", "bel", "dor", "fi", "qua", "sol", "mi", "tru")
 _REVIEW_BODIES = {
@@ -338,8 +464,10 @@ def _generate_goal(rng: random.Random, product: Product) -> Goal:
     for group, values in product.options:
         if rng.random() < 0.75:
             chosen.append((group, rng.choice(values)))
-    options_text = "".join(", " + _OPTION_PHRASES[g].format(v) if i else " " + _OPTION_PHRASES[g].format(v)
-                           for i, (g, v) in enumerate(chosen))  # fmt: skip
+    options_text = "".join(
+        ", " + _OPTION_PHRASES[g].format(v) if i else " " + _OPTION_PHRASES[g].format(v)
+        for i, (g, v) in enumerate(chosen)
+    )
     price_upper = price_upper_for(product.price, rng)
     price_text = f", and price lower than {price_upper:.2f} dollars" if price_upper != NO_PRICE_BOUND else ""
     text = rng.choice(_OPENINGS).format(a=_join(list(attributes)), t=product.query, o=options_text) + price_text
@@ -486,13 +614,26 @@ def _price_bound(product: Product, rng: random.Random) -> tuple[float, str]:
     return price_upper, text
 
 
-def _goal(product: Product, text: str, attributes: Sequence[str], options: Sequence[GoalOption], price_upper: float,
-          weight: float = 1.0) -> Goal:  # fmt: skip
+def _goal(
+    product: Product,
+    text: str,
+    attributes: Sequence[str],
+    options: Sequence[GoalOption],
+    price_upper: float,
+    weight: float = 1.0,
+) -> Goal:
     return Goal(
-        asin=product.asin, instruction_text=text, attributes=tuple(attributes), goal_options=tuple(options),
-        price_upper=price_upper, category=product.category, query=product.query, name=product.title,
-        product_category=product.product_category, weight=weight,
-    )  # fmt: skip
+        asin=product.asin,
+        instruction_text=text,
+        attributes=tuple(attributes),
+        goal_options=tuple(options),
+        price_upper=price_upper,
+        category=product.category,
+        query=product.query,
+        name=product.title,
+        product_category=product.product_category,
+        weight=weight,
+    )
 
 
 def _synthetic_goals(products: list[Product], attributes: dict, rng: random.Random) -> list[Goal]:

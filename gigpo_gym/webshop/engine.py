@@ -31,9 +31,29 @@ BACK_TO_SEARCH, PREV, NEXT, BUY, SEARCH = "back to search", "< prev", "next >", 
 _ACTION = re.compile(r"(.+)\[(.+)\]")
 _PRICE_CLAUSE = re.compile(r",? and price lower than [\d.]+ dollars$")
 # the done page's hidden template blocks, which the text mode shows (the goal fields are not passed to it)
-_DONE_PURCHASE = ["attrs", "None", "category", "None", "query", "None", "product category", "None", "Target", "asin",
-                  "options", "attrs", "price upper", "instuction text", "category", "product category", "query",
-                  "Goal", "None", "Reward", "Your score (min 0.0, max 1.0)"]  # fmt: skip
+_DONE_PURCHASE = [
+    "attrs",
+    "None",
+    "category",
+    "None",
+    "query",
+    "None",
+    "product category",
+    "None",
+    "Target",
+    "asin",
+    "options",
+    "attrs",
+    "price upper",
+    "instuction text",
+    "category",
+    "product category",
+    "query",
+    "Goal",
+    "None",
+    "Reward",
+    "Your score (min 0.0, max 1.0)",
+]
 
 
 def parse_action(action: str) -> tuple[str, str | None]:
@@ -194,10 +214,22 @@ class WebShopEngine:
             return SEP.join(["WebShop", *instruction, "Search"])
         if self.page == "done":
             return SEP.join(
-                ["Thank you for shopping with us!", "Your code:", "None", "(Paste it in your MTurk interface.)",
-                 "Purchased", "asin", self.asin, "options", options_json(self.options), *_DONE_PURCHASE,
-                 repr(self.reward), "Reward Details", "None"]
-            )  # fmt: skip
+                [
+                    "Thank you for shopping with us!",
+                    "Your code:",
+                    "None",
+                    "(Paste it in your MTurk interface.)",
+                    "Purchased",
+                    "asin",
+                    self.asin,
+                    "options",
+                    options_json(self.options),
+                    *_DONE_PURCHASE,
+                    repr(self.reward),
+                    "Reward Details",
+                    "None",
+                ]
+            )
         parts = [*instruction, "Back to Search"]
         if self.page == "results":
             parts.append(f"Page {self.page_num} (Total results: {len(self.results)})")

@@ -139,15 +139,21 @@ class WebShopTextEnv(TextEnv):
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         self.reward_mode, self.success_reward = reward_mode, check_reward_mode(reward_mode, success_reward)
-        for name, value in (("search_only_on_search_page", search_only_on_search_page),
-                            ("invalid_action_note", invalid_action_note)):  # fmt: skip
+        for name, value in (
+            ("search_only_on_search_page", search_only_on_search_page),
+            ("invalid_action_note", invalid_action_note),
+        ):
             if not isinstance(value, bool):
                 raise TypeError(f"{name} must be True or False, got {value!r}")
         self.search_only_on_search_page, self.invalid_action_note = search_only_on_search_page, invalid_action_note
         if goal_set not in GOAL_SETS:
             raise ValueError(f"goal_set must be one of {GOAL_SETS}, got {goal_set!r}")
-        numbers = (("catalog_seed", catalog_seed), ("n_products", n_products), ("n_goals", n_goals),
-                   ("data_seed", data_seed))  # fmt: skip
+        numbers = (
+            ("catalog_seed", catalog_seed),
+            ("n_products", n_products),
+            ("n_goals", n_goals),
+            ("data_seed", data_seed),
+        )
         for name, value in numbers:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -172,9 +178,13 @@ class WebShopTextEnv(TextEnv):
         super().reset(seed=seed)
         index = self._choose_task(options)
         self.engine = WebShopEngine(
-            self.catalog, self.search_engine, self.goals[index], index,
-            search_only_on_search_page=self.search_only_on_search_page, invalid_action_note=self.invalid_action_note,
-        )  # fmt: skip
+            self.catalog,
+            self.search_engine,
+            self.goals[index],
+            index,
+            search_only_on_search_page=self.search_only_on_search_page,
+            invalid_action_note=self.invalid_action_note,
+        )
         self._text = self.engine.render()
         return self._observation(), self._info(valid=True)
 

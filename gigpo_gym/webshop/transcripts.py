@@ -73,8 +73,11 @@ def _goal_record(env: WebShopTextEnv, session: int, hashed: bool) -> dict:
 def _page(engine: WebShopEngine, text: str, hashed: bool) -> dict:
     available = engine.available_actions()
     clickables = json.dumps(available["clickables"])
-    return {"obs": _hashed(text, hashed), "has_search_bar": available["has_search_bar"],
-            "clickables": digest(clickables) if hashed else available["clickables"]}  # fmt: skip
+    return {
+        "obs": _hashed(text, hashed),
+        "has_search_bar": available["has_search_bar"],
+        "clickables": digest(clickables) if hashed else available["clickables"],
+    }
 
 
 def replay_episode(record: dict, make_env: Callable[[str, int], WebShopTextEnv], hashed: bool = True) -> Replay:
@@ -86,8 +89,12 @@ def replay_episode(record: dict, make_env: Callable[[str, int], WebShopTextEnv],
     result = Replay()
     env = make_env(record["mode"], record["seed"])
     where = f"{record['mode']}/seed {record['seed']}/session {record['session']}"
-    result.check("goal", where, (len(env.goals), _goal_record(env, record["session"], hashed)),
-                 (record["n_goals"], record["goal"]))  # fmt: skip
+    result.check(
+        "goal",
+        where,
+        (len(env.goals), _goal_record(env, record["session"], hashed)),
+        (record["n_goals"], record["goal"]),
+    )
     prices = {p.asin: p.price for p in env.catalog.products}
     result.check("prices", where, prices, record["prices"])
     env.reset(options={"task_id": record["session"]})
@@ -134,9 +141,13 @@ def fixture_env_factory(data_dir: str | Path, human_goals: str | Path) -> Callab
     def make(mode: str, seed: int) -> WebShopTextEnv:
         if (mode, seed) not in envs:
             envs[mode, seed] = WebShopTextEnv(
-                split="test", data_dir=data_dir, products_file="items_shuffle.MINI8_trimmed.json",
-                goal_set=mode, human_goals_file=str(Path(human_goals).resolve()), data_seed=seed,
-            )  # fmt: skip
+                split="test",
+                data_dir=data_dir,
+                products_file="items_shuffle.MINI8_trimmed.json",
+                goal_set=mode,
+                human_goals_file=str(Path(human_goals).resolve()),
+                data_seed=seed,
+            )
         return envs[mode, seed]
 
     return make
