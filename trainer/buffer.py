@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,7 @@ class GroupRolloutBuffer:
         self._records: list[StepRecord] = []
         # the advantages' inputs, one column each, read from a step when it is added; anchor keys are interned as
         # steps arrive, so the advantages group small ints and never sort 32-character strings
-        self._columns: dict[str, list[float] | list[int]] = {k: [] for k in COLUMNS}
+        self._columns: dict[str, list[Any]] = {k: [] for k in COLUMNS}
         self._anchor_table: dict[str, int] = {}
         self.advantages = None
         self.returns = None

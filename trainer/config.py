@@ -362,7 +362,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 def _coerce(name: str, value: Any) -> Any:
     """Check a value against the field's type, converting ints to floats where a float is expected."""
     expected = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
-    kinds = {
+    kinds: dict[str, type | tuple[type, ...]] = {
         "str": str,
         "int": int,
         "float": float,
@@ -371,7 +371,7 @@ def _coerce(name: str, value: Any) -> Any:
         "str | None": (str, type(None)),
         "float | None": (float, type(None)),
     }
-    kind = kinds[expected]
+    kind = kinds[str(expected)]
     numeric = kind is float or kind == (float, type(None))
     if numeric and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig, check_device, one_line, resolve_config
@@ -159,14 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         if config is None and not args.env:
             what = "--model" if args.model else "--policy" if args.policy else "a checkpoint without a run config"
             raise ConfigError(f"{what} needs --env")
-        env_id = args.env or config.env
+        env_id = args.env or config.env  # type: ignore[union-attr]  # no --env: the checkpoint's config names it
         if env_id not in gym.registry:
             raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
         _check_arguments(args)
         split = args.split or (config.eval_split if config else DEFAULT_SPLITS.get(env_id))
         env_kwargs = _env_kwargs(args, config, split)
         try:
-            probe = gym.make(env_id, **env_kwargs).unwrapped
+            probe: Any = gym.make(env_id, **env_kwargs).unwrapped  # a gigpo-gym TextEnv: it lists its task_ids
         except (TypeError, ValueError, OSError) as error:  # an unknown or wrong keyword argument, missing data
             raise ConfigError(str(error)) from error
         task_ids = probe.task_ids[: args.tasks] if args.tasks else probe.task_ids

@@ -152,8 +152,8 @@ def baseline_chooser(policy: str, seed: int = 0) -> Chooser:
         from gigpo_gym.webshop import expert_action
 
         def expert(env: gym.Env) -> str:
-            engine = env.unwrapped.engine
-            if env.spec.id.startswith("ALFWorld"):
+            engine = env.unwrapped.engine  # type: ignore[attr-defined]  # both gigpo-gym envs have one
+            if env.spec is not None and env.spec.id.startswith("ALFWorld"):
                 return expert_command(engine) or "look"  # None once solved; the episode has ended then
             return expert_action(engine)
 

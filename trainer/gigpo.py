@@ -7,17 +7,19 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
+import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import HumanOutputFormat, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, Schedule
 from stable_baselines3.common.utils import FloatSchedule
 
@@ -105,13 +107,16 @@ class GiGPO(OnPolicyAlgorithm):
         _init_setup_model: build the policy now (SB3's ``load`` passes False).
     """
 
-    policy_aliases: ClassVar[dict[str, type[LLMPolicy]]] = {"LLMPolicy": LLMPolicy}
-    policy: LLMPolicy
+    policy_aliases: ClassVar[dict[str, type[BasePolicy]]] = {"LLMPolicy": LLMPolicy}
+    # SB3 types these as its actor-critic policy and numeric rollout buffer; this algorithm's are the LLM's own
+    policy: LLMPolicy  # type: ignore[assignment]
+    rollout_buffer: GroupRolloutBuffer  # type: ignore[assignment]
+    env: GroupVecEnv | None
 
     def __init__(
         self,
         policy: str | type[LLMPolicy],
-        env: GymEnv | str | None,
+        env: str | Callable[[], gym.Env] | GroupVecEnv | None,
         learning_rate: float | Schedule = 1e-4,
         n_groups: int = 4,
         group_size: int = 8,
@@ -181,8 +186,8 @@ class GiGPO(OnPolicyAlgorithm):
             data_parallel=self._dist is not None,
         )
         super().__init__(
-            policy,
-            env,
+            policy,  # type: ignore[arg-type]  # an LLMPolicy, not SB3's actor-critic
+            env,  # type: ignore[arg-type]  # None builds a model that only predicts, as SB3's load does
             learning_rate=learning_rate,
             n_steps=1,  # rollouts run whole episodes; see collect_rollouts
             gamma=gamma,
@@ -240,7 +245,7 @@ class GiGPO(OnPolicyAlgorithm):
     def _setup_model(self) -> None:
         self._setup_lr_schedule()
         self.set_random_seed(self.seed)
-        self.policy = self.policy_class(
+        self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, **self.policy_kwargs, value_head=self.estimator == "ppo"
         )
         self.policy = self.policy.to(self.device)
@@ -302,7 +307,7 @@ class GiGPO(OnPolicyAlgorithm):
         # score mode answers with an admissible action by construction: the format rule's <think> is not asked for
         return "admissible" if self.policy.action_mode == "score" else self.validity_rule
 
-    def collect_rollouts(
+    def collect_rollouts(  # type: ignore[override]  # text envs and step records, not SB3's numeric buffers
         self, env: GroupVecEnv, callback: BaseCallback, rollout_buffer: GroupRolloutBuffer, n_rollout_steps: int
     ) -> bool:
         """One rollout round: every copy plays its group's task to the end.
@@ -316,7 +321,7 @@ class GiGPO(OnPolicyAlgorithm):
         # the round's tasks: SB3's _setup_learn resets the env before a learn() call's first round and leaves the
         # observations in _last_obs; every other round resets here. Each draw of tasks is played, so a model
         # loaded with its env's generator state continues the task sequence of a run that never stopped
-        obs = self._last_obs if self._last_obs is not None else env.reset()
+        obs: list[dict[str, str]] = self._last_obs if self._last_obs is not None else env.reset()  # type: ignore
         self._last_obs = None
         infos = env.infos
         n = env.num_envs
@@ -364,7 +369,9 @@ class GiGPO(OnPolicyAlgorithm):
                         truncated=bool(new_infos[i].get("TimeLimit.truncated", False)),
                     )
                 )
-                histories[i].append((obs[i]["text"], actions[i]))
+                command = actions[i]
+                assert command is not None  # every running copy was given one
+                histories[i].append((obs[i]["text"], command))
                 returns[i] += rewards[i]
                 lengths[i] += 1
                 if rollout_buffer.records[-1].truncated:
@@ -479,23 +486,25 @@ class GiGPO(OnPolicyAlgorithm):
     def _global_round_stats(self) -> dict[str, float]:
         """The round's statistics over every rank: episode means (every rank plays as many episodes), row-weighted
         means of the per-row ones, the pooled advantage spread, the summed step count and the slowest rollout."""
+        dist = self._dist
+        assert dist is not None  # called in data-parallel runs only
         stats, advantages = self._round_stats, np.asarray(self.rollout_buffer.advantages, dtype=np.float64)
         rows = stats["rollout/steps"]
         episodes = ("rollout/round_success_rate", "rollout/round_return_mean")
         per_row = [k for k in stats if k not in (*episodes, "rollout/steps", "rollout/time_s", "gigpo/advantage_std")]
-        sums = self._dist.sum(
+        sums = dist.sum(
             [stats[k] for k in episodes]
             + [stats[k] * rows for k in per_row]
             + [rows, advantages.sum(), (advantages**2).sum()]
         )
         total_rows, adv_sum, adv_sq = sums[-3:]
-        out = {k: v / self._dist.world for k, v in zip(episodes, sums, strict=False)}
+        out = {k: v / dist.world for k, v in zip(episodes, sums, strict=False)}
         out.update({k: v / total_rows for k, v in zip(per_row, sums[len(episodes) :], strict=False)})
         mean = adv_sum / total_rows
         out.update(
             {
                 "rollout/steps": total_rows,
-                "rollout/time_s": self._dist.max(stats["rollout/time_s"]),
+                "rollout/time_s": dist.max(stats["rollout/time_s"]),
                 "gigpo/advantage_std": math.sqrt(max(adv_sq / total_rows - mean**2, 0.0)),
             }
         )
@@ -543,11 +552,13 @@ class GiGPO(OnPolicyAlgorithm):
         n_tokens = local_tokens if self._dist is None else self._dist.sum([local_tokens])[0]
         scale = weight * (self._dist.world if self._dist is not None else 1)
         starts = list(range(0, len(batch), self.micro_batch_size))
-        with self.policy.forward_through(self._wrapped):
+        dist, wrapped = self._dist, self._wrapped
+        with self.policy.forward_through(wrapped):
             for m in starts:
                 micro_rows = batch[m : m + self.micro_batch_size]
                 micro = [records[j] for j in micro_rows]
-                with self._dist.no_sync(self._wrapped, sync=m == starts[-1]) if self._dist else nullcontext():
+                sync = m == starts[-1]
+                with dist.no_sync(wrapped, sync=sync) if dist is not None and wrapped is not None else nullcontext():
                     logp, mask, entropy = self._logprobs(micro, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
                     old = _left_padded([r.old_logprobs for r in micro], logp.shape[1])
                     ref_logp = _left_padded([r.ref_logprobs for r in micro], logp.shape[1])
@@ -600,7 +611,7 @@ class GiGPO(OnPolicyAlgorithm):
                 [r.prompt_ids for r in records], [r.response_ids for r in records], reference, with_entropy
             )
         logps = self.policy.candidate_logprobs(
-            [r.prompt_ids for r in records], [r.candidate_ids for r in records], reference
+            [r.prompt_ids for r in records], [r.candidate_ids or [] for r in records], reference
         )
         chosen = torch.stack([lp[r.choice] for lp, r in zip(logps, records, strict=True)])[:, None]
         entropy = torch.stack([-(lp.exp() * lp).sum() for lp in logps])[:, None] if with_entropy else None
@@ -609,10 +620,10 @@ class GiGPO(OnPolicyAlgorithm):
     @torch.no_grad()
     def _fill_values(self, records: list[StepRecord]) -> None:
         """PPO: the critic's value of every step's state, and of the successor of a step cut by the step limit."""
-        cut = [r for r in records if r.next_state_ids is not None]
+        cut = [(r, r.next_state_ids) for r in records if r.next_state_ids is not None]
         for record, value in zip(records, self._values([r.prompt_ids for r in records]), strict=True):
             record.value = value
-        for record, value in zip(cut, self._values([r.next_state_ids for r in cut]), strict=True):
+        for (record, _), value in zip(cut, self._values([ids for _, ids in cut]), strict=True):
             record.next_value = value
 
     def _values(self, state_ids: list[list[int]]) -> list[float]:
@@ -638,7 +649,7 @@ class GiGPO(OnPolicyAlgorithm):
 
     # ------------------------------------------------------------------ inference and persistence
 
-    def predict(
+    def predict(  # type: ignore[override]  # text observations in, commands out
         self,
         observation: dict[str, Any] | list[dict[str, Any]],
         state: Any = None,
@@ -705,7 +716,7 @@ class GiGPO(OnPolicyAlgorithm):
         """This process's sampling and shuffling streams and the global generators, as JSON data and tensors."""
         return checkpoint.generator_states(self._sample_generator, self._shuffle_rng)
 
-    def save(
+    def save(  # type: ignore[override]  # a data-only archive of its own, returning where it went
         self,
         path: str | os.PathLike[str],
         extra: dict[str, Any] | None = None,
@@ -772,7 +783,7 @@ class GiGPO(OnPolicyAlgorithm):
     def load(  # type: ignore[override]
         cls,
         path: str | os.PathLike[str],
-        env: GymEnv | str | None = None,
+        env: str | Callable[[], gym.Env] | GroupVecEnv | None = None,
         device: torch.device | str = "auto",
         trust_legacy_pickle: bool = False,
         **kwargs: Any,
@@ -788,7 +799,13 @@ class GiGPO(OnPolicyAlgorithm):
         if checkpoint.is_legacy(path):
             if not trust_legacy_pickle:
                 raise checkpoint.CheckpointError(checkpoint.legacy_message(Path(path)))
-            return super().load(path, env=env, device=device, custom_objects={"tensorboard_log": None}, **kwargs)
+            return super().load(
+                path,  # type: ignore[arg-type]
+                env=env,  # type: ignore[arg-type]
+                device=device,
+                custom_objects={"tensorboard_log": None},
+                **kwargs,
+            )
         archive = checkpoint.read_archive(path)
         meta = archive.meta
         if meta["algorithm"] != cls.__name__:
@@ -879,16 +896,16 @@ def _check_arguments(
         raise ValueError(f"micro_batch_size ({micro_batch_size}) must not exceed batch_size ({batch_size})")
     if group_size < 2:
         raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
-    choices = {
+    choices: dict[str, tuple[str | None, tuple[str | None, ...]]] = {
         "estimator": (estimator, ESTIMATORS),
         "norm": (norm, (*NORMS, None)),
         "episode_stats": (episode_stats, EPISODE_STATS),
         "anchor": (anchor, ANCHORS),
         "penalty_mode": (penalty_mode, PENALTY_MODES),
     }
-    for name, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    for name, (choice, allowed) in choices.items():
+        if choice not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {choice!r}")
     if validity_rule not in VALIDITY_RULES:
         raise ValueError(f"validity_rule must be one of {VALIDITY_RULES}, got {validity_rule!r}")
     if clip_ratio_c is not None and not clip_ratio_c > 1.0:

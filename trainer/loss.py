@@ -25,7 +25,7 @@ def policy_loss(
     kl_coef: float = 0.01,
     ent_coef: float = 0.0,
     entropy: torch.Tensor | None = None,
-    n_tokens: int | None = None,
+    n_tokens: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Token-mean loss over the response tokens of a batch.
 

@@ -92,7 +92,7 @@ def smollm2_path() -> Path:
     config = quantised.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config)  # type: ignore[arg-type]  # a LlamaConfig: SmolLM2 is a Llama
     model.load_state_dict(quantised.state_dict())
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

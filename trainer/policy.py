@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,11 +128,12 @@ class LLMPolicy(BasePolicy):
         self.gradient_checkpointing = bool(gradient_checkpointing)
 
         path = resolve_model(model_name_or_path)
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        # Any: tokenizers and (PEFT-wrapped) models come in many classes that share the methods used here
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **attention)
+        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **attention)
         if gradient_checkpointing:
             # non-reentrant: gradients reach LoRA adapters even though the frozen embeddings need none
             model.activation_checkpointing_enable({"use_reentrant": False})
@@ -145,7 +146,7 @@ class LLMPolicy(BasePolicy):
                 lora_dropout=lora_dropout,
                 target_modules=list(target_modules)
                 if isinstance(target_modules, list | tuple)
-                else (target_modules or "all-linear"),
+                else str(target_modules or "all-linear"),
                 task_type="CAUSAL_LM",
             )
             try:
@@ -161,8 +162,8 @@ class LLMPolicy(BasePolicy):
             self.reference = None
         else:
             self.reference = copy.deepcopy(model).eval().requires_grad_(False)
-        self.model = model
-        self.value_head = None
+        self.model: Any = model
+        self.value_head: torch.nn.Linear | None = None
         if value_head:
             hidden = model.get_input_embeddings().embedding_dim
             # small weights, zero bias: the untrained critic predicts about 0 for every state
@@ -500,7 +501,7 @@ class LLMPolicy(BasePolicy):
             for p, r, row in zip(prompt_ids, responses, logp, strict=True)
         ]
 
-    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
         """With LoRA only the adapter's tensors: checkpoints stay small and the base reloads from its source."""
         if not self.use_lora:
             return super().state_dict(*args, **kwargs)
@@ -511,7 +512,7 @@ class LLMPolicy(BasePolicy):
             state.update({f"value_head.{k}": v for k, v in self.value_head.state_dict().items()})
         return state
 
-    def load_state_dict(self, state_dict: dict[str, Any], strict: bool = True, assign: bool = False):
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False):
         if not self.use_lora:
             return super().load_state_dict(state_dict, strict=strict, assign=assign)
         from peft import set_peft_model_state_dict
@@ -525,7 +526,7 @@ class LLMPolicy(BasePolicy):
         if self.value_head is not None and head:
             self.value_head.load_state_dict(head, strict=strict)
         adapter = {k.removeprefix("adapter."): v for k, v in state_dict.items()}
-        result = set_peft_model_state_dict(self.model, adapter)
+        result: Any = set_peft_model_state_dict(self.model, adapter)
         if strict and result.unexpected_keys:
             raise ValueError(f"adapter tensors not in the model: {result.unexpected_keys[:5]}")
         return result

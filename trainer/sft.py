@@ -45,7 +45,7 @@ def expert_demonstrations(
     demos = []
     for index in random.Random(seed).sample(pool, min(n_episodes, len(pool))):
         engine = Engine(generate_task(split, index))
-        observation, history = engine.reset(), []
+        observation, history = engine.reset(), list[tuple[str, str]]()
         while (command := expert_command(engine)) is not None:
             demos.append(
                 Demonstration(

@@ -44,7 +44,7 @@ def _alfworld_corpus(n_tasks: int, seed: int) -> list[str]:
     for i in range(n_tasks):
         engine = Engine(generate_task("train", i))
         obs = engine.reset()
-        history = []
+        history: list[tuple[str, str]] = []
         for _ in range(12):
             admissible = engine.admissible_commands()
             command = expert_command(engine) if rng.random() < 0.5 else rng.choice(admissible)
@@ -71,10 +71,13 @@ def _webshop_corpus(n_tasks: int, seed: int) -> list[str]:
     texts = []
     for i in range(n_tasks):
         obs, info = env.reset(options={"task_id": i})
-        history, done = [], False
+        history: list[tuple[str, str]] = []
+        done = False
         while not done:
             command = (
-                expert_action(env.unwrapped.engine) if rng.random() < 0.7 else rng.choice(info["admissible_commands"])
+                expert_action(env.unwrapped.engine)  # type: ignore[attr-defined]
+                if rng.random() < 0.7
+                else rng.choice(info["admissible_commands"])
             )
             texts.append(builder.build(info["goal"], history, obs["text"], info["admissible_commands"]))
             texts.append(f"<think>I should {command}.</think>{format_action(command)}")
@@ -120,16 +123,16 @@ def build_tiny_model(
 
     out = Path(out)
     if tokenizer == "envs":
-        tokenizer = _envs_tokenizer(vocab_size, seed)
+        vocabulary = _envs_tokenizer(vocab_size, seed)
     elif tokenizer == "qwen2.5":
         from .models import qwen25_tokenizer
 
-        tokenizer = qwen25_tokenizer()
+        vocabulary = qwen25_tokenizer()
     else:
         raise ValueError(f"tokenizer must be 'envs' or 'qwen2.5', got {tokenizer!r}")
     torch.manual_seed(seed)
     config = Qwen2Config(
-        vocab_size=len(tokenizer),
+        vocab_size=len(vocabulary),
         hidden_size=hidden_size,
         intermediate_size=4 * hidden_size,
         num_hidden_layers=num_layers,
@@ -137,8 +140,8 @@ def build_tiny_model(
         num_key_value_heads=num_heads,
         max_position_embeddings=4096,
         tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=vocabulary.eos_token_id,
+        pad_token_id=vocabulary.pad_token_id,
     )
     model = Qwen2ForCausalLM(config)
     # a folder of this process's own, renamed into place in one step: two first uses at once each build their own
@@ -147,7 +150,7 @@ def build_tiny_model(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        vocabulary.save_pretrained(tmp)
         tmp.rename(out)
     except OSError:
         if not (out / "config.json").exists():

@@ -192,6 +192,8 @@ def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[Tr
 
     run = (GiGPO.load_extra(checkpoint) if extra is None else extra).get("run")
     try:
+        if not isinstance(run, dict):
+            raise TypeError(f"its run entry is {type(run).__name__}, not a mapping")
         names = {f.name for f in dataclasses.fields(TrainConfig)}
         # a default filled in for a missing key would be a setting the run never used, except for the keys added
         # since: runs written before them used exactly these values
@@ -324,7 +326,7 @@ def _train_rounds(
     )
     if dist is not None:
         records = [record for part in dist.gather(records) for record in part]
-    if not main:  # the others wait for rank 0 to finish writing
+    if dist is not None and not main:  # the others wait for rank 0 to finish writing
         dist.barrier()
         return {}
     table = tabulate(records)
@@ -363,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.help_config:
         for f in dataclasses.fields(TrainConfig):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
             print(f"{f.name:<24} {f.type!s:<11} default {default!r:<20} {f.metadata['help']}")
         return 0
     try:

@@ -87,7 +87,8 @@ class GroupVecEnv(VecEnv):
 
     # ------------------------------------------------------------------ VecEnv API
 
-    def reset(self) -> list[dict[str, str]]:
+    # text observations and command actions are lists, not the numeric arrays VecEnv's signatures name
+    def reset(self) -> list[dict[str, str]]:  # type: ignore[override]
         """Start a round: new tasks, every copy of a group on the same one."""
         rank = self.shard[0]
         task_seeds = self._rng.integers(0, 2**31 - 1, size=self.total_groups)[rank * self.n_groups :]
@@ -106,17 +107,24 @@ class GroupVecEnv(VecEnv):
         """The latest info of every copy."""
         return self._infos
 
-    def step_async(self, actions: Sequence[str | None]) -> None:
+    def step_async(self, actions: Sequence[str | None]) -> None:  # type: ignore[override]
         if not self._obs:
             raise RuntimeError("call reset() before step(): no round has started")
         if len(actions) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} actions, got {len(actions)}")
         self._actions = actions
 
-    def step_wait(self):
+    def step(  # type: ignore[override]
+        self, actions: Sequence[str | None]
+    ) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        """One step of every running copy (``None`` for the finished ones): observations, rewards, dones, infos."""
+        self.step_async(actions)
+        return self.step_wait()
+
+    def step_wait(self) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray, list[dict[str, Any]]]:  # type: ignore[override]
         rewards = np.zeros(self.num_envs, dtype=np.float64)
         dones = np.zeros(self.num_envs, dtype=bool)
-        for i in np.flatnonzero(self.active):
+        for i in np.flatnonzero(self.active).tolist():
             action = self._actions[i]
             if not isinstance(action, str):
                 raise TypeError(f"copy {i} is running and needs a command string, got {action!r}")
@@ -154,7 +162,7 @@ class GroupVecEnv(VecEnv):
 
     def rng_state(self) -> dict[str, Any]:
         """The task-draw generator's state as JSON data (a checkpoint keeps it to continue the task sequence)."""
-        return self._rng.bit_generator.state
+        return dict(self._rng.bit_generator.state)
 
     def set_rng_state(self, state: dict[str, Any]) -> None:
         """Continue the task draws from a :meth:`rng_state`."""

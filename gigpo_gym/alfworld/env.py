@@ -138,16 +138,23 @@ class ALFWorldTextEnv(TextEnv):
         ):
             raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
         self.success_reward = float(success_reward)
-        self.engine: Engine | None = None
+        self._engine: Engine | None = None
 
     # ------------------------------------------------------------------ gym API
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         index = self._choose_task(options)
-        self.engine = Engine(self.load_task(index), self.grammar_version)
+        self._engine = Engine(self.load_task(index), self.grammar_version)
         self._text = self.engine.reset()
         return self._observation(), self._info(won=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The running episode's engine (the simulator's full state)."""
+        if self._engine is None:
+            raise RuntimeError("call reset() before step(): no episode is running")
+        return self._engine
 
     def step(self, action: str):
         self._check_action(action)

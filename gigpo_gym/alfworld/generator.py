@@ -388,11 +388,12 @@ def goal_formula(task_type: str, otype: str, rtype: str) -> tuple:
             ),
             ("exists", ("?o", "-", "object", "?a", "-", "agent"), held),
         )
-    placed = (
+    placed: tuple[tuple, ...] = (
         ("objecttype", "?o", f"{otype}type"),
         ("receptacletype", "?r", f"{rtype}type"),
         ("inreceptacle", "?o", "?r"),
     )
+    body: tuple
     if task_type == "pick_two_obj_and_place":
         second = (
             "exists",

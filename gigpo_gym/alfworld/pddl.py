@@ -120,7 +120,7 @@ def load_game(path: str | os.PathLike[str]) -> Task:
         | {loc for _, loc in facts("atlocation")}
     )
     location_index = {loc: k for k, loc in enumerate(location_ids)}
-    where_receptacle = dict(facts("receptacleatlocation"))
+    where_receptacle = {r: loc for r, loc in facts("receptacleatlocation")}
     openable = {r for (r,) in facts("openable")}
     receptacle_ids = [r for r, _ in facts("receptacletype")]
     receptacles = tuple(

@@ -56,7 +56,7 @@ class ALFWorldTextWorldEnv(TextEnv):
         self._textworld = textworld
         self._wrappers = [AlfredDemangler(), AlfredInfos]
         self._infos = textworld.EnvInfos(won=True, admissible_commands=True, facts=True, extras=["gamefile"])
-        self._env = None
+        self._env: Any = None  # TextWorld's gym env of the current game (TextWorld ships no types)
         self._game = -1
         self._goal = ""
 

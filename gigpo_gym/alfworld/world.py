@@ -185,7 +185,9 @@ class Engine:
         self.agent = task.agent_location
         self.held = -1  # item index held, -1 = hands empty
         self.inside = set(task.in_receptacle)  # (item, receptacle)
-        self.left = set()  # (item, receptacle) pairs an item was taken out of: TextWorld's not_inreceptacle facts
+        self.left: set[tuple[int, int]] = (
+            set()
+        )  # (item, receptacle) pairs an item was taken out of: TextWorld's not_inreceptacle facts
         self.item_at = {(i, loc) for i, loc in enumerate(task.item_location) if loc >= 0}  # objectAtLocation
         self.opened: set[int] = set()
         self.flags = set(task.initial_flags)  # (flag, item) for flag in FLAGS
@@ -456,7 +458,7 @@ class Engine:
     def _static_facts_of(self) -> dict[str, frozenset[tuple]]:
         recs, items = self.task.receptacles, self.task.items
         o, r = self._symbols["o"], self._symbols["r"]
-        static = {
+        static: dict[str, frozenset[tuple]] = {
             "objecttype": frozenset((o[i], f"{item.otype}type") for i, item in enumerate(items)),
             "receptacletype": frozenset((r[j], f"{rec.rtype}type") for j, rec in enumerate(recs)),
             "receptacleatlocation": frozenset((r[j], f"l{rec.location}") for j, rec in enumerate(recs)),

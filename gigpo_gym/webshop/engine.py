@@ -151,6 +151,7 @@ class WebShopEngine:
 
     @property
     def product(self) -> Product:
+        assert self.asin is not None, "no product is open"  # only item pages and the done page ask
         return self.catalog.by_asin[self.asin]
 
     def _page_asins(self) -> tuple[str, ...]:
@@ -195,12 +196,14 @@ class WebShopEngine:
             self.page, self.query, self.results, self.page_num = "search", None, (), 1
             self.asin, self.sub_page, self.options = None, None, {}
         elif self.page == "results" and target in (NEXT, PREV):
+            assert self.query is not None  # a results page is the answer to a search
             self._show_results(self.query, self.page_num + (1 if target == NEXT else -1))
         elif self.page == "results":
             self.page, self.asin = "item", target.upper()
         elif self.page == "item_sub":  # only "< prev" is left: back to the item page, options kept
             self.page, self.sub_page = "item", None
         elif target == PREV:  # item page -> the results page it came from, options cleared
+            assert self.query is not None  # an item page is reached from a results page
             self._show_results(self.query, self.page_num)
         else:  # description, features, reviews
             self.page, self.sub_page = "item_sub", target
@@ -213,6 +216,7 @@ class WebShopEngine:
         if self.page == "search":
             return SEP.join(["WebShop", *instruction, "Search"])
         if self.page == "done":
+            assert self.asin is not None  # the done page follows a purchase
             return SEP.join(
                 [
                     "Thank you for shopping with us!",

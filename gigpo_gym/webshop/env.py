@@ -148,7 +148,7 @@ class WebShopTextEnv(TextEnv):
         self.search_only_on_search_page, self.invalid_action_note = search_only_on_search_page, invalid_action_note
         if goal_set not in GOAL_SETS:
             raise ValueError(f"goal_set must be one of {GOAL_SETS}, got {goal_set!r}")
-        numbers = (
+        numbers: tuple[tuple[str, Any], ...] = (
             ("catalog_seed", catalog_seed),
             ("n_products", n_products),
             ("n_goals", n_goals),
@@ -172,12 +172,12 @@ class WebShopTextEnv(TextEnv):
         if not self.goals:
             raise ValueError(f"the {split!r} split of this catalog holds no goal")
         self._set_tasks(range(len(self.goals)), f"the {split!r} split")
-        self.engine: WebShopEngine | None = None
+        self._engine: WebShopEngine | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
         index = self._choose_task(options)
-        self.engine = WebShopEngine(
+        self._engine = WebShopEngine(
             self.catalog,
             self.search_engine,
             self.goals[index],
@@ -187,6 +187,13 @@ class WebShopTextEnv(TextEnv):
         )
         self._text = self.engine.render()
         return self._observation(), self._info(valid=True)
+
+    @property
+    def engine(self) -> WebShopEngine:
+        """The running episode's engine (the simulator's full state)."""
+        if self._engine is None:
+            raise RuntimeError("call reset() before step(): no episode is running")
+        return self._engine
 
     def step(self, action: str):
         self._check_action(action)

@@ -107,18 +107,18 @@ def replay_episode(record: dict, make_env: Callable[[str, int], WebShopTextEnv],
         result.check("reward", at, reward, step["reward"])
         result.check("done", at, done, step["done"])
         if done or "reward_info" in step:
-            ours = engine.reward_info if done else None
-            result.check("reward_info", at, list((ours or {}).items()), list((step.get("reward_info") or {}).items()))
+            info = engine.reward_info if done else None
+            result.check("reward_info", at, list((info or {}).items()), list((step.get("reward_info") or {}).items()))
         if "hits" in step:
             name, arg = parse_action(step["action"])
+            assert arg is not None, step["action"]  # a recorded search names its query
             scores = engine.search_engine.scores(arg)
             ranked = engine.search_engine.search(arg)
-            ours = list(zip(ranked, _as_anserini_reports([scores[a] for a in ranked]), strict=True))
-            theirs = [(asin, round(score, 6)) for asin, score in step["hits"]]
-            result.check("hits", at, ours, theirs)
-    for at, ours, theirs in pages:
+            hits = list(zip(ranked, _as_anserini_reports([scores[a] for a in ranked]), strict=True))
+            result.check("hits", at, hits, [(asin, round(score, 6)) for asin, score in step["hits"]])
+    for at, page, recorded in pages:
         for key in ("obs", "clickables", "has_search_bar"):
-            result.check(key, at, ours[key], theirs[key])
+            result.check(key, at, page[key], recorded[key])
     return result
 
 
