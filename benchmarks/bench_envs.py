@@ -38,10 +38,10 @@ import gymnasium as gym
 
 import gigpo_gym  # noqa: F401
 from gigpo_gym.alfworld import SPLIT_SIZES, TASK_TYPES, Engine, expert_command
+from gigpo_gym.alfworld.env import ALFWORLD_CARD
 from gigpo_gym.alfworld.pddl import find_games, load_game
 from gigpo_gym.alfworld.transcripts import read_transcripts, replay_game
 from gigpo_gym.webshop import expert_action
-from trainer.evaluation import ALFWORLD_COLUMNS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rate, reset = alfworld_throughput(args.steps)
     print(f"ALFWorld-text-v0 embedded: {rate:,.0f} steps/s, reset {reset * 1e3:.2f} ms ({args.steps:,} steps)")
-    short = [ALFWORLD_COLUMNS[t] for t in TASK_TYPES] + ["All"]
+    short = [dict(ALFWORLD_CARD.columns)[t] for t in TASK_TYPES] + ["All"]
     print("valid_seen success %  " + " ".join(f"{s:>6}" for s in short))
     for policy in ("random", "expert"):
         row = alfworld_success(policy)

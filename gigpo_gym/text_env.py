@@ -1,16 +1,38 @@
-"""The base of every gigpo-gym env: the observation contract, task selection, action checks and rendering."""
+"""The base of every gigpo-gym env: the observation contract, task selection, action checks, rendering, and the
+card an env describes itself with."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 
 from .spaces import AnyText, text_observation_space
 
-__all__ = ["TextEnv"]
+__all__ = ["EnvCard", "TextEnv"]
+
+
+@dataclass(frozen=True)
+class EnvCard:
+    """What an env tells the agent side and the evaluation about itself, so that no module outside the envs needs to
+    know which env it runs.
+
+    Args:
+        description: how the agent's prompt introduces the environment.
+        eval_split: the split evaluated when none is named.
+        columns: the results table's ``(key, column name)`` pairs, in order; a key missing from a table (a task type
+            that was not evaluated) is left out.
+        sorted_commands: whether ``info["admissible_commands"]`` is sorted (ALFWorld's are, as its loader sorts them;
+            WebShop keeps the original's page order).
+    """
+
+    description: str
+    eval_split: str
+    columns: tuple[tuple[str, str], ...]
+    sorted_commands: bool
 
 
 class TextEnv(gym.Env):
@@ -22,6 +44,7 @@ class TextEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    card: ClassVar[EnvCard]
 
     def __init__(self, render_mode: str | None = None, max_action_length: int = 256) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -74,6 +97,10 @@ class TextEnv(gym.Env):
         """Record whether the episode ended; returns ``terminated`` (a step after the end then raises)."""
         self._ended = bool(terminated)
         return self._ended
+
+    def expert_command(self) -> str:
+        """The scripted expert's next command in the running episode (the ``expert`` baseline of the evaluation)."""
+        raise NotImplementedError(f"{type(self).__name__} has no scripted expert")
 
     def render(self) -> str | None:
         """``"ansi"`` returns the last text, ``"human"`` prints it, ``None`` renders nothing."""

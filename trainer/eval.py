@@ -25,8 +25,6 @@ from .config import ConfigError, TrainConfig, check_device, one_line, resolve_co
 
 __all__ = ["main"]
 
-DEFAULT_SPLITS = {"ALFWorld-text-v0": "valid_seen", "WebShop-text-v0": "test"}
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gigpo-eval", description="Evaluate an agent on a gigpo-gym text env.")
@@ -164,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         if env_id not in gym.registry:
             raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
         _check_arguments(args)
-        split = args.split or (config.eval_split if config else DEFAULT_SPLITS.get(env_id))
+        card = gigpo_gym.env_card(env_id)
+        split = args.split or (config.eval_split if config else card.eval_split if card else None)
         env_kwargs = _env_kwargs(args, config, split)
         try:
             probe: Any = gym.make(env_id, **env_kwargs).unwrapped  # a gigpo-gym TextEnv: it lists its task_ids

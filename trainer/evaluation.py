@@ -5,15 +5,16 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import torch
 
+from gigpo_gym import env_card
+from gigpo_gym.text_env import TextEnv
 from wrappers.actions import project_action
 
 __all__ = [
-    "ALFWORLD_COLUMNS",
     "baseline_chooser",
     "episode_records",
     "evaluate",
@@ -22,16 +23,6 @@ __all__ = [
     "run_episodes",
     "tabulate",
 ]
-
-# the paper's ALFWorld columns: task type -> short name
-ALFWORLD_COLUMNS = {
-    "pick_and_place_simple": "Pick",
-    "look_at_obj_in_light": "Look",
-    "pick_clean_then_place_in_recep": "Clean",
-    "pick_heat_then_place_in_recep": "Heat",
-    "pick_cool_then_place_in_recep": "Cool",
-    "pick_two_obj_and_place": "Pick2",
-}
 
 # chooses the commands of the running episodes: (envs, observations, infos, histories) -> commands
 Chooser = Callable[[list[gym.Env], list[dict], list[dict], list[list[tuple[str, str]]]], list[str]]
@@ -148,26 +139,17 @@ def baseline_chooser(policy: str, seed: int = 0) -> Chooser:
         rng = random.Random(seed)
         return lambda envs, obs, infos, histories: [rng.choice(info["admissible_commands"]) for info in infos]
     if policy == "expert":
-        from gigpo_gym.alfworld import expert_command
-        from gigpo_gym.webshop import expert_action
-
-        def expert(env: gym.Env) -> str:
-            engine = env.unwrapped.engine  # type: ignore[attr-defined]  # both gigpo-gym envs have one
-            if env.spec is not None and env.spec.id.startswith("ALFWorld"):
-                return expert_command(engine) or "look"  # None once solved; the episode has ended then
-            return expert_action(engine)
-
-        return lambda envs, obs, infos, histories: [expert(e) for e in envs]
+        return lambda envs, obs, infos, histories: [cast(TextEnv, e.unwrapped).expert_command() for e in envs]
     raise ValueError(f"policy must be 'random' or 'expert', got {policy!r}")
 
 
 def format_table(env_id: str, table: dict[str, float]) -> str:
-    """The paper's table: ALFWorld success % per task type and All; WebShop score and success %."""
-    if env_id.startswith("ALFWorld"):
-        names = [c for t, c in ALFWORLD_COLUMNS.items() if t in table] + ["All"]
-        values = [table[t] for t in ALFWORLD_COLUMNS if t in table] + [table["all"]]
-    else:
-        names, values = ["Score", "Success"], [table["score"], table["all"]]
+    """The paper's table, with the columns the env's card names (ALFWorld: success % per task type and All;
+    WebShop: score and success %); another env gets one column per table key."""
+    card = env_card(env_id)
+    columns = card.columns if card is not None else tuple((key, key) for key in table)
+    names = [name for key, name in columns if key in table]
+    values = [table[key] for key, _ in columns if key in table]
     header = "| " + " | ".join(names) + " |"
     rule = "|" + "|".join("---:" for _ in names) + "|"
     row = "| " + " | ".join(f"{v:.1f}" for v in values) + " |"

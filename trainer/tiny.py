@@ -61,7 +61,6 @@ def _webshop_corpus(n_tasks: int, seed: int) -> list[str]:
     import gymnasium as gym
 
     import gigpo_gym  # noqa: F401
-    from gigpo_gym.webshop import expert_action
     from wrappers.actions import format_action
     from wrappers.prompting import PromptBuilder, describe_env
 
@@ -75,7 +74,7 @@ def _webshop_corpus(n_tasks: int, seed: int) -> list[str]:
         done = False
         while not done:
             command = (
-                expert_action(env.unwrapped.engine)  # type: ignore[attr-defined]
+                env.unwrapped.expert_command()  # type: ignore[attr-defined]
                 if rng.random() < 0.7
                 else rng.choice(info["admissible_commands"])
             )

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["ENV_DESCRIPTIONS", "PromptBuilder", "describe_env"]
+from gigpo_gym import env_card
 
-# how the prompt introduces each registered env; other envs get the generic description
-ENV_DESCRIPTIONS = {
-    "ALFWorld-text-v0": "a text-based household environment (ALFWorld)",
-    "WebShop-text-v0": "a shopping website (WebShop); search, open products, choose options and buy",
-}
+__all__ = ["PromptBuilder", "describe_env"]
+
 GENERIC_DESCRIPTION = "a text-based environment"
 
 
 def describe_env(env_id: str | None) -> str:
-    """The prompt's introduction of env ``env_id`` (a registered id, or ``None`` when unknown)."""
-    return ENV_DESCRIPTIONS.get(env_id or "", GENERIC_DESCRIPTION)
+    """The prompt's introduction of env ``env_id``: its card's description (a generic one for other envs)."""
+    card = env_card(env_id)
+    return card.description if card is not None else GENERIC_DESCRIPTION
 
 
 @dataclass
@@ -29,7 +27,7 @@ class PromptBuilder:
         history_length: how many past (observation, action) pairs are shown (paper: 2).
     """
 
-    env_name: str = ENV_DESCRIPTIONS["ALFWorld-text-v0"]
+    env_name: str = field(default_factory=lambda: describe_env("ALFWorld-text-v0"))
     history_length: int = 2
 
     def __post_init__(self) -> None:

@@ -9,12 +9,29 @@ from typing import Any
 
 import gymnasium as gym
 
-from ..text_env import TextEnv
+from ..text_env import EnvCard, TextEnv
+from .expert import expert_command
 from .generator import generate_task, split_task_types
 from .pddl import find_games, load_game
 from .world import GRAMMAR_VERSIONS, TASK_TYPES, Engine, Task
 
-__all__ = ["ALFWorldTextEnv", "make_alfworld_env"]
+__all__ = ["ALFWORLD_CARD", "ALFWorldTextEnv", "make_alfworld_env"]
+
+ALFWORLD_CARD = EnvCard(
+    description="a text-based household environment (ALFWorld)",
+    eval_split="valid_seen",
+    # the paper's table: success % per task type (short names), then over all tasks
+    columns=(
+        ("pick_and_place_simple", "Pick"),
+        ("look_at_obj_in_light", "Look"),
+        ("pick_clean_then_place_in_recep", "Clean"),
+        ("pick_heat_then_place_in_recep", "Heat"),
+        ("pick_cool_then_place_in_recep", "Cool"),
+        ("pick_two_obj_and_place", "Pick2"),
+        ("all", "All"),
+    ),
+    sorted_commands=True,
+)
 
 
 class ALFWorldTextEnv(TextEnv):
@@ -82,6 +99,8 @@ class ALFWorldTextEnv(TextEnv):
     ``scene`` and ``is_success`` (= ``won``, the key SB3's callbacks read); with real games
     ``task_id`` is the game file's path.
     """
+
+    card = ALFWORLD_CARD
 
     def __init__(
         self,
@@ -161,6 +180,10 @@ class ALFWorldTextEnv(TextEnv):
         self._text, won = self.engine.step(action)
         reward = self.success_reward if won else 0.0
         return self._observation(), reward, self._end_if(won), False, self._info(won=won)
+
+    def expert_command(self) -> str:
+        """The PDDL expert's next command (``look`` once the task is done: the episode has ended then)."""
+        return expert_command(self.engine) or "look"
 
     # ------------------------------------------------------------------ helpers
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..hashing import canonical_hash
 from ..text_env import TextEnv
+from .env import ALFWORLD_CARD
 from .pddl import find_games
 
 __all__ = ["ALFWorldTextWorldEnv"]
@@ -28,6 +29,8 @@ class ALFWorldTextWorldEnv(TextEnv):
     Arguments: ``split``, ``data_path`` (or ``ALFWORLD_DATA``), ``success_reward``,
     ``render_mode``. ``reset(options={"task_id": i})`` plays game ``i`` of the sorted game list.
     """
+
+    card = ALFWORLD_CARD
 
     def __init__(
         self,

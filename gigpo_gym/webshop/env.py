@@ -9,9 +9,10 @@ from typing import Any
 
 import gymnasium as gym
 
-from ..text_env import TextEnv
+from ..text_env import EnvCard, TextEnv
 from .catalog import GOAL_SETS, Catalog, generate_catalog, load_catalog
 from .engine import WebShopEngine
+from .expert import expert_action
 from .search import SearchEngine
 
 __all__ = ["WebShopTextEnv", "make_webshop_env"]
@@ -117,6 +118,13 @@ class WebShopTextEnv(TextEnv):
     options appear verbatim in the target's text.
     """
 
+    card = EnvCard(
+        description="a shopping website (WebShop); search, open products, choose options and buy",
+        eval_split="test",
+        columns=(("score", "Score"), ("all", "Success")),  # the paper's: mean score x 100 and success %
+        sorted_commands=False,
+    )
+
     def __init__(
         self,
         split: str = "test",
@@ -200,6 +208,10 @@ class WebShopTextEnv(TextEnv):
         self._text, score, terminated, valid = self.engine.step(action)
         reward = purchase_reward_of(score, self.reward_mode, self.success_reward)
         return self._observation(), reward, self._end_if(terminated), False, self._info(valid=valid)
+
+    def expert_command(self) -> str:
+        """The expert's next action (it knows the target product and its options)."""
+        return expert_action(self.engine)
 
     def _observation(self) -> dict[str, str]:
         return {"text": self._text, "state_hash": self.engine.state_hash()}
