@@ -49,7 +49,7 @@ def filled_buffer(rewards, groups, trajs, anchors) -> tuple[GroupRolloutBuffer, 
     buffer = GroupRolloutBuffer(estimator="gigpo", norm="mean")
     empty = np.zeros(1, np.float32)
     records = [
-        StepRecord([1], [2], empty, float(max(r, 0.0)), float(min(r, 0.0)), False, str(a), "", int(g), int(t), 0, True)
+        StepRecord([1], [2], empty, float(max(r, 0.0)), float(min(r, 0.0)), str(a), "", int(g), int(t), 0)
         for r, g, t, a in zip(rewards, groups, trajs, anchors, strict=True)
     ]
     start = time.perf_counter()

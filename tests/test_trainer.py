@@ -44,8 +44,7 @@ def test_loss_matches_a_hand_computation():
 
 
 def _record(reward, penalty, traj, step, anchor):
-    valid = penalty == 0
-    return StepRecord([1], [2], np.zeros(1, np.float32), reward, penalty, False, anchor, "o", 0, traj, step, valid)
+    return StepRecord([1], [2], np.zeros(1, np.float32), reward, penalty, anchor, "o", 0, traj, step)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +73,7 @@ def test_signal_rows_keep_groups_with_step_level_signal():
     buffer = GroupRolloutBuffer(estimator="gigpo")
     rows = [(0, 0, 0.0, "s"), (0, 0, 1.0, "t"), (0, 1, 0.0, "t"), (0, 1, 1.0, "u"), (1, 2, 0.0, "v"), (1, 3, 0.0, "v")]
     for group, traj, reward, anchor in rows:
-        buffer.add(StepRecord([1], [2], np.zeros(1, np.float32), reward, 0.0, False, anchor, "o", group, traj, 0, True))
+        buffer.add(StepRecord([1], [2], np.zeros(1, np.float32), reward, 0.0, anchor, "o", group, traj, 0))
     adv = buffer.compute_advantages()
     assert np.all(adv[4:] == 0.0) and np.any(adv[:4] != 0.0)
     assert list(buffer.signal_rows()) == [True] * 4 + [False] * 2

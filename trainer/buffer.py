@@ -33,13 +33,11 @@ class StepRecord:
     old_logprobs: np.ndarray  # generate mode: per response token; score mode: (1,) log pi(a|s)
     reward: float  # the env's reward
     penalty: float  # the invalid-action penalty (0 for a valid response)
-    done: bool
     state_hash: str
     observation: str
     group_id: int
     traj_id: int
-    step: int
-    valid: bool
+    step: int  # the step's index in its episode
     # score mode: every admissible action's token ids and the index of the chosen one
     candidate_ids: list[list[int]] | None = None
     choice: int = -1
