@@ -80,10 +80,11 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "rollout",
             "Rollout and update cost, GiGPO and PPO vs GRPO",
             "bench_rollout.py",
-            ("--rounds", "2", "--repeats", "3"),
+            ("--rounds", "2", "--repeats", "3", "--mode", "score"),
             ("--rounds", "1", "--repeats", "1", "--mode", "score", "--env", "WebShop-text-v0"),
-            "Time per round, env steps/s and generated tokens/s in rollouts, update tokens/s, advantage time and peak "
-            "RSS of the tiny model, each worker a fresh process, GiGPO, GRPO and PPO interleaved. The paper's "
+            "Time per round, env steps/s and generated tokens/s in rollouts, update tokens/s, optimiser steps, "
+            "advantage time and peak RSS of the tiny model in score mode on the quickstart's pick tasks "
+            "(3-receptacle rooms), each worker a fresh process, GiGPO, GRPO and PPO interleaved. The paper's "
             "claims: GiGPO has GRPO's memory and little extra time (ratios near 1); PPO's critic costs both.",
         ),
         Benchmark(
