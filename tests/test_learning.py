@@ -49,6 +49,8 @@ def test_gigpo_is_ahead_of_grpo_on_the_quickstart_over_the_study_seeds(tmp_path)
     "study_alfworld_small"): GiGPO as the quickstart trains it (std normalisation) against GRPO, both at the study's
     tuned lr 3e-3, on the study's report seeds 0-4, run by the study's own runner (two cells at a time, one thread
     each: about 50 minutes on 2 cores). The mean paired difference in evaluation success is positive.
+
+    Measured by the study (2026-12-03): +5.3 points (95% interval +0.9 to +9.7; per seed +0.0, +8.6, +7.9, +3.6, +6.4).
     """
     import json
     import os
