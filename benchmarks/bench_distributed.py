@@ -34,7 +34,7 @@ def run(processes: int, rounds: int, run_dir: Path) -> dict[str, float]:
     shutil.rmtree(run_dir, ignore_errors=True)
     train = [
         "-m",
-        "trainer.train",
+        "trainer.cli.train",
         "--preset",
         "cpu-quickstart",
         "--rounds",

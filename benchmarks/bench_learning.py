@@ -27,7 +27,7 @@ from pathlib import Path
 import gigpo_gym  # noqa: F401
 from trainer.config import resolve_config
 from trainer.evaluation import evaluate
-from trainer.train import build_model, eval_task_ids
+from trainer.training import build_model, eval_task_ids
 
 ESTIMATORS = ("gigpo", "grpo", "rloo")
 SETUPS = {
@@ -63,7 +63,7 @@ def run(env_id: str, estimator: str, seed: int, rounds: int, eval_tasks: int) ->
     curve, anchor = [], []
     for done in range(rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
-        stats = model._round_stats
+        stats = model.round_stats
         curve.append(
             {
                 "round": done + 1,

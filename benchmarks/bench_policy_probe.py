@@ -30,13 +30,13 @@ import torch
 import gigpo_gym  # noqa: F401
 from gigpo_gym.alfworld import expert_command
 from trainer.config import resolve_config
-from trainer.train import build_model, env_kwargs_of, eval_task_ids
+from trainer.training import build_model, eval_task_ids
 
 USELESS = ("look", "inventory", "examine", "close")
 
 
 def _env(config):
-    return gym.make(config.env, **env_kwargs_of(config, config.eval_split))
+    return gym.make(config.env, **config.gym_kwargs(config.eval_split))
 
 
 def _goal_weight(command: str, goal_words: set[str]) -> float:
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.checkpoint and not Path(args.checkpoint).is_file():
         parser.error(
-            f"--checkpoint {args.checkpoint} not found (python -m trainer.quickstart writes one into its run directory)"
+            f"--checkpoint {args.checkpoint} not found (python -m trainer.cli.quickstart writes one into its run dir)"
         )
     config = resolve_config("cpu-quickstart", seed=args.seed)
     hands = {

@@ -134,7 +134,7 @@ def run_case(snippet: str, prelude: str = PRELUDE) -> tuple[str, str]:
 # section "1/3 Python API": the probe's script for these (probe_api.py) is not in ../shared, so each case it names
 # is written here from its name; ``r`` is the value read when nothing is raised
 API_PRELUDE = (
-    "import gigpo_gym; from trainer.gigpo import GiGPO; from trainer.tiny import tiny_model_path; "
+    "import gigpo_gym; from trainer.gigpo import GiGPO; from trainer.models.tiny import tiny_model_path; "
     "from wrappers.group_env import GroupVecEnv\n"
     "PK = dict(model_name_or_path=str(tiny_model_path()))\n"
     "def new(**kw): return GiGPO('LLMPolicy', kw.pop('env', 'ALFWorld-text-v0'), n_groups=kw.pop('n_groups', 1), "

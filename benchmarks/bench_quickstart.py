@@ -1,4 +1,4 @@
-"""The README's main job on several seeds: ``python -m trainer.quickstart --seed S``, each run's figures kept on disk.
+"""The README's main job on several seeds: ``python -m trainer.cli.quickstart --seed S``, each run's figures on disk.
 
 Run from the repository root::
 
@@ -30,7 +30,7 @@ def run_seed(seed: int, out: Path, rounds: int | None) -> dict:
     if path.exists():
         return json.loads(path.read_text())
     run_dir = str(out / f"run-seed{seed}")
-    command = [sys.executable, "-m", "trainer.quickstart", "--seed", str(seed), "--run-dir", run_dir]
+    command = [sys.executable, "-m", "trainer.cli.quickstart", "--seed", str(seed), "--run-dir", run_dir]
     command += ["--rounds", str(rounds)] if rounds is not None else []
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

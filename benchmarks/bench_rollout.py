@@ -77,7 +77,7 @@ def worker(env_id: str, estimator: str, mode: str, rounds: int) -> dict:
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
         totals["round_s"] += time.perf_counter() - start
         records = model.rollout_buffer.records
-        totals["rollout_s"] += model._round_stats["rollout/time_s"]
+        totals["rollout_s"] += model.round_stats["rollout/time_s"]
         totals["env_steps"] += len(records)
         totals["gen_tokens"] += sum(len(r.response_ids) for r in records)
         totals["update_tokens"] += sum(len(r.prompt_ids) + len(r.response_ids) for r in records)

@@ -114,7 +114,7 @@ def short_run(args: argparse.Namespace) -> None:
         round_start = time.perf_counter()
         model.learn(total_timesteps=1, reset_num_timesteps=rounds == 0)
         rounds, last = rounds + 1, time.perf_counter() - round_start
-        stats, update_s = model._round_stats, model.logger.name_to_value["train/time_s"]
+        stats, update_s = model.round_stats, model.logger.name_to_value["train/time_s"]
         steps = int(stats["rollout/steps"])
         print(
             f"round {rounds}: {steps} steps, sampled success {100 * stats['rollout/round_success_rate']:.1f}%, "

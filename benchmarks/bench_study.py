@@ -151,13 +151,13 @@ def step_credit_stats(buffer) -> dict[str, float]:
 
 def evaluation(model, config, seed: int) -> dict[str, float]:
     from trainer.evaluation import evaluate
-    from trainer.train import env_kwargs_of, eval_task_ids
+    from trainer.training import eval_task_ids
 
     table = evaluate(
         model,
         config.env,
         eval_task_ids(config),
-        env_kwargs=env_kwargs_of(config, config.eval_split),
+        env_kwargs=config.gym_kwargs(config.eval_split),
         episodes_per_task=config.eval_episodes,
         seed=seed,
     )
@@ -179,7 +179,7 @@ def provenance() -> dict[str, Any]:
 
 
 def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, int]) -> dict[str, Any]:
-    from trainer.train import build_model
+    from trainer.training import build_model
 
     config = config_of(setting, arm, lr, seed, budget)
     model = build_model(config)
@@ -187,7 +187,7 @@ def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, i
     curve = []
     for done in range(config.rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
-        stats, opt = model._round_stats, model.last_train_stats
+        stats, opt = model.round_stats, model.last_train_stats
         curve.append(
             {
                 "success": 100 * stats["rollout/round_success_rate"],
@@ -220,7 +220,7 @@ def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, i
 
 
 def before_cell(setting: str, seed: int, budget: dict[str, int]) -> dict[str, Any]:
-    from trainer.train import build_model
+    from trainer.training import build_model
 
     config = config_of(setting, BASELINE, LRS[0], seed, budget)  # the untrained weights depend on the seed only
     return {

@@ -28,7 +28,7 @@ from pathlib import Path
 import gigpo_gym  # noqa: F401
 from trainer.config import resolve_config
 from trainer.evaluation import evaluate
-from trainer.train import build_model, env_kwargs_of, eval_task_ids
+from trainer.training import build_model, eval_task_ids
 
 
 def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: int, sets: list[str]) -> dict:
@@ -42,7 +42,7 @@ def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: 
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
         curve.append(
             {
-                "success": 100 * model._round_stats["rollout/round_success_rate"],
+                "success": 100 * model.round_stats["rollout/round_success_rate"],
                 "kl": model.last_train_stats["kl"],
                 "clip_fraction": model.last_train_stats["clipped"],
             }
@@ -51,7 +51,7 @@ def run(preset: str, estimator: str, lr: float, epochs: int, rounds: int, seed: 
         model,
         config.env,
         eval_task_ids(config),
-        env_kwargs=env_kwargs_of(config, config.eval_split),
+        env_kwargs=config.gym_kwargs(config.eval_split),
         episodes_per_task=config.eval_episodes,
         seed=seed,
     )

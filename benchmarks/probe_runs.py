@@ -673,11 +673,11 @@ class Runner:
         trials = []
         for i in range(3):
             cache = self.scratch / f"cache_race_{i}"
-            snippet = "from trainer.tiny import tiny_model_path; print(tiny_model_path())"
+            snippet = "from trainer.models.tiny import tiny_model_path; print(tiny_model_path())"
             procs = [self.popen(f"python -c {shlex.quote(snippet)}", {"GIGPO_GYM_CACHE": str(cache)}) for _ in (0, 1)]
             codes = [p.wait(timeout=self.timeout) for p in procs]
             load = (
-                "from transformers import AutoModelForCausalLM; from trainer.tiny import tiny_model_path; "
+                "from transformers import AutoModelForCausalLM; from trainer.models.tiny import tiny_model_path; "
                 "AutoModelForCausalLM.from_pretrained(tiny_model_path())"
             )
             verdict, _ = self.sh(f"python -c {shlex.quote(load)}", {"GIGPO_GYM_CACHE": str(cache)})

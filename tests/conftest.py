@@ -23,6 +23,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_path(tmp_path_factory) -> str:
-    from trainer.tiny import build_tiny_model
+    from trainer.models.tiny import build_tiny_model
 
     return str(build_tiny_model(tmp_path_factory.mktemp("models") / "tiny"))

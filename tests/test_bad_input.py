@@ -13,8 +13,8 @@ import gigpo_gym  # noqa: F401
 from gigpo_gym.alfworld import expert_command
 from gigpo_gym.webshop import expert_action
 from trainer import advantages as A
-from trainer import eval as eval_cli
-from trainer import train as train_cli
+from trainer.cli import evaluate as eval_cli
+from trainer.cli import train as train_cli
 from trainer.config import ConfigError, resolve_config
 
 from .conftest import SHARED

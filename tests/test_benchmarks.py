@@ -48,7 +48,7 @@ def test_bench_warmstart():
     assert out.count("greedy") == 2 and out.rstrip().splitlines()[-1].startswith("after: sampled ")
 
 
-@pytest.mark.skipif(not HAS_SMOLLM, reason="the smollm extra is absent (see trainer/models.py)")
+@pytest.mark.skipif(not HAS_SMOLLM, reason="the smollm extra is absent (see trainer/models/presets.py)")
 def test_bench_smollm_runs_one_round_on_a_zero_budget():
     out = run(
         "bench_smollm.py",

@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
-from trainer import eval as eval_cli
-from trainer import train as train_cli
+from trainer.cli import evaluate as eval_cli
+from trainer.cli import train as train_cli
 from trainer.config import PRESETS, ConfigError, resolve_config
 from trainer.gigpo import GiGPO
 
@@ -129,7 +129,11 @@ def test_eval_of_a_pretrained_model_zero_shot_is_the_models_own_policy(tiny_path
         (train_cli, ["--set", "rounds=many"], "rounds must be of type int"),
         (train_cli, ["--preset", "gpu-huge"], "unknown preset 'gpu-huge'"),
         (train_cli, ["--resume"], "--resume needs --run-dir"),
-        (train_cli, ["--algo", "ppo2"], "algo must be one of gigpo, grpo, rloo, ppo, got 'ppo2'"),
+        (
+            train_cli,
+            ["--algo", "ppo2"],
+            "argument --algo: invalid choice: 'ppo2' (choose from 'gigpo', 'grpo', 'rloo', 'ppo')",
+        ),
         (train_cli, ["--set", "gae_lambda=2"], "gae_lambda must be a number in [0, 1], got 2.0"),
         (train_cli, ["--set", "clip_range_vf=0"], "clip_range_vf must be a number > 0 or null, got 0.0"),
     ],

@@ -109,13 +109,13 @@ def test_shards_play_the_slices_of_one_process_draw():
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
 def test_two_process_training_writes_one_run_that_resumes_in_one_process_and_back(tiny_path, tmp_path):
-    from trainer import train as train_cli
     from trainer.checkpoint import read_meta
+    from trainer.cli import train as train_cli
 
     run_dir = tmp_path / "run"
     sets = ["n_groups=2", "group_size=2", "max_episode_steps=3", "eval_tasks=1", "batch_size=8", "micro_batch_size=4"]
     flags = ["--no-progress", *[a for item in sets for a in ("--set", item)]]
-    done = torchrun("-m", "trainer.train", "--model", tiny_path, "--rounds", "2", "--run-dir", str(run_dir), *flags)
+    done = torchrun("-m", "trainer.cli.train", "--model", tiny_path, "--rounds", "2", "--run-dir", str(run_dir), *flags)
     assert done.returncode == 0, why(done)
     assert done.stdout.count("run directory:") == 1  # rank 0 alone reports (and writes)
     meta = read_meta(run_dir / "checkpoint.zip")
@@ -125,7 +125,7 @@ def test_two_process_training_writes_one_run_that_resumes_in_one_process_and_bac
     assert (run_dir / "eval.json").is_file()
     # written by 2 processes, continued by 1; then by 2 again
     assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--rounds", "3", "--no-progress"]) == 0
-    again = torchrun("-m", "trainer.train", "--resume", "--run-dir", str(run_dir), "--rounds", "4", "--no-progress")
+    again = torchrun("-m", "trainer.cli.train", "--resume", "--run-dir", str(run_dir), "--rounds", "4", "--no-progress")
     assert again.returncode == 0, why(again)
     assert read_meta(run_dir / "checkpoint.zip")["extra"]["run"]["rounds_done"] == 4
 
@@ -155,10 +155,10 @@ def test_a_two_process_resume_continues_every_rank_exactly(tiny_path, tmp_path):
     ]
     straight, split = tmp_path / "straight", tmp_path / "split"
     for args in (["--rounds", "4", "--run-dir", str(straight)], ["--rounds", "2", "--run-dir", str(split)]):
-        done = torchrun("-m", "trainer.train", *args, *flags)
+        done = torchrun("-m", "trainer.cli.train", *args, *flags)
         assert done.returncode == 0, why(done)
     assert len(read_meta(split / "checkpoint.zip")["rng"]["ranks"]) == 2  # both ranks' streams are saved
-    again = torchrun("-m", "trainer.train", "--resume", "--run-dir", str(split), "--rounds", "4", "--no-progress")
+    again = torchrun("-m", "trainer.cli.train", "--resume", "--run-dir", str(split), "--rounds", "4", "--no-progress")
     assert again.returncode == 0, why(again)
     a, b = read_archive(straight / "checkpoint.zip"), read_archive(split / "checkpoint.zip")
     assert a.policy.keys() == b.policy.keys()
@@ -179,7 +179,7 @@ def test_a_two_process_resume_continues_every_rank_exactly(tiny_path, tmp_path):
 def test_a_round_that_does_not_split_is_one_error_line_under_torchrun(tiny_path, tmp_path):
     done = torchrun(
         "-m",
-        "trainer.train",
+        "trainer.cli.train",
         "--model",
         tiny_path,
         "--rounds",
@@ -210,7 +210,7 @@ def test_sharding_engines_are_refused_with_one_line(variable, tiny_path, tmp_pat
         [
             sys.executable,
             "-m",
-            "trainer.train",
+            "trainer.cli.train",
             "--model",
             tiny_path,
             "--rounds",
@@ -245,10 +245,10 @@ def test_shipped_accelerate_configs_are_valid_ddp_configs(name, kind, processes,
 def test_evaluation_shared_out_over_ranks_tabulates_as_one_process():
     from trainer.config import resolve_config
     from trainer.evaluation import baseline_chooser, episode_records, run_episodes, tabulate
-    from trainer.train import env_kwargs_of, eval_task_ids
+    from trainer.training import eval_task_ids
 
     config = resolve_config("cpu-quickstart")
-    ids, kwargs = eval_task_ids(config)[:7], env_kwargs_of(config, config.eval_split)
+    ids, kwargs = eval_task_ids(config)[:7], config.gym_kwargs(config.eval_split)
     whole = run_episodes("ALFWorld-text-v0", ids, baseline_chooser("expert"), kwargs, episodes_per_task=2)
     parts = [episode_records("ALFWorld-text-v0", ids[r::3], baseline_chooser("expert"), kwargs, 2) for r in range(3)]
     assert tabulate([record for part in parts for record in part]) == whole and whole["all"] == 100.0

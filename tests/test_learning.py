@@ -7,7 +7,7 @@ import pytest
 import gigpo_gym  # noqa: F401
 from trainer.config import resolve_config
 from trainer.evaluation import evaluate
-from trainer.train import build_model, env_kwargs_of, eval_task_ids
+from trainer.training import build_model, eval_task_ids
 
 
 @pytest.mark.slow
@@ -15,7 +15,7 @@ def test_gigpo_raises_the_webshop_score_of_the_tiny_policy():
     """The cpu-webshop preset (20 rounds of GiGPO, a few minutes on 2 cores) lifts the tiny model's WebShop score."""
     config = resolve_config("cpu-webshop", seed=0)
     model = build_model(config)
-    tasks, kwargs = eval_task_ids(config), env_kwargs_of(config, config.eval_split)
+    tasks, kwargs = eval_task_ids(config), config.gym_kwargs(config.eval_split)
     before = evaluate(model, config.env, tasks, env_kwargs=kwargs, seed=0)
     for done in range(config.rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=done == 0)
@@ -34,7 +34,7 @@ def test_the_quickstart_learns_clearly_on_its_default_seed():
     """
     config = resolve_config("cpu-quickstart", seed=0)
     model = build_model(config)
-    tasks, kwargs = eval_task_ids(config), env_kwargs_of(config, config.eval_split)
+    tasks, kwargs = eval_task_ids(config), config.gym_kwargs(config.eval_split)
     evaluation = dict(env_kwargs=kwargs, episodes_per_task=config.eval_episodes, seed=0)
     before = evaluate(model, config.env, tasks, **evaluation)["all"]
     for done in range(config.rounds):

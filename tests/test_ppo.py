@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from trainer import train as train_cli
 from trainer.advantages import discounted_returns
+from trainer.cli import train as train_cli
 from trainer.gigpo import GiGPO
 from trainer.loss import value_loss
 
@@ -161,12 +161,9 @@ def test_with_no_value_loss_and_lambda_one_the_gradient_is_the_monte_carlo_polic
     model.policy.set_training_mode(True)
     params = model.policy.trainable_parameters()
     totals = dict.fromkeys(["pg", "kl", "clipped", "entropy", "tokens", "loss", "value_loss", "rows"], 0.0)
-    critic = (torch.tensor(values, dtype=torch.float32), torch.as_tensor(buffer.returns, dtype=torch.float32))
     lr = model.policy.optimizer.param_groups[0]["lr"]
     model.policy.optimizer.param_groups[0]["lr"] = 0.0  # keep the weights: the gradient is what is compared
-    model._minibatch_update(
-        np.arange(len(records)), torch.as_tensor(buffer.advantages, dtype=torch.float32), totals, params, critic
-    )
+    model._minibatch_update(buffer.batch(np.arange(len(records))), totals, params)
     model.policy.optimizer.param_groups[0]["lr"] = lr
     got = [p.grad.clone() for p in params]
 

@@ -19,9 +19,9 @@ import pytest
 import torch
 import yaml
 
-from trainer import eval as eval_cli
-from trainer import train as train_cli
 from trainer.checkpoint import read_archive
+from trainer.cli import evaluate as eval_cli
+from trainer.cli import train as train_cli
 from trainer.run_dir import locked
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,7 +100,7 @@ def test_kill_9_at_random_moments_then_resume_gives_the_uninterrupted_run(tiny_p
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     assert train_cli.main(argv(tiny_path, straight, rounds)) == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "trainer.train"]
+    command = [sys.executable, "-m", "trainer.cli.train"]
     draw = random.Random(0)
     kills = 0
     for _ in range(4):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -21,7 +22,7 @@ SMALL = dict(n_groups=2, group_size=2, env_kwargs=dict(max_episode_steps=3), bat
 
 
 def make_model(tiny_path, mode="score", env_id="ALFWorld-text-v0", **kw):
-    policy_kwargs = dict(model_name_or_path=tiny_path, action_mode=mode, max_new_tokens=8)
+    policy_kwargs = dict(model_name_or_path=tiny_path, action_mode=mode, max_new_tokens=8, use_lora=True)
     policy_kwargs.update(kw.pop("policy_kwargs", {}))
     return GiGPO("LLMPolicy", env_id, policy_kwargs=policy_kwargs, **{**SMALL, **kw})
 
@@ -149,7 +150,7 @@ def test_one_learn_iteration_on_each_env(tiny_path, mode, env_id):
     assert env_id.split("-")[0] in model.env_description  # the prompt names the env
     model.learn(total_timesteps=1)
     assert model.num_timesteps >= 4 and model._n_updates == 1
-    stats = model._round_stats
+    stats = model.round_stats
     assert 0.0 <= stats["rollout/invalid_action_rate"] <= 1.0
     assert stats["gigpo/mean_step_group_size"] >= 1.0
     if mode == "generate":  # an untrained tiny model rarely writes a valid <action> tag
@@ -186,7 +187,13 @@ def test_clear_errors(tiny_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         LLMPolicy(env.observation_space, env.action_space, model_name_or_path="./no/such/model")
     with pytest.raises(ValueError, match="target_modules"):
-        LLMPolicy(env.observation_space, env.action_space, model_name_or_path=tiny_path, target_modules=["nope"])
+        LLMPolicy(
+            env.observation_space,
+            env.action_space,
+            model_name_or_path=tiny_path,
+            use_lora=True,
+            target_modules=["nope"],
+        )
     with pytest.raises(ValueError, match="action_mode"):
         LLMPolicy(env.observation_space, env.action_space, model_name_or_path=tiny_path, action_mode="beam")
     with pytest.raises(ValueError, match="micro_batch_size"):
@@ -282,7 +289,7 @@ def test_filter_groups_trains_only_on_groups_with_signal(tiny_path):
     buffer.advantages = np.where(groups == 0, 0.0, 1.0)  # group 0 holds no signal
     seen = []
     real = buffer.minibatches
-    buffer.minibatches = lambda *a: (seen.extend(b) or b for b in real(*a))
+    buffer.minibatches = lambda *a: (seen.extend(b.rows) or b for b in real(*a))
     model.train()
     assert seen and set(groups[seen]) == {1} and sorted(seen) == list(np.flatnonzero(groups == 1))
 
@@ -348,3 +355,26 @@ def test_bfloat16_weights_train_with_float32_logprobs_and_reload(tiny_path, tmp_
     assert {p.dtype for n, p in loaded.policy.model.named_parameters() if "lora_" not in n} == {torch.bfloat16}
     again = loaded.policy.candidate_logprobs([record.prompt_ids], [record.candidate_ids])[0]
     assert torch.equal(again, model.policy.candidate_logprobs([record.prompt_ids], [record.candidate_ids])[0])
+
+
+def test_the_rollout_predict_and_the_evaluation_take_one_agent_step(tiny_path, monkeypatch):
+    from trainer.evaluation import evaluate
+
+    model = make_model(tiny_path)
+    callers = []
+    act = model.act
+
+    def spy(goals, histories, observations, admissible, *args, **kwargs):
+        callers.append(inspect.stack()[1].function)
+        responses, commands, valid = act(goals, histories, observations, admissible, *args, **kwargs)
+        assert all(c in a for c, a in zip(commands, admissible, strict=True))  # score mode: admissible commands
+        assert all(valid)
+        return responses, commands, valid
+
+    monkeypatch.setattr(model, "act", spy)
+    obs = {"text": "You arrive at fridge 1.", "goal": "put a mug in shelf.", "admissible_commands": ["look", "open"]}
+    assert model.predict(obs, deterministic=True)[0][0] in obs["admissible_commands"]
+    evaluate(model, "ALFWorld-text-v0", [0], env_kwargs=dict(max_episode_steps=2))
+    model.learn(total_timesteps=1)
+    assert {"predict", "choose", "collect_rollouts"} <= set(callers)
+    assert model.round_stats["rollout/steps"] > 0  # the round's statistics, public

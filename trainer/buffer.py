@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .advantages import gae_advantages, gigpo_advantages, grpo_advantages, rloo_advantages, step_group_ids, whiten
 
-__all__ = ["ANCHORS", "EPISODE_STATS", "ESTIMATORS", "NORMS", "PENALTY_MODES", "GroupRolloutBuffer", "StepRecord"]
+__all__ = [
+    "ANCHORS",
+    "EPISODE_STATS",
+    "ESTIMATORS",
+    "NORMS",
+    "PENALTY_MODES",
+    "GroupRolloutBuffer",
+    "RolloutBatch",
+    "StepRecord",
+]
 
 # the group-relative estimators, and "ppo": GAE over a learned value (the policy's value head)
 ESTIMATORS = ("gigpo", "grpo", "rloo", "ppo")
@@ -50,6 +59,33 @@ class StepRecord:
     next_state_ids: list[int] | None = None
     value: float = 0.0
     next_value: float = 0.0
+
+
+class RolloutBatch(NamedTuple):
+    """A mini-batch (or micro-batch) of a round's steps, as the update reads it (SB3's ``RolloutBufferSamples``).
+
+    ``B`` steps: ``rows`` (B,) int64 their indices in the round, ``records`` their step records,
+    ``advantages`` (B,) float64; PPO only (else ``None``): ``old_values`` (B,) the rollout critic's values and
+    ``returns`` (B,) the critic's targets ``A + V``, float64.
+    """
+
+    rows: np.ndarray
+    records: list[StepRecord]
+    advantages: np.ndarray
+    old_values: np.ndarray | None
+    returns: np.ndarray | None
+
+    def micro_batches(self, size: int) -> Iterator[RolloutBatch]:
+        """Consecutive slices of at most ``size`` steps (gradients accumulate over them)."""
+        for start in range(0, len(self.rows), size):
+            part = slice(start, start + size)
+            yield RolloutBatch(
+                self.rows[part],
+                self.records[part],
+                self.advantages[part],
+                None if self.old_values is None else self.old_values[part],
+                None if self.returns is None else self.returns[part],
+            )
 
 
 @dataclass
@@ -215,12 +251,27 @@ class GroupRolloutBuffer:
         groups = np.unique(self.arrays()["group_ids"], return_inverse=True)[1]
         return np.bincount(groups, weights=(self.advantages != 0.0).astype(np.float64))[groups] > 0
 
+    def batch(self, rows: np.ndarray) -> RolloutBatch:
+        """The steps ``rows`` (indices into the round) as one typed batch."""
+        if self.advantages is None:
+            raise RuntimeError("compute_advantages() before reading batches")
+        rows = np.asarray(rows, dtype=np.int64)
+        records = self.records
+        critic = self.estimator == "ppo"
+        return RolloutBatch(
+            rows,
+            [records[j] for j in rows],
+            np.asarray(self.advantages, dtype=np.float64)[rows],
+            np.array([records[j].value for j in rows], dtype=np.float64) if critic else None,
+            np.asarray(self.returns, dtype=np.float64)[rows] if critic else None,
+        )
+
     def minibatches(
         self, batch_size: int, rng: np.random.Generator, rows: np.ndarray | None = None
-    ) -> Iterator[np.ndarray]:
-        """Shuffled index batches of at most ``batch_size`` steps covering ``rows`` (default: all) once."""
+    ) -> Iterator[RolloutBatch]:
+        """Shuffled batches of at most ``batch_size`` steps covering ``rows`` (default: all) once."""
         if self.advantages is None:
             raise RuntimeError("compute_advantages() before iterating mini-batches")
         order = rng.permutation(len(self.records) if rows is None else np.asarray(rows))
         for start in range(0, len(order), batch_size):
-            yield order[start : start + batch_size]
+            yield self.batch(order[start : start + batch_size])

@@ -33,6 +33,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .atomic import atomic_path
+
 __all__ = [
     "FORMAT",
     "VERSION",
@@ -119,17 +121,14 @@ def write_archive(
     if unknown:
         raise ValueError(f"checkpoint metadata has keys outside the format: {sorted(unknown)}")
     text = json.dumps(meta, allow_nan=False)  # fails here, not at load time, on data JSON cannot hold
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.tmp-") as scratch:
+    with atomic_path(path) as tmp:  # the archive's parts are written beside it, in the same scratch folder
+        scratch = tmp.parent
         save_file(tensors, os.path.join(scratch, POLICY))
         save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, os.path.join(scratch, STATE))
-        tmp = os.path.join(scratch, "checkpoint.zip")
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             archive.writestr(META, text)
             archive.write(os.path.join(scratch, POLICY), POLICY)
             archive.write(os.path.join(scratch, STATE), STATE)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
     return path
 
 

@@ -4,29 +4,46 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["PRESETS", "ConfigError", "TrainConfig", "check_device", "one_line", "resolve_config"]
+from wrappers.actions import VALIDITY_RULES
+
+from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES
+from .errors import ConfigError, one_line
+
+__all__ = [
+    "ACTION_MODES",
+    "ATTN_IMPLEMENTATIONS",
+    "DTYPES",
+    "PRESETS",
+    "SCORE_REDUCTIONS",
+    "ConfigError",
+    "TrainConfig",
+    "check_device",
+    "one_line",
+    "resolve_config",
+]
+
+# the policy's allowed values, defined here (importing the policy loads transformers) and imported by it
+ACTION_MODES = ("score", "generate")
+SCORE_REDUCTIONS = ("mean", "sum")
+DTYPES = ("float32", "bfloat16", "float16")
+ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 
 
-class ConfigError(ValueError):
-    """A configuration a user wrote is wrong; the message says what and how to fix it."""
-
-
-def one_line(error: BaseException) -> str:
-    """An error's message on one line (a CLI prints exactly one line per error)."""
-    return " ".join(str(error).split())
-
-
-def _opt(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best in the table below
+def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa: A002 - "help" reads best below
+    # the metadata is what HfArgumentParser passes to add_argument: the command line gets the help and the choices
+    metadata = {"help": help} if choices is None else {"help": help, "choices": choices}
     if isinstance(default, dict | list):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -36,32 +53,41 @@ class TrainConfig:
     env: str = _opt("ALFWorld-text-v0", "registered env id")
     env_kwargs: dict = _opt({}, "gym.make keyword arguments of the training env (split, task_types ...)")
     max_episode_steps: int = _opt(50, "episode step limit (paper: ALFWorld 50, WebShop 15)")
-    algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo, rloo or ppo (a learned critic, GAE)")
+    algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo, rloo or ppo (a learned critic, GAE)", ESTIMATORS)
     model: str = _opt("tiny", "Hugging Face model id or local path; 'tiny' builds the offline tiny model")
     action_mode: str = _opt(
-        "score", "'score' (exact softmax policy over the admissible actions) or 'generate' (free text)"
+        "score", "'score' (exact softmax policy over the admissible actions) or 'generate' (free text)", ACTION_MODES
     )
-    score_reduction: str = _opt("mean", "score mode: a command's score is the 'mean' or 'sum' of its token log-probs")
+    score_reduction: str = _opt(
+        "mean", "score mode: a command's score is the 'mean' or 'sum' of its token log-probs", SCORE_REDUCTIONS
+    )
     use_lora: bool = _opt(False, "train a LoRA adapter (reference = adapter disabled) instead of all weights")
     lora_r: int = _opt(8, "LoRA rank")
     lora_alpha: int = _opt(16, "LoRA alpha")
+    lora_dropout: float = _opt(0.0, "LoRA dropout")
+    target_modules: list[str] | None = _opt(
+        None, "LoRA target module names (e.g. q_proj v_proj); default: PEFT's choice for the architecture"
+    )
     gradient_checkpointing: bool = _opt(False, "recompute activations in the backward pass (less memory, more time)")
     temperature: float = _opt(
         1.0,
         "sampling temperature of the tokens (generate mode) or of the softmax over the "
         "admissible commands (score mode); log-probs use the same temperature",
     )
+    top_p: float = _opt(1.0, "generate mode: nucleus sampling's probability mass (1: the full distribution)")
     max_new_tokens: int = _opt(256, "response length limit (generate mode)")
     max_prompt_tokens: int = _opt(2048, "prompt length limit; longer prompts drop their oldest history first")
     dtype: str = _opt(
         "float32",
         "weights of the policy and its reference: float32, bfloat16 or float16 (float16 "
         "needs CUDA); log-probs and the loss stay float32",
+        DTYPES,
     )
     attn_implementation: str | None = _opt(
         None,
         "attention kernel for from_pretrained: eager, sdpa, "
         "flash_attention_2 or flex_attention; default: transformers' choice",
+        (*ATTN_IMPLEMENTATIONS, None),
     )
     rounds: int = _opt(8, "rollout rounds; each round is followed by one update")
     n_groups: int = _opt(4, "tasks per round")
@@ -69,11 +95,17 @@ class TrainConfig:
     learning_rate: float = _opt(1e-3, "optimiser learning rate (paper: 1e-6 for full fine-tuning of 1.5B/7B)")
     gamma: float = _opt(0.95, "discount of the step-level return-to-go (paper: 0.95)")
     omega: float = _opt(1.0, "weight of the step advantage (paper: 1)")
-    norm: str | None = _opt(None, "advantage normalisation 'std' or 'mean'; default: std for grpo, else mean")
-    episode_stats: str = _opt(
-        "trajectory", "episode statistics over 'trajectory' (paper formula) or 'step' rows (reference code)"
+    norm: str | None = _opt(
+        None, "advantage normalisation 'std' or 'mean'; default: std for grpo, else mean", (*NORMS, None)
     )
-    anchor: str = _opt("state_hash", "GiGPO's anchor key: 'state_hash' or 'observation' (the reference's text)")
+    episode_stats: str = _opt(
+        "trajectory",
+        "episode statistics over 'trajectory' (paper formula) or 'step' rows (reference code)",
+        EPISODE_STATS,
+    )
+    anchor: str = _opt(
+        "state_hash", "GiGPO's anchor key: 'state_hash' or 'observation' (the reference's text)", ANCHORS
+    )
     history_length: int = _opt(2, "past (observation, action) pairs in the prompt (paper: 2)")
     success_reward: float = _opt(
         1.0, "reward of a completed task (ALFWorld) or perfect purchase (WebShop reward_mode=success); paper: 10"
@@ -83,11 +115,13 @@ class TrainConfig:
         "row",
         "'row': the penalty lowers only the invalid row, after the returns (reference); "
         "'reward': added to the step reward",
+        PENALTY_MODES,
     )
     validity_rule: str = _opt(
         "admissible",
         "generate mode: a response is valid if its action is 'admissible' or "
         "if it is well 'format'ted (<think> and <action>, the reference)",
+        VALIDITY_RULES,
     )
     n_epochs: int = _opt(1, "passes over each round's steps")
     batch_size: int = _opt(64, "steps per optimiser update")
@@ -121,27 +155,12 @@ class TrainConfig:
         if self.env not in registry:
             known = ", ".join(gigpo_gym.ENV_IDS)
             raise ConfigError(f"unknown env id {self.env!r}; registered gigpo-gym envs: {known}")
-        from wrappers.actions import VALIDITY_RULES
-
-        from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES
-
-        if self.algo not in ESTIMATORS:
-            raise ConfigError(f"algo must be one of {', '.join(ESTIMATORS)}, got {self.algo!r}")
-        choices = {
-            # the policy's ACTION_MODES and SCORE_REDUCTIONS, written out: importing the policy loads transformers
-            "action_mode": ("score", "generate"),
-            "score_reduction": ("mean", "sum"),
-            "episode_stats": EPISODE_STATS,
-            "anchor": ANCHORS,
-            "penalty_mode": PENALTY_MODES,
-            "validity_rule": VALIDITY_RULES,
-            "norm": (*NORMS, None),
-            "dtype": DTYPES,
-            "attn_implementation": (*ATTN_IMPLEMENTATIONS, None),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, name)!r}")
+        for f in dataclasses.fields(self):
+            allowed = f.metadata.get("choices")
+            if allowed is not None and getattr(self, f.name) not in allowed:
+                raise ConfigError(
+                    f"{f.name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, f.name)!r}"
+                )
         for name, (low, high, text) in _BOUNDS.items():
             value = getattr(self, name)
             if value is None and name in _OPTIONAL:
@@ -163,6 +182,12 @@ class TrainConfig:
             )
         if self.dtype == "float16" and not _uses_cuda(self.device):
             raise ConfigError(f"dtype float16 needs CUDA (device {self.device!r} runs on the CPU); use bfloat16 there")
+
+    def gym_kwargs(self, split: str | None = None) -> dict[str, Any]:
+        """``gym.make`` keyword arguments of the env: ``env_kwargs``, the step limit, the success reward, and
+        ``split`` when given."""
+        kwargs = {**self.env_kwargs, "max_episode_steps": self.max_episode_steps, "success_reward": self.success_reward}
+        return kwargs if split is None else {**kwargs, "split": split}
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what ``config.yaml`` holds)."""
@@ -208,6 +233,8 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "gamma": (_at_least(0), lambda v: v <= 1, "a number in [0, 1]"),
     "omega": (_at_least(0), _any, "a number >= 0"),
     "temperature": (_above(0), _any, "a number > 0"),
+    "top_p": (_above(0), lambda v: v <= 1, "a number in (0, 1]"),
+    "lora_dropout": (_at_least(0), lambda v: v < 1, "a number in [0, 1)"),
     "clip_range": (_above(0), lambda v: v < 1, "a number in (0, 1)"),
     "clip_ratio_c": (_above(1), _any, "a number > 1"),
     "kl_coef": (_at_least(0), _any, "a number >= 0"),
@@ -220,11 +247,6 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
 }
 _OPTIONAL = ("clip_range_vf",)  # numeric fields where null is allowed
-
-
-# the policy's DTYPES and ATTN_IMPLEMENTATIONS, written out here too: importing the policy loads transformers
-DTYPES = ("float32", "bfloat16", "float16")
-ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 
 
 def _uses_cuda(device: str) -> bool:
@@ -359,30 +381,35 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+@functools.cache
+def field_types() -> dict[str, Any]:
+    """Each field's resolved type (the dataclass's annotations are strings under ``from __future__``)."""
+    return typing.get_type_hints(TrainConfig)
+
+
 def _coerce(name: str, value: Any) -> Any:
-    """Check a value against the field's type, converting ints to floats where a float is expected."""
-    expected = {f.name: f.type for f in dataclasses.fields(TrainConfig)}[name]
-    kinds: dict[str, type | tuple[type, ...]] = {
-        "str": str,
-        "int": int,
-        "float": float,
-        "bool": bool,
-        "dict": dict,
-        "str | None": (str, type(None)),
-        "float | None": (float, type(None)),
-    }
-    kind = kinds[str(expected)]
-    numeric = kind is float or kind == (float, type(None))
-    if numeric and isinstance(value, int) and not isinstance(value, bool):
+    """Check a value against the field's type; ints (and numeric text) become floats where a float is expected."""
+    expected = field_types()[name]
+    optional = type(None) in typing.get_args(expected)
+    kind = next(t for t in typing.get_args(expected) if t is not type(None)) if optional else expected
+    if value is None and optional:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if numeric and isinstance(value, str):
+    if kind is float and isinstance(value, str):
         # YAML 1.1 reads 1e-6 (no dot) as a string: take any text Python reads as a number
         try:
             return float(value)
         except ValueError:
             pass
-    if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-        raise ConfigError(f"{name} must be of type {expected}, got {value!r}")
+    origin = typing.get_origin(kind) or kind
+    items = typing.get_args(kind)
+    wrong = (kind is int and isinstance(value, bool)) or not isinstance(value, origin)
+    if not wrong and origin is list and items:
+        wrong = not all(isinstance(item, items[0]) for item in value)
+    if wrong:
+        written = str(expected).replace("typing.", "").replace("<class '", "").replace("'>", "")
+        raise ConfigError(f"{name} must be of type {written}, got {value!r}")
     return value
 
 

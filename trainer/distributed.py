@@ -3,7 +3,7 @@
 A process group is joined when the process was started by a launcher that sets ``WORLD_SIZE`` > 1 (``torchrun``;
 ``accelerate launch`` sets the same variables)::
 
-    torchrun --nproc_per_node 2 -m trainer.train --preset cpu-quickstart
+    torchrun --nproc_per_node 2 -m trainer.cli.train --preset cpu-quickstart
 
 GiGPO is data-parallel without approximation: each rank rolls out whole groups (``n_groups / world_size`` of each
 round's tasks, a slice of the draw one process would make), and a group's episode and step groups never leave
@@ -96,7 +96,7 @@ _SHARDING = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpe
 
 def check_engine() -> None:
     """Refuse an ``accelerate launch`` config that asks for FSDP or DeepSpeed sharding (not supported yet)."""
-    from .config import ConfigError
+    from .errors import ConfigError
 
     for variable, engine in _SHARDING.items():
         if os.environ.get(variable, "false").lower() in ("true", "1"):

@@ -12,7 +12,6 @@ import torch
 
 from gigpo_gym import env_card
 from gigpo_gym.text_env import TextEnv
-from wrappers.actions import project_action
 
 __all__ = [
     "baseline_chooser",
@@ -122,13 +121,10 @@ def evaluate_records(
     generator = torch.Generator().manual_seed(seed)
 
     def choose(envs, obs, infos, histories):
+        goals = [info.get("goal", o["text"]) for o, info in zip(obs, infos, strict=True)]
+        texts = [o["text"] for o in obs]
         admissible = [info["admissible_commands"] for info in infos]
-        prompts = [
-            model.prompt(info.get("goal", o["text"]), h, o["text"], a)
-            for o, info, h, a in zip(obs, infos, histories, admissible, strict=True)
-        ]
-        responses = model.policy.act(prompts, admissible, deterministic, generator)
-        return [project_action(r.text, a)[0] for r, a in zip(responses, admissible, strict=True)]
+        return model.act(goals, histories, texts, admissible, deterministic, generator)[1]
 
     return episode_records(env_id, task_ids, choose, env_kwargs, episodes_per_task)
 

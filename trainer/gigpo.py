@@ -7,10 +7,10 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -28,11 +28,103 @@ from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
 from . import checkpoint, distributed
-from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES, GroupRolloutBuffer, StepRecord
+from .buffer import (
+    ANCHORS,
+    EPISODE_STATS,
+    ESTIMATORS,
+    NORMS,
+    PENALTY_MODES,
+    GroupRolloutBuffer,
+    RolloutBatch,
+    StepRecord,
+)
+from .config import TrainConfig
 from .loss import policy_loss, value_loss
-from .policy import LLMPolicy
+from .policy import LLMPolicy, Response, left_pad
 
 __all__ = ["GiGPO"]
+
+_DEFAULT = TrainConfig()  # the defaults are the config's: the Python API and the command line share them
+
+# the config fields that are LLMPolicy arguments, by the policy's name for them
+POLICY_FIELDS = {
+    "model_name_or_path": "model",
+    **{
+        name: name
+        for name in (
+            "action_mode",
+            "score_reduction",
+            "use_lora",
+            "lora_r",
+            "lora_alpha",
+            "lora_dropout",
+            "target_modules",
+            "gradient_checkpointing",
+            "temperature",
+            "top_p",
+            "max_new_tokens",
+            "max_prompt_tokens",
+            "dtype",
+            "attn_implementation",
+        )
+    },
+}
+# the config fields that are GiGPO arguments, by the algorithm's name for them
+ALGORITHM_FIELDS = {
+    "estimator": "algo",
+    **{
+        name: name
+        for name in (
+            "n_groups",
+            "group_size",
+            "learning_rate",
+            "gamma",
+            "omega",
+            "norm",
+            "episode_stats",
+            "anchor",
+            "history_length",
+            "invalid_action_penalty",
+            "penalty_mode",
+            "validity_rule",
+            "n_epochs",
+            "batch_size",
+            "micro_batch_size",
+            "clip_range",
+            "clip_ratio_c",
+            "filter_groups",
+            "kl_coef",
+            "ent_coef",
+            "max_grad_norm",
+            "gae_lambda",
+            "vf_coef",
+            "clip_range_vf",
+            "seed",
+            "device",
+        )
+    },
+}
+
+
+class _RoundEpisodes:
+    """What a rollout round keeps per copy (its episode's history, return and length) and the episodes it ended."""
+
+    def __init__(self, n_envs: int, start: float) -> None:
+        self.start = start
+        self.histories: list[list[tuple[str, str]]] = [[] for _ in range(n_envs)]
+        self.returns = np.zeros(n_envs)
+        self.lengths = np.zeros(n_envs, dtype=int)
+        self.invalid = 0
+        self.ended: list[dict[str, Any]] = []
+
+    def end(self, i: int, info: dict[str, Any]) -> dict[str, Any]:
+        """Copy ``i``'s episode ended (``info``: its last step's): its SB3 episode info, kept for the statistics."""
+        episode = {
+            "episode": {"r": self.returns[i], "l": int(self.lengths[i]), "t": time.perf_counter() - self.start},
+            "is_success": bool(info.get("won", info.get("is_success", False))),
+        }
+        self.ended.append(episode)
+        return episode
 
 
 class GiGPO(OnPolicyAlgorithm):
@@ -113,35 +205,52 @@ class GiGPO(OnPolicyAlgorithm):
     rollout_buffer: GroupRolloutBuffer  # type: ignore[assignment]
     env: GroupVecEnv | None
 
+    @classmethod
+    def from_config(cls, config: TrainConfig, env: GroupVecEnv | None = None, verbose: int = 0) -> GiGPO:
+        """The agent ``config`` describes (``gigpo-train`` builds its agents with this): every config field that
+        is an argument of the algorithm or of its :class:`LLMPolicy` is passed, so the two cannot disagree.
+
+        ``env``: a :class:`GroupVecEnv` to train on; by default ``config.env`` with its ``env_kwargs``, the step
+        limit and the success reward.
+        """
+        return cls(
+            "LLMPolicy",
+            config.env if env is None else env,
+            env_kwargs=config.gym_kwargs() if env is None else None,
+            policy_kwargs={name: getattr(config, field) for name, field in POLICY_FIELDS.items()},
+            verbose=verbose,
+            **{name: getattr(config, field) for name, field in ALGORITHM_FIELDS.items()},
+        )
+
     def __init__(
         self,
         policy: str | type[LLMPolicy],
         env: str | Callable[[], gym.Env] | GroupVecEnv | None,
-        learning_rate: float | Schedule = 1e-4,
-        n_groups: int = 4,
-        group_size: int = 8,
-        estimator: str = "gigpo",
-        gamma: float = 0.95,
-        omega: float = 1.0,
-        norm: str | None = None,
-        episode_stats: str = "trajectory",
-        anchor: str = "state_hash",
-        invalid_action_penalty: float = -0.1,
-        penalty_mode: str = "row",
-        validity_rule: str = "admissible",
-        history_length: int = 2,
-        n_epochs: int = 1,
-        batch_size: int = 64,
-        micro_batch_size: int = 8,
-        clip_range: float = 0.2,
-        clip_ratio_c: float | None = 3.0,
-        filter_groups: bool = False,
-        kl_coef: float = 0.01,
-        ent_coef: float = 0.0,
-        max_grad_norm: float = 1.0,
-        gae_lambda: float = 0.95,
-        vf_coef: float = 0.5,
-        clip_range_vf: float | None = 0.5,
+        learning_rate: float | Schedule = _DEFAULT.learning_rate,
+        n_groups: int = _DEFAULT.n_groups,
+        group_size: int = _DEFAULT.group_size,
+        estimator: str = _DEFAULT.algo,
+        gamma: float = _DEFAULT.gamma,
+        omega: float = _DEFAULT.omega,
+        norm: str | None = _DEFAULT.norm,
+        episode_stats: str = _DEFAULT.episode_stats,
+        anchor: str = _DEFAULT.anchor,
+        invalid_action_penalty: float = _DEFAULT.invalid_action_penalty,
+        penalty_mode: str = _DEFAULT.penalty_mode,
+        validity_rule: str = _DEFAULT.validity_rule,
+        history_length: int = _DEFAULT.history_length,
+        n_epochs: int = _DEFAULT.n_epochs,
+        batch_size: int = _DEFAULT.batch_size,
+        micro_batch_size: int = _DEFAULT.micro_batch_size,
+        clip_range: float = _DEFAULT.clip_range,
+        clip_ratio_c: float | None = _DEFAULT.clip_ratio_c,
+        filter_groups: bool = _DEFAULT.filter_groups,
+        kl_coef: float = _DEFAULT.kl_coef,
+        ent_coef: float = _DEFAULT.ent_coef,
+        max_grad_norm: float = _DEFAULT.max_grad_norm,
+        gae_lambda: float = _DEFAULT.gae_lambda,
+        vf_coef: float = _DEFAULT.vf_coef,
+        clip_range_vf: float | None = _DEFAULT.clip_range_vf,
         normalize_advantage: bool = True,
         env_kwargs: dict[str, Any] | None = None,
         stats_window_size: int = 100,
@@ -149,7 +258,7 @@ class GiGPO(OnPolicyAlgorithm):
         policy_kwargs: dict[str, Any] | None = None,
         verbose: int = 0,
         seed: int | None = None,
-        device: torch.device | str = "cpu",
+        device: torch.device | str = _DEFAULT.device,
         _init_setup_model: bool = True,
     ) -> None:
         self._dist = distributed.current(device)
@@ -266,7 +375,7 @@ class GiGPO(OnPolicyAlgorithm):
         rank = self._dist.rank if self._dist else 0
         self._sample_generator = torch.Generator().manual_seed((self.seed if self.seed is not None else 0) + rank)
         self._shuffle_rng = np.random.default_rng(self.seed if rank == 0 else [self.seed or 0, rank])
-        self._round_stats: dict[str, float] = {}
+        self.round_stats: dict[str, float] = {}  # the last rollout round's statistics (logged with it)
         # the engine's data-parallel wrapper of the policy's model: the update's forward passes run through it
         self._wrapped = self._dist.wrap(self.policy.model) if self._dist else None
 
@@ -307,10 +416,35 @@ class GiGPO(OnPolicyAlgorithm):
         # score mode answers with an admissible action by construction: the format rule's <think> is not asked for
         return "admissible" if self.policy.action_mode == "score" else self.validity_rule
 
+    def act(
+        self,
+        goals: Sequence[str],
+        histories: Sequence[list[tuple[str, str]]],
+        observations: Sequence[str],
+        admissible: Sequence[list[str]],
+        deterministic: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> tuple[list[Response], list[str], list[bool]]:
+        """The agent's step for a batch of states: prompt -> sample -> parse, shared by the rollout, :meth:`predict`
+        and the evaluation.
+
+        Returns each state's response, the command sent to the env (the response's first ``<action>`` command, or
+        the response itself when there is none) and whether the response is valid under the validity rule (which
+        decides the penalty, never the command). ``generator``: the sampling stream (default: the training one).
+        """
+        prompts = [self.prompt(*state) for state in zip(goals, histories, observations, admissible, strict=True)]
+        responses = self.policy.act(
+            prompts, list(admissible), deterministic, self._sample_generator if generator is None else generator
+        )
+        rule = self._validity_rule()
+        parsed = [project_action(r.text, a, rule) for r, a in zip(responses, admissible, strict=True)]
+        return responses, [command for command, _ in parsed], [valid for _, valid in parsed]
+
     def collect_rollouts(  # type: ignore[override]  # text envs and step records, not SB3's numeric buffers
         self, env: GroupVecEnv, callback: BaseCallback, rollout_buffer: GroupRolloutBuffer, n_rollout_steps: int
     ) -> bool:
-        """One rollout round: every copy plays its group's task to the end.
+        """One rollout round: act -> step -> record until every copy has played its group's task to the end, then
+        the advantages and the round's statistics (:attr:`round_stats`, logged here).
 
         ``n_rollout_steps`` is ignored: a round always runs whole episodes (the env's step limit
         bounds it). ``num_timesteps`` grows by ``num_envs`` per vector step, as SB3 counts.
@@ -324,100 +458,113 @@ class GiGPO(OnPolicyAlgorithm):
         obs: list[dict[str, str]] = self._last_obs if self._last_obs is not None else env.reset()  # type: ignore
         self._last_obs = None
         infos = env.infos
-        n = env.num_envs
-        histories: list[list[tuple[str, str]]] = [[] for _ in range(n)]
-        returns = np.zeros(n)
-        lengths = np.zeros(n, dtype=int)
-        invalid = 0
-        round_episodes: list[dict[str, Any]] = []
+        episodes = _RoundEpisodes(env.num_envs, start)
         callback.on_rollout_start()
         while env.active.any():
             running = np.flatnonzero(env.active)
-            responses = self.policy.act(
-                [
-                    self.prompt(infos[i]["goal"], histories[i], obs[i]["text"], infos[i]["admissible_commands"])
-                    for i in running
-                ],
+            responses, commands, valid = self.act(
+                [infos[i]["goal"] for i in running],
+                [episodes.histories[i] for i in running],
+                [obs[i]["text"] for i in running],
                 [infos[i]["admissible_commands"] for i in running],
-                generator=self._sample_generator,
             )
-            actions: list[str | None] = [None] * n
-            valid = {}
-            rule = self._validity_rule()
-            for i, response in zip(running, responses, strict=True):
-                actions[i], valid[i] = project_action(response.text, infos[i]["admissible_commands"], rule)
+            actions: list[str | None] = [None] * env.num_envs
+            for i, command in zip(running, commands, strict=True):
+                actions[i] = command
             new_obs, rewards, dones, new_infos = env.step(actions)
-            ended, cut = [], []
-            for i, response in zip(running, responses, strict=True):
-                invalid += not valid[i]
-                rollout_buffer.add(
-                    StepRecord(
-                        prompt_ids=response.prompt_ids,
-                        response_ids=response.response_ids,
-                        old_logprobs=response.logprobs,
-                        reward=float(rewards[i]),
-                        penalty=0.0 if valid[i] else float(self.invalid_action_penalty),
-                        state_hash=obs[i]["state_hash"],
-                        observation=obs[i]["text"],
-                        group_id=int(env.group_ids[i]),
-                        traj_id=int(i),
-                        step=int(lengths[i]),
-                        candidate_ids=response.candidate_ids,
-                        choice=response.choice,
-                        truncated=bool(new_infos[i].get("TimeLimit.truncated", False)),
-                    )
-                )
-                command = actions[i]
-                assert command is not None  # every running copy was given one
-                histories[i].append((obs[i]["text"], command))
-                returns[i] += rewards[i]
-                lengths[i] += 1
-                if rollout_buffer.records[-1].truncated:
-                    cut.append((i, rollout_buffer.records[-1]))
-                if dones[i]:
-                    ended.append(
-                        {
-                            "episode": {"r": returns[i], "l": int(lengths[i]), "t": time.perf_counter() - start},
-                            "is_success": bool(new_infos[i].get("won", new_infos[i].get("is_success", False))),
-                        }
-                    )
-            if cut and self.estimator == "ppo":  # the critic bootstraps a cut episode from its next state
-                next_ids = self.policy.state_ids(
-                    [
-                        self.prompt(
-                            new_infos[i]["goal"], histories[i], new_obs[i]["text"], new_infos[i]["admissible_commands"]
-                        )
-                        for i, _ in cut
-                    ]
-                )
-                for (_, record), ids in zip(cut, next_ids, strict=True):
-                    record.next_state_ids = ids
+            ended = self._record_steps(
+                rollout_buffer,
+                env,
+                episodes,
+                (running, responses, commands, valid),
+                (obs, rewards, dones, new_obs, new_infos),
+            )
             obs, infos = new_obs, new_infos
-            self.num_timesteps += n
-            round_episodes.extend(ended)
+            self.num_timesteps += env.num_envs
             self._update_info_buffer(ended, np.ones(len(ended), dtype=bool))
             callback.update_locals(locals())
             if not callback.on_step():
                 return False
         if self.estimator == "ppo":
             self._fill_values(rollout_buffer.records)
-        advantages = rollout_buffer.compute_advantages()
-        sizes = rollout_buffer.step_group_sizes()
-        self._round_stats = {
+        rollout_buffer.compute_advantages()
+        self.round_stats = self._round_statistics(rollout_buffer, episodes)
+        for key, value in self.round_stats.items():
+            self.logger.record(key, value)
+        callback.update_locals(locals())
+        callback.on_rollout_end()
+        return True
+
+    def _record_steps(
+        self,
+        buffer: GroupRolloutBuffer,
+        env: GroupVecEnv,
+        episodes: _RoundEpisodes,
+        acted: tuple[np.ndarray, list[Response], list[str], list[bool]],
+        transition: tuple[list[dict[str, str]], np.ndarray, np.ndarray, list[dict[str, str]], list[dict[str, Any]]],
+    ) -> list[dict[str, Any]]:
+        """Store one vector step of the running copies (``acted``: their indices, responses, commands and validity;
+        ``transition``: the env's observations before, rewards, dones, observations and infos after); returns the
+        episodes it ended, in SB3's info format."""
+        obs, rewards, dones, new_obs, new_infos = transition
+        ended, cut = [], []
+        for i, response, command, ok in zip(*acted, strict=True):
+            record = StepRecord(
+                prompt_ids=response.prompt_ids,
+                response_ids=response.response_ids,
+                old_logprobs=response.logprobs,
+                reward=float(rewards[i]),
+                penalty=0.0 if ok else float(self.invalid_action_penalty),
+                state_hash=obs[i]["state_hash"],
+                observation=obs[i]["text"],
+                group_id=int(env.group_ids[i]),
+                traj_id=int(i),
+                step=int(episodes.lengths[i]),
+                candidate_ids=response.candidate_ids,
+                choice=response.choice,
+                truncated=bool(new_infos[i].get("TimeLimit.truncated", False)),
+            )
+            buffer.add(record)
+            episodes.invalid += not ok
+            episodes.histories[i].append((obs[i]["text"], command))
+            episodes.returns[i] += rewards[i]
+            episodes.lengths[i] += 1
+            if record.truncated:
+                cut.append((i, record))
+            if dones[i]:
+                ended.append(episodes.end(i, new_infos[i]))
+        if cut and self.estimator == "ppo":  # the critic bootstraps a cut episode from its next state
+            next_ids = self.policy.state_ids(
+                [
+                    self.prompt(
+                        new_infos[i]["goal"],
+                        episodes.histories[i],
+                        new_obs[i]["text"],
+                        new_infos[i]["admissible_commands"],
+                    )
+                    for i, _ in cut
+                ]
+            )
+            for (_, record), ids in zip(cut, next_ids, strict=True):
+                record.next_state_ids = ids
+        return ended
+
+    def _round_statistics(self, buffer: GroupRolloutBuffer, episodes: _RoundEpisodes) -> dict[str, float]:
+        """The round's statistics (over every process in a data-parallel run)."""
+        advantages, sizes = np.asarray(buffer.advantages), buffer.step_group_sizes()
+        stats = {
             # this round's episodes only (SB3's ep_*_mean average over stats_window_size episodes)
-            "rollout/round_success_rate": float(np.mean([e["is_success"] for e in round_episodes])),
-            "rollout/round_return_mean": float(np.mean([e["episode"]["r"] for e in round_episodes])),
-            "rollout/invalid_action_rate": invalid / len(rollout_buffer),
-            "rollout/steps": float(len(rollout_buffer)),
-            "rollout/time_s": time.perf_counter() - start,
+            "rollout/round_success_rate": float(np.mean([e["is_success"] for e in episodes.ended])),
+            "rollout/round_return_mean": float(np.mean([e["episode"]["r"] for e in episodes.ended])),
+            "rollout/invalid_action_rate": episodes.invalid / len(buffer),
+            "rollout/steps": float(len(buffer)),
+            "rollout/time_s": time.perf_counter() - episodes.start,
             "gigpo/anchor_fraction": float(np.mean(sizes > 1)),
             "gigpo/mean_step_group_size": float(np.mean(sizes)),
             "gigpo/advantage_std": float(np.std(advantages)),
             "gigpo/zero_advantage_fraction": float(np.mean(advantages == 0.0)),
         }
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-        return True
+        return stats if self._dist is None else self._global_round_stats(stats)
 
     # ------------------------------------------------------------------ update
 
@@ -426,13 +573,10 @@ class GiGPO(OnPolicyAlgorithm):
         start = time.perf_counter()
         self._update_learning_rate(self.policy.optimizer)
         buffer = self.rollout_buffer
-        advantages = torch.as_tensor(buffer.advantages, dtype=torch.float32)
         records = buffer.records
         totals = {"pg": 0.0, "kl": 0.0, "clipped": 0.0, "entropy": 0.0, "tokens": 0.0, "loss": 0.0}
-        critic = None
-        if self.estimator == "ppo":  # the rollout's values and the GAE targets, one per step
-            old_values = torch.tensor([r.value for r in records], dtype=torch.float32)
-            critic = (old_values, torch.as_tensor(buffer.returns, dtype=torch.float32))
+        critic = self.estimator == "ppo"
+        if critic:
             totals.update(value_loss=0.0, rows=0.0)
         grad_norms, skipped, steps = [], 0, 0
         params = self.policy.trainable_parameters()
@@ -445,27 +589,28 @@ class GiGPO(OnPolicyAlgorithm):
         rows = buffer.signal_rows().nonzero()[0] if self.filter_groups else None
         for _ in range(self.n_epochs):
             for batch in self._minibatches(rows):
-                if critic is None and not self._any_signal(advantages[batch]):
+                if not critic and not self._any_signal(batch.advantages):
                     skipped += 1  # no signal: an Adam step would only add lr-sized noise (PPO's critic always has one)
                     continue
-                grad_norms.append(self._minibatch_update(batch, advantages, totals, params, critic))
+                grad_norms.append(self._minibatch_update(batch, totals, params))
                 steps += 1
         self._n_updates += self.n_epochs
         if self._dist is not None:  # every rank's sums: the logged means are over the global mini-batches
             totals = dict(zip(totals, self._dist.sum(list(totals.values())), strict=True))
-            self._round_stats = self._global_round_stats()
         tokens = max(totals["tokens"], 1.0)
-        for key, value in self._round_stats.items():
-            self.logger.record(key, value)
         self.logger.record("train/loss", totals["loss"] / tokens)
         self.logger.record("train/policy_gradient_loss", totals["pg"] / tokens)
         self.logger.record("train/kl" if with_reference else "train/approx_kl", totals["kl"] / tokens)
         self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
         self.logger.record("train/entropy", totals["entropy"] / tokens)
         self.logger.record("train/grad_norm", float(np.mean(grad_norms)) if grad_norms else 0.0)
-        if critic is not None:
+        if critic:
             self.logger.record("train/value_loss", totals["value_loss"] / max(totals["rows"], 1.0))
-            self.logger.record("train/explained_variance", _explained_variance(*critic))
+            values = torch.tensor([r.value for r in records], dtype=torch.float32)
+            self.logger.record(
+                "train/explained_variance",
+                _explained_variance(values, torch.as_tensor(buffer.returns, dtype=torch.float32)),
+            )
         self.logger.record("train/optimizer_steps", steps)
         self.logger.record("train/skipped_zero_advantage_batches", skipped)
         if rows is not None:
@@ -475,18 +620,18 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
         self.last_train_stats = {k: v / tokens for k, v in totals.items() if k not in ("tokens", "rows", "value_loss")}
-        if critic is not None:
+        if critic:
             self.last_train_stats["value_loss"] = totals["value_loss"] / max(totals["rows"], 1.0)
         self.last_train_stats.update(
             optimizer_steps=steps, skipped_batches=skipped, grad_norm=float(np.mean(grad_norms)) if grad_norms else 0.0
         )
 
-    def _global_round_stats(self) -> dict[str, float]:
+    def _global_round_stats(self, stats: dict[str, float]) -> dict[str, float]:
         """The round's statistics over every rank: episode means (every rank plays as many episodes), row-weighted
         means of the per-row ones, the pooled advantage spread, the summed step count and the slowest rollout."""
         dist = self._dist
         assert dist is not None  # called in data-parallel runs only
-        stats, advantages = self._round_stats, np.asarray(self.rollout_buffer.advantages, dtype=np.float64)
+        advantages = np.asarray(self.rollout_buffer.advantages, dtype=np.float64)
         rows = stats["rollout/steps"]
         episodes = ("rollout/round_success_rate", "rollout/round_return_mean")
         per_row = [k for k in stats if k not in (*episodes, "rollout/steps", "rollout/time_s", "gigpo/advantage_std")]
@@ -508,7 +653,7 @@ class GiGPO(OnPolicyAlgorithm):
         )
         return out
 
-    def _minibatches(self, rows: np.ndarray | None) -> Iterator[np.ndarray]:
+    def _minibatches(self, rows: np.ndarray | None) -> Iterator[RolloutBatch]:
         """The round's shuffled mini-batches of this process's steps (``rows``: the kept ones, default all).
 
         Data-parallel, every rank splits its steps into the same number of parts (DDP reduces in lockstep), about
@@ -520,69 +665,39 @@ class GiGPO(OnPolicyAlgorithm):
             return
         order = self._shuffle_rng.permutation(len(buffer) if rows is None else np.asarray(rows))
         total = self._dist.sum([len(order)])[0]
-        yield from np.array_split(order, max(1, math.ceil(total / self.batch_size)))
+        for part in np.array_split(order, max(1, math.ceil(total / self.batch_size))):
+            yield buffer.batch(part)
 
-    def _any_signal(self, advantages: torch.Tensor) -> bool:
+    def _any_signal(self, advantages: np.ndarray) -> bool:
         """Whether the (global) mini-batch holds a non-zero advantage: every rank makes the same decision."""
-        local = bool(advantages.any())
+        local = bool(np.any(advantages))
         return local if self._dist is None else self._dist.sum([float(local)])[0] > 0
 
     def _minibatch_update(
-        self,
-        batch: np.ndarray,
-        advantages: torch.Tensor,
-        totals: dict[str, float],
-        params: list[torch.nn.Parameter],
-        critic: tuple[torch.Tensor, torch.Tensor] | None = None,
+        self, batch: RolloutBatch, totals: dict[str, float], params: list[torch.nn.Parameter]
     ) -> float:
         """One optimiser step on a mini-batch, accumulated over micro-batches; returns the gradient norm.
 
         The loss is the token mean over the global mini-batch: its token count is summed over the ranks, and as
-        DDP averages the ranks' gradients, each rank's loss is scaled by their number. PPO (``critic``: the rollout's
-        values and the returns) adds ``vf_coef`` times the mini-batch's mean value loss.
+        DDP averages the ranks' gradients, each rank's loss is scaled by their number. PPO (the batch has the
+        rollout's values and the returns) adds ``vf_coef`` times the mini-batch's mean value loss.
         """
-        records = self.rollout_buffer.records
         self.policy.optimizer.zero_grad(set_to_none=True)
         weight = 1.0
-        if len(batch) == 0:  # this rank holds no step of the global mini-batch: a zero-weight pass keeps it in step
-            batch, weight = np.array([0]), 0.0
-        local_tokens = weight * sum(self._n_tokens(records[j]) for j in batch)
+        if (
+            len(batch.rows) == 0
+        ):  # this rank holds no step of the global mini-batch: a zero-weight pass keeps it in step
+            batch, weight = self.rollout_buffer.batch(np.array([0])), 0.0
+        local_tokens = weight * sum(self._n_tokens(record) for record in batch.records)
         n_tokens = local_tokens if self._dist is None else self._dist.sum([local_tokens])[0]
         scale = weight * (self._dist.world if self._dist is not None else 1)
-        starts = list(range(0, len(batch), self.micro_batch_size))
+        micro_batches = list(batch.micro_batches(self.micro_batch_size))
         dist, wrapped = self._dist, self._wrapped
         with self.policy.forward_through(wrapped):
-            for m in starts:
-                micro_rows = batch[m : m + self.micro_batch_size]
-                micro = [records[j] for j in micro_rows]
-                sync = m == starts[-1]
+            for m, micro in enumerate(micro_batches):
+                sync = m == len(micro_batches) - 1
                 with dist.no_sync(wrapped, sync=sync) if dist is not None and wrapped is not None else nullcontext():
-                    logp, mask, entropy = self._logprobs(micro, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
-                    old = _left_padded([r.old_logprobs for r in micro], logp.shape[1])
-                    ref_logp = _left_padded([r.ref_logprobs for r in micro], logp.shape[1])
-                    loss, stats = policy_loss(
-                        logp,
-                        old,
-                        ref_logp,
-                        advantages[micro_rows],
-                        mask,
-                        clip_range=self.clip_range,
-                        clip_ratio_c=self.clip_ratio_c,
-                        kl_coef=self.kl_coef,
-                        ent_coef=self.ent_coef,
-                        entropy=entropy,
-                        n_tokens=n_tokens,
-                    )
-                    if critic is not None:
-                        v_loss = value_loss(
-                            self.policy.values([r.prompt_ids for r in micro]),
-                            critic[0][micro_rows],
-                            critic[1][micro_rows],
-                            self.clip_range_vf,
-                        ).sum()
-                        loss = loss + self.vf_coef * v_loss / len(batch)
-                        totals["value_loss"] += v_loss.item()
-                        totals["rows"] += len(micro_rows)
+                    loss, stats = self._micro_batch_loss(micro, len(batch.rows), n_tokens, totals)
                     (loss * scale).backward()
                 for key, value in stats.items():
                     totals[key] += weight * value
@@ -591,6 +706,44 @@ class GiGPO(OnPolicyAlgorithm):
         norm = float(torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm))
         self.policy.optimizer.step()
         return norm
+
+    def _micro_batch_loss(
+        self, micro: RolloutBatch, batch_rows: int, n_tokens: float, totals: dict[str, float]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The PPO-clip + KL loss of a micro-batch (plus PPO's value loss, its sum over the ``batch_rows`` steps of
+        the mini-batch, whose total it adds to ``totals``) and the policy loss's statistics."""
+        records = micro.records
+        logp, mask, entropy = self._logprobs(records, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
+        width = logp.shape[1]
+        old = left_pad([r.old_logprobs for r in records], 0.0, torch.float32, width)[0]
+        refs = [r.ref_logprobs for r in records]  # filled once per round by train() before any update
+        if any(ref is None for ref in refs):
+            raise RuntimeError("the reference log-probs of the round are missing: train() fills them first")
+        ref_logp = left_pad(cast(list[np.ndarray], refs), 0.0, torch.float32, width)[0]
+        loss, stats = policy_loss(
+            logp,
+            old,
+            ref_logp,
+            torch.as_tensor(micro.advantages, dtype=torch.float32),
+            mask,
+            clip_range=self.clip_range,
+            clip_ratio_c=self.clip_ratio_c,
+            kl_coef=self.kl_coef,
+            ent_coef=self.ent_coef,
+            entropy=entropy,
+            n_tokens=n_tokens,
+        )
+        if micro.old_values is not None and micro.returns is not None:
+            v_loss = value_loss(
+                self.policy.values([r.prompt_ids for r in records]),
+                torch.as_tensor(micro.old_values, dtype=torch.float32),
+                torch.as_tensor(micro.returns, dtype=torch.float32),
+                self.clip_range_vf,
+            ).sum()
+            loss = loss + self.vf_coef * v_loss / batch_rows
+            totals["value_loss"] += v_loss.item()
+            totals["rows"] += len(records)
+        return loss, stats
 
     def _n_tokens(self, record: StepRecord) -> int:
         """The loss's tokens of a step: its response tokens, or one (``log pi(a|s)``) in score mode."""
@@ -666,18 +819,16 @@ class GiGPO(OnPolicyAlgorithm):
         for o in batch:
             if not isinstance(o, dict) or not isinstance(o.get("text"), str):
                 raise TypeError(f"an observation must be a dict with a 'text' string, got {o!r:.200}")
-        prompts = [
-            self.prompt(o.get("goal", ""), o.get("history", []), o["text"], o.get("admissible_commands", []))
-            for o in batch
-        ]
-        generator = torch.Generator().manual_seed(0) if deterministic else self._sample_generator
-        responses = self.policy.act(
-            prompts, [o.get("admissible_commands", []) for o in batch], deterministic, generator
+        generator = torch.Generator().manual_seed(0) if deterministic else None
+        _, commands, _ = self.act(
+            [o.get("goal", "") for o in batch],
+            [o.get("history", []) for o in batch],
+            [o["text"] for o in batch],
+            [o.get("admissible_commands", []) for o in batch],
+            deterministic,
+            generator,
         )
-        # the command sent does not depend on the validity rule, only the penalty does
-        return [
-            project_action(r.text, o.get("admissible_commands", []))[0] for r, o in zip(responses, batch, strict=True)
-        ], None
+        return commands, None
 
     # the constructor arguments a checkpoint stores (with learning_rate, stats_window_size and policy_kwargs)
     _SAVED_ARGUMENTS: ClassVar[tuple[str, ...]] = (
@@ -934,11 +1085,3 @@ def _explained_variance(predictions: torch.Tensor, targets: torch.Tensor) -> flo
     NaN when the targets do not vary."""
     var = float(targets.double().var(unbiased=False)) if len(targets) else 0.0
     return float("nan") if var == 0 else 1.0 - float((targets - predictions).double().var(unbiased=False)) / var
-
-
-def _left_padded(rows: list[np.ndarray], width: int) -> torch.Tensor:
-    """``(len(rows), width)`` float32 tensor with each row right-aligned (left padding is zero), as the policy's."""
-    out = torch.zeros((len(rows), width), dtype=torch.float32)
-    for b, row in enumerate(rows):
-        out[b, width - len(row) :] = torch.from_numpy(np.asarray(row, dtype=np.float32))
-    return out

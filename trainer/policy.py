@@ -15,13 +15,33 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, Gene
 
 from wrappers.actions import ACTION_CLOSE, ACTION_OPEN, format_action
 
+from .config import ACTION_MODES, DTYPES, SCORE_REDUCTIONS, TrainConfig
 from .models import resolve_model
 
-__all__ = ["ACTION_MODES", "SCORE_REDUCTIONS", "LLMPolicy", "Response"]
+__all__ = ["ACTION_MODES", "SCORE_REDUCTIONS", "LLMPolicy", "Response", "left_pad"]
 
-ACTION_MODES = ("score", "generate")
-SCORE_REDUCTIONS = ("mean", "sum")
-DTYPES = ("float32", "bfloat16", "float16")
+_DEFAULT = TrainConfig()  # the defaults are the config's: the Python API and the command line share them
+
+
+def left_pad(
+    rows: Sequence[Sequence[int] | Sequence[float] | np.ndarray],
+    pad_value: float = 0,
+    dtype: torch.dtype = torch.long,
+    width: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(values, mask)``, both ``(len(rows), width)`` (default: the longest row), each row right-aligned.
+
+    Batches of token ids (``dtype`` long, ``pad_value`` the pad token) and of per-token log-probs (float32, 0)
+    are laid out this way, so a response's last token is always the last column; ``mask`` (long) is 1 on the rows'
+    entries and 0 on the padding.
+    """
+    width = max(len(row) for row in rows) if width is None else width
+    values = torch.full((len(rows), width), pad_value, dtype=dtype)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for b, row in enumerate(rows):
+        values[b, width - len(row) :] = torch.as_tensor(np.asarray(row), dtype=dtype)
+        mask[b, width - len(row) :] = 1
+    return values, mask
 
 
 @dataclass
@@ -44,10 +64,13 @@ class Response:
 class LLMPolicy(BasePolicy):
     """A causal LM policy over text actions.
 
+    Every default is :class:`~trainer.config.TrainConfig`'s (the same field name, ``model`` for
+    ``model_name_or_path``), so ``gigpo-train`` and the Python API build the same policy.
+
     Args:
         observation_space, action_space: the env's spaces (SB3's policy contract).
         model_name_or_path: a Hugging Face id or local folder loadable by ``AutoModelForCausalLM``;
-            ``"tiny"`` builds (once) and loads the offline tiny model of :mod:`trainer.tiny`.
+            ``"tiny"`` builds (once) and loads the offline tiny model of :mod:`trainer.models.tiny`.
         action_mode: ``"generate"`` samples a free-text response (the paper's setup) and trains its token
             log-probs; ``"score"`` is an exact policy over the admissible actions, ``pi(a|s) =
             softmax_a(score(a) / temperature)`` with ``score(a)`` the LM's summed log-prob of the command and its
@@ -86,22 +109,22 @@ class LLMPolicy(BasePolicy):
         self,
         observation_space,
         action_space,
-        model_name_or_path: str = "tiny",
-        action_mode: str = "score",
-        use_lora: bool = True,
-        lora_r: int = 8,
-        lora_alpha: int = 16,
-        lora_dropout: float = 0.0,
-        target_modules: Sequence[str] | str | None = None,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        max_new_tokens: int = 64,
-        max_prompt_tokens: int = 2048,
+        model_name_or_path: str = _DEFAULT.model,
+        action_mode: str = _DEFAULT.action_mode,
+        use_lora: bool = _DEFAULT.use_lora,
+        lora_r: int = _DEFAULT.lora_r,
+        lora_alpha: int = _DEFAULT.lora_alpha,
+        lora_dropout: float = _DEFAULT.lora_dropout,
+        target_modules: Sequence[str] | str | None = _DEFAULT.target_modules,
+        temperature: float = _DEFAULT.temperature,
+        top_p: float = _DEFAULT.top_p,
+        max_new_tokens: int = _DEFAULT.max_new_tokens,
+        max_prompt_tokens: int = _DEFAULT.max_prompt_tokens,
         score_chunk: int = 16,
-        gradient_checkpointing: bool = False,
-        score_reduction: str = "mean",
-        dtype: str = "float32",
-        attn_implementation: str | None = None,
+        gradient_checkpointing: bool = _DEFAULT.gradient_checkpointing,
+        score_reduction: str = _DEFAULT.score_reduction,
+        dtype: str = _DEFAULT.dtype,
+        attn_implementation: str | None = _DEFAULT.attn_implementation,
         value_head: bool = False,
     ) -> None:
         super().__init__(observation_space, action_space)
@@ -239,7 +262,7 @@ class LLMPolicy(BasePolicy):
         """
         if self.value_head is None:
             raise RuntimeError("this policy has no value head: build it with value_head=True (estimator='ppo')")
-        input_ids, attention = (x.to(self.device) for x in self._left_pad(state_ids))
+        input_ids, attention = (x.to(self.device) for x in self._pad(state_ids))
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention,
@@ -250,19 +273,13 @@ class LLMPolicy(BasePolicy):
         )
         return self.value_head(out.hidden_states[-1][:, -1].float())[:, 0]
 
+    def _pad(self, sequences: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ids, attention_mask)`` of shape ``(B, longest)``, left-padded with the tokenizer's pad token."""
+        return left_pad(sequences, self.tokenizer.pad_token_id)
+
     def encode_response(self, text: str) -> list[int]:
         """Token ids of a response, closed by the end-of-sequence token."""
         return self.tokenizer(text, add_special_tokens=False)["input_ids"] + [self.tokenizer.eos_token_id]
-
-    def _left_pad(self, sequences: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(ids, attention_mask)`` of shape ``(B, longest)``, padded on the left."""
-        width = max(len(s) for s in sequences)
-        ids = torch.full((len(sequences), width), self.tokenizer.pad_token_id, dtype=torch.long)
-        attention = torch.zeros((len(sequences), width), dtype=torch.long)
-        for b, seq in enumerate(sequences):
-            ids[b, width - len(seq) :] = torch.tensor(seq)
-            attention[b, width - len(seq) :] = 1
-        return ids, attention
 
     def _forward_logprobs(
         self,
@@ -278,8 +295,8 @@ class LLMPolicy(BasePolicy):
         nothing. Only the response positions' logits are kept (never a whole batch's).
         """
         device = self.device
-        input_ids, attention = self._left_pad([p + r for p, r in zip(prompt_ids, response_ids, strict=True)])
-        targets, target_mask = self._left_pad(response_ids)
+        input_ids, attention = self._pad([p + r for p, r in zip(prompt_ids, response_ids, strict=True)])
+        targets, target_mask = self._pad(response_ids)
         t_max = targets.shape[1]
         input_ids, attention, targets = input_ids.to(device), attention.to(device), targets.to(device)
         mask = target_mask.to(device=device, dtype=torch.float32)
@@ -382,7 +399,7 @@ class LLMPolicy(BasePolicy):
         """The flat ``(sum n_b,)`` summed log-probs of a few prompts' candidates, each prompt run once."""
         device, pad = self.device, self.tokenizer.pad_token_id
         model = self.reference if reference and self.reference is not None else self.model
-        input_ids, attention = (x.to(device) for x in self._left_pad(prompt_ids))
+        input_ids, attention = (x.to(device) for x in self._pad(prompt_ids))
         prompt_out = model(
             input_ids=input_ids,
             attention_mask=attention,
@@ -479,7 +496,7 @@ class LLMPolicy(BasePolicy):
         return GenerationConfig(**{**common, "do_sample": True, "temperature": self.temperature, "top_p": self.top_p})
 
     def _act_generate(self, prompt_ids, deterministic) -> list[Response]:
-        input_ids, attention = self._left_pad(prompt_ids)
+        input_ids, attention = self._pad(prompt_ids)
         width = input_ids.shape[1]
         generated = self.model.generate(
             input_ids=input_ids.to(self.device),

@@ -21,18 +21,12 @@ from typing import Any
 
 from stable_baselines3.common.logger import KVWriter
 
-from .config import ConfigError
+from .atomic import TEMPORARY_MARK, atomic_write
+from .errors import ConfigError
 
-__all__ = ["LOCK", "ProgressCSV", "atomic_write", "locked", "remove_temporaries"]
+__all__ = ["LOCK", "ProgressCSV", "locked", "remove_temporaries"]
 
 LOCK = ".lock"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one rename (a reader sees the old file or the new one, never a part)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -67,7 +61,7 @@ def remove_temporaries(run_dir: Path) -> list[str]:
     """Remove what an interrupted writer left (hidden ``.*.tmp*`` files and folders); returns their names."""
     removed = []
     for entry in run_dir.iterdir():
-        if entry.name.startswith(".") and ".tmp" in entry.name:
+        if entry.name.startswith(".") and TEMPORARY_MARK in entry.name:
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
             else:

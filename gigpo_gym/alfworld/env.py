@@ -9,29 +9,14 @@ from typing import Any
 
 import gymnasium as gym
 
-from ..text_env import EnvCard, TextEnv
+from ..text_env import TextEnv
+from .card import ALFWORLD_CARD
 from .expert import expert_command
 from .generator import generate_task, split_task_types
 from .pddl import find_games, load_game
 from .world import GRAMMAR_VERSIONS, TASK_TYPES, Engine, Task
 
 __all__ = ["ALFWORLD_CARD", "ALFWorldTextEnv", "make_alfworld_env"]
-
-ALFWORLD_CARD = EnvCard(
-    description="a text-based household environment (ALFWorld)",
-    eval_split="valid_seen",
-    # the paper's table: success % per task type (short names), then over all tasks
-    columns=(
-        ("pick_and_place_simple", "Pick"),
-        ("look_at_obj_in_light", "Look"),
-        ("pick_clean_then_place_in_recep", "Clean"),
-        ("pick_heat_then_place_in_recep", "Heat"),
-        ("pick_cool_then_place_in_recep", "Cool"),
-        ("pick_two_obj_and_place", "Pick2"),
-        ("all", "All"),
-    ),
-    sorted_commands=True,
-)
 
 
 class ALFWorldTextEnv(TextEnv):

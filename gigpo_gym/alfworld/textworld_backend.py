@@ -17,7 +17,7 @@ from typing import Any
 
 from ..hashing import canonical_hash
 from ..text_env import TextEnv
-from .env import ALFWORLD_CARD
+from .card import ALFWORLD_CARD
 from .pddl import find_games
 
 __all__ = ["ALFWorldTextWorldEnv"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,26 +12,12 @@ from ..text_env import EnvCard, TextEnv
 from .catalog import GOAL_SETS, Catalog, generate_catalog, load_catalog
 from .engine import WebShopEngine
 from .expert import expert_action
+from .reward import check_reward_mode, purchase_reward_of
 from .search import SearchEngine
 
 __all__ = ["WebShopTextEnv", "make_webshop_env"]
 
 SPLITS = ("train", "test")
-REWARD_MODES = ("score", "success")
-
-
-def check_reward_mode(reward_mode: str, success_reward: float) -> float:
-    """Validate WebShop's ``reward_mode`` and ``success_reward``; returns the latter as a float."""
-    if reward_mode not in REWARD_MODES:
-        raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
-    if not (isinstance(success_reward, int | float) and math.isfinite(success_reward) and success_reward > 0):
-        raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
-    return float(success_reward)
-
-
-def purchase_reward_of(score: float, reward_mode: str, success_reward: float) -> float:
-    """The step reward of a purchase ``score`` (0 before a purchase) under ``reward_mode``."""
-    return score if reward_mode == "score" else success_reward * float(score == 1.0)
 
 
 @lru_cache(maxsize=4)

@@ -24,6 +24,7 @@ original's (``query`` and category matches, which decide r_type for products of 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,9 @@ __all__ = [
     "token_set_ratio",
     "total_reward",
     "type_reward",
+    "REWARD_MODES",
+    "check_reward_mode",
+    "purchase_reward_of",
 ]
 
 # the original's colour words (web_agent_site/engine/normalize.py COLOR_SET), in its order: the first one found in
@@ -249,3 +253,21 @@ def purchase_reward(
     info["r_price"] = price_ok
     info["w_price"] = 1 / denominator
     return total_reward(kind["r_type"], n_att, n_opt, attribute_hits, option_hits, price_ok), info
+
+
+# how a purchase's score becomes the step reward: the score itself, or success_reward for a perfect purchase
+REWARD_MODES = ("score", "success")
+
+
+def check_reward_mode(reward_mode: str, success_reward: float) -> float:
+    """Validate WebShop's ``reward_mode`` and ``success_reward``; returns the latter as a float."""
+    if reward_mode not in REWARD_MODES:
+        raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+    if not (isinstance(success_reward, int | float) and math.isfinite(success_reward) and success_reward > 0):
+        raise ValueError(f"success_reward must be a finite number > 0, got {success_reward!r}")
+    return float(success_reward)
+
+
+def purchase_reward_of(score: float, reward_mode: str, success_reward: float) -> float:
+    """The step reward of a purchase ``score`` (0 before a purchase) under ``reward_mode``."""
+    return score if reward_mode == "score" else success_reward * float(score == 1.0)

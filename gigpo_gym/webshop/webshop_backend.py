@@ -13,7 +13,7 @@ from typing import Any
 
 from ..hashing import canonical_hash
 from ..text_env import TextEnv
-from .env import check_reward_mode, purchase_reward_of
+from .reward import check_reward_mode, purchase_reward_of
 
 __all__ = ["WebShopRealEnv"]
 

@@ -1,23 +1,18 @@
-"""``gigpo-train``: train an agent from a config, into a run directory that can be resumed.
-
-    gigpo-train --preset cpu-quickstart
-    gigpo-train --env WebShop-text-v0 --algo grpo --model tiny --set rounds=20 --set history_length=1
-    gigpo-train --resume --run-dir runs/my-run --set rounds=30
+"""Train a config into a run directory that can be resumed: build the agent, run the rounds, commit checkpoints,
+evaluate (``gigpo-train`` is its command line, :mod:`trainer.cli.train`).
 
 The run directory holds ``config.yaml`` (the config in use), ``progress.csv`` (a row per round) and TensorBoard
 events, ``checkpoint.zip`` (data only: the model, optimiser, random generators and run state, committed atomically
 every ``checkpoint_every`` rounds), and at the end ``eval.json``, ``eval.md`` and ``learning_curve.png``. One
-process writes it at a time (``.lock``); ``--resume`` continues the last committed round exactly and may change
+process writes it at a time (``.lock``); a resume continues the last committed round exactly and may change
 only ``rounds``, ``checkpoint_every``, ``device`` and the evaluation settings.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,24 +23,13 @@ from stable_baselines3.common.logger import Logger, make_output_format
 from tqdm.auto import tqdm
 
 from . import distributed
+from .atomic import atomic_path, atomic_write
 from .checkpoint import CheckpointError
-from .config import PRESETS, ConfigError, TrainConfig, one_line, resolve_config
-from .run_dir import ProgressCSV, atomic_write, remove_temporaries
+from .config import ConfigError, TrainConfig
+from .run_dir import ProgressCSV, remove_temporaries
 from .run_dir import locked as run_dir_lock
 
-__all__ = ["main", "train"]
-
-
-def env_kwargs_of(config: TrainConfig, split: str | None = None) -> dict[str, Any]:
-    """``gym.make`` keyword arguments of ``config``'s env, on ``split`` when given."""
-    kwargs = {
-        **config.env_kwargs,
-        "max_episode_steps": config.max_episode_steps,
-        "success_reward": config.success_reward,
-    }
-    if split is not None:
-        kwargs["split"] = split
-    return kwargs
+__all__ = ["build_model", "eval_task_ids", "make_env", "resumed_config", "saved_run", "train"]
 
 
 def build_model(config: TrainConfig, verbose: int = 0):
@@ -57,53 +41,7 @@ def build_model(config: TrainConfig, verbose: int = 0):
     from .gigpo import GiGPO
 
     try:
-        return GiGPO(
-            "LLMPolicy",
-            config.env,
-            env_kwargs=env_kwargs_of(config),
-            n_groups=config.n_groups,
-            group_size=config.group_size,
-            estimator=config.algo,
-            learning_rate=config.learning_rate,
-            gamma=config.gamma,
-            omega=config.omega,
-            norm=config.norm,
-            episode_stats=config.episode_stats,
-            anchor=config.anchor,
-            history_length=config.history_length,
-            invalid_action_penalty=config.invalid_action_penalty,
-            penalty_mode=config.penalty_mode,
-            validity_rule=config.validity_rule,
-            n_epochs=config.n_epochs,
-            batch_size=config.batch_size,
-            micro_batch_size=config.micro_batch_size,
-            clip_range=config.clip_range,
-            clip_ratio_c=config.clip_ratio_c,
-            filter_groups=config.filter_groups,
-            kl_coef=config.kl_coef,
-            ent_coef=config.ent_coef,
-            max_grad_norm=config.max_grad_norm,
-            gae_lambda=config.gae_lambda,
-            vf_coef=config.vf_coef,
-            clip_range_vf=config.clip_range_vf,
-            policy_kwargs=dict(
-                model_name_or_path=config.model,
-                action_mode=config.action_mode,
-                score_reduction=config.score_reduction,
-                use_lora=config.use_lora,
-                lora_r=config.lora_r,
-                lora_alpha=config.lora_alpha,
-                gradient_checkpointing=config.gradient_checkpointing,
-                temperature=config.temperature,
-                max_new_tokens=config.max_new_tokens,
-                max_prompt_tokens=config.max_prompt_tokens,
-                dtype=config.dtype,
-                attn_implementation=config.attn_implementation,
-            ),
-            seed=config.seed,
-            device=config.device,
-            verbose=verbose,
-        )
+        return GiGPO.from_config(config, verbose=verbose)
     except (OSError, ImportError) as error:
         raise ConfigError(f"cannot load model {config.model!r}: {error}") from error
 
@@ -112,7 +50,7 @@ def make_env(config: TrainConfig, split: str | None = None):
     """``config``'s env (on ``split`` when given); a keyword it refuses or data it cannot read is a ConfigError."""
     import gymnasium as gym
 
-    kwargs = env_kwargs_of(config, split)
+    kwargs = config.gym_kwargs(split)
     try:
         return gym.make(config.env, **kwargs).unwrapped
     except (TypeError, ValueError, OSError, KeyError) as error:
@@ -146,10 +84,9 @@ def learning_curve(run_dir: Path) -> Path:
     ax.legend()
     fig.tight_layout()
     out = run_dir / "learning_curve.png"
-    tmp = run_dir / ".learning_curve.tmp-.png"
-    fig.savefig(tmp)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, out)
     return out
 
 
@@ -259,7 +196,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                 config.env,
                 config.n_groups,
                 config.group_size,
-                env_kwargs_of(config),
+                config.gym_kwargs(),
                 seed=config.seed,
                 shard=distributed.shard(),
             )
@@ -295,7 +232,7 @@ def _train_rounds(
     for round_index in range(rounds_done, config.rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=False, log_interval=None)  # one round and its update
         model.dump_logs(done := round_index + 1)  # one log row per round: rollout, update and time
-        stats = model._round_stats
+        stats = model.round_stats
         bar.set_postfix(
             success=f"{100 * stats['rollout/round_success_rate']:.0f}%",
             ret=f"{stats['rollout/round_return_mean']:.2f}",
@@ -320,7 +257,7 @@ def _train_rounds(
         model,
         config.env,
         eval_ids[rank::world],
-        env_kwargs=env_kwargs_of(config, config.eval_split),
+        env_kwargs=config.gym_kwargs(config.eval_split),
         episodes_per_task=config.eval_episodes,
         seed=config.seed + rank,
     )
@@ -340,76 +277,3 @@ def _train_rounds(
     if dist is not None:
         dist.barrier()
     return table
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gigpo-train", description="Train an LLM agent with GiGPO (or GRPO/RLOO) on a gigpo-gym text env."
-    )
-    parser.add_argument("--preset", help=f"start from a preset: {', '.join(PRESETS)}")
-    parser.add_argument("--config", help="YAML file of config keys (applied after the preset)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key")
-    parser.add_argument("--env", help="env id (config key env)")
-    parser.add_argument("--algo", help="gigpo, grpo, rloo or ppo (config key algo)")
-    parser.add_argument("--model", help="model id or path (config key model)")
-    parser.add_argument("--rounds", type=int, help="rollout rounds (config key rounds)")
-    parser.add_argument("--seed", type=int, help="seed (config key seed)")
-    parser.add_argument("--run-dir", help="run directory (default: runs/<env>-<algo>-seed<seed>-<time>)")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --run-dir from its checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--help-config", action="store_true", help="list every config key with its help and exit")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.help_config:
-        for f in dataclasses.fields(TrainConfig):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
-            print(f"{f.name:<24} {f.type!s:<11} default {default!r:<20} {f.metadata['help']}")
-        return 0
-    try:
-        if args.resume:
-            if not args.run_dir:
-                raise ConfigError("--resume needs --run-dir")
-            saved = Path(args.run_dir) / "config.yaml"
-            if not saved.is_file():
-                raise ConfigError(f"nothing to resume: {saved} does not exist")
-            # what the user asks for, over the run's config.yaml; train() refuses what the checkpoint fixes
-            config = resolve_config(
-                None,
-                saved,
-                args.set,
-                env=args.env,
-                algo=args.algo,
-                model=args.model,
-                rounds=args.rounds,
-                seed=args.seed,
-            )
-        else:
-            config = resolve_config(
-                args.preset,
-                args.config,
-                args.set,
-                env=args.env,
-                algo=args.algo,
-                model=args.model,
-                rounds=args.rounds,
-                seed=args.seed,
-            )
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(args.run_dir or f"runs/{config.env}-{config.algo}-seed{config.seed}-{stamp}")
-        dist = distributed.current(config.device)
-        if dist is not None:  # one run directory: rank 0's name (its clock may differ by a second from the others')
-            run_dir = Path(dist.broadcast(str(run_dir)))
-        train(config, run_dir, resume=args.resume, progress=not args.no_progress)
-    except (ConfigError, CheckpointError) as error:
-        print(f"gigpo-train: error: {one_line(error)}", file=sys.stderr)
-        return 2
-    finally:
-        distributed.shutdown()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import CheckpointError
-from .config import ConfigError, TrainConfig, check_device, one_line, resolve_config
+from ..checkpoint import CheckpointError
+from ..config import ConfigError, TrainConfig, check_device, one_line, resolve_config
 
 __all__ = ["main"]
 
@@ -74,8 +74,8 @@ def _checkpoint_config(path: Path, trust_legacy: bool) -> tuple[Path, TrainConfi
     The config comes from the checkpoint itself; a trusted legacy (pickled) checkpoint's from its run directory's
     ``config.yaml``.
     """
-    from .checkpoint import is_legacy, legacy_message
-    from .train import saved_run
+    from ..checkpoint import is_legacy, legacy_message
+    from ..training import saved_run
 
     zip_path = path / "checkpoint.zip" if path.is_dir() else path
     if not zip_path.is_file():
@@ -85,7 +85,7 @@ def _checkpoint_config(path: Path, trust_legacy: bool) -> tuple[Path, TrainConfi
             raise CheckpointError(legacy_message(zip_path))
         saved = zip_path.parent / "config.yaml"
         return zip_path, resolve_config(None, saved) if saved.is_file() else None
-    from .gigpo import GiGPO
+    from ..gigpo import GiGPO
 
     extra = GiGPO.load_extra(zip_path)
     return zip_path, saved_run(zip_path, extra)[0] if "run" in extra else None
@@ -94,7 +94,7 @@ def _checkpoint_config(path: Path, trust_legacy: bool) -> tuple[Path, TrainConfi
 def _zero_shot_model(args: argparse.Namespace, env_id: str):
     """An untrained agent around ``--model``. With a fresh LoRA adapter (its B matrices are zero) the outputs are
     exactly the pretrained model's, without the frozen reference copy that full fine-tuning would make."""
-    from .train import build_model
+    from ..training import build_model
 
     config = resolve_config(
         env=env_id,
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
         import gigpo_gym
 
-        from .evaluation import baseline_chooser, evaluate, format_table, run_episodes
+        from ..evaluation import baseline_chooser, evaluate, format_table, run_episodes
 
         config = None
         if args.checkpoint:
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(str(error)) from error
         task_ids = probe.task_ids[: args.tasks] if args.tasks else probe.task_ids
         if args.checkpoint:
-            from .gigpo import GiGPO
+            from ..gigpo import GiGPO
 
             model = GiGPO.load(zip_path, device=args.device, trust_legacy_pickle=args.trust_legacy_checkpoint)
             table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)

@@ -6,7 +6,7 @@ episodes rendered as agent prompts and responses), saved with ``save_pretrained`
 ``AutoModelForCausalLM.from_pretrained(path)`` and ``LLMPolicy(model_name_or_path=path)`` load it like any hub
 model. Nothing is downloaded.
 
-    python -m trainer.tiny --out runs/tiny-qwen2
+    python -m trainer.models.tiny --out runs/tiny-qwen2
 """
 
 from __future__ import annotations
@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 
-__all__ = ["build_tiny_model", "tiny_model_path"]
+from ..atomic import atomic_path
+from .paths import cache_dir
+from .tokenizers import CHATML, qwen25_tokenizer
 
-CHATML = (
-    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
+__all__ = ["build_tiny_model", "tiny_model_path"]
 
 
 def _corpus(n_tasks: int = 300, seed: int = 0) -> list[str]:
@@ -115,7 +112,7 @@ def build_tiny_model(
     """Make the tokenizer, initialise the model and ``save_pretrained`` both into ``out``.
 
     ``tokenizer="envs"`` trains a ``vocab_size`` byte-level BPE on the envs' text; ``"qwen2.5"`` takes the exact
-    Qwen2.5 tokenizer (:func:`trainer.models.qwen25_tokenizer`, 151,665 tokens; ``vocab_size`` is ignored), so the
+    Qwen2.5 tokenizer (:func:`.tokenizers.qwen25_tokenizer`, 151,665 tokens; ``vocab_size`` is ignored), so the
     tiny model tokenises and formats chats exactly as Qwen2.5-Instruct does.
     """
     from transformers import Qwen2Config, Qwen2ForCausalLM
@@ -124,8 +121,6 @@ def build_tiny_model(
     if tokenizer == "envs":
         vocabulary = _envs_tokenizer(vocab_size, seed)
     elif tokenizer == "qwen2.5":
-        from .models import qwen25_tokenizer
-
         vocabulary = qwen25_tokenizer()
     else:
         raise ValueError(f"tokenizer must be 'envs' or 'qwen2.5', got {tokenizer!r}")
@@ -145,24 +140,14 @@ def build_tiny_model(
     model = Qwen2ForCausalLM(config)
     # a folder of this process's own, renamed into place in one step: two first uses at once each build their own
     # copy and the second rename finds the first's folder (same content) and keeps it
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic_path(out, keep_existing=True) as tmp:
         model.save_pretrained(tmp)
         vocabulary.save_pretrained(tmp)
-        tmp.rename(out)
-    except OSError:
-        if not (out / "config.json").exists():
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
 def tiny_model_path(tokenizer: str = "envs") -> Path:
     """The cached tiny model (``$GIGPO_GYM_CACHE`` or ``~/.cache/gigpo-gym``), built on first use."""
-    from .models import cache_dir
-
     root = cache_dir()
     # v3: tokenizer trained on ALFWorld (2.1.1 text) and WebShop text
     path = root / ("tiny-qwen2-text-v3" if tokenizer == "envs" else f"tiny-qwen2-{tokenizer}-tokenizer")

@@ -1,6 +1,6 @@
 """Quickstart: train GiGPO on ALFWorld-text-v0 with the offline tiny model for a few minutes on CPU.
 
-    python -m trainer.quickstart [--rounds 20] [--seed 0] [--run-dir runs/quickstart]
+    python -m trainer.cli.quickstart [--rounds 20] [--seed 0] [--run-dir runs/quickstart]
 
 The ``cpu-quickstart`` preset of ``gigpo-train``: pick-and-place tasks in small rooms (``max_receptacles=3``, where
 a random policy solves 11% of the valid_seen pick tasks in 30 steps, so groups have a learning signal; in
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import gigpo_gym  # noqa: F401  (registers the env ids)
 
-from .config import resolve_config
-from .evaluation import evaluate, format_table
-from .train import build_model, env_kwargs_of, eval_task_ids, train
+from ..config import resolve_config
+from ..evaluation import evaluate, format_table
+from ..training import build_model, eval_task_ids, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         build_model(config),
         config.env,
         eval_task_ids(config),
-        env_kwargs=env_kwargs_of(config, config.eval_split),
+        env_kwargs=config.gym_kwargs(config.eval_split),
         episodes_per_task=config.eval_episodes,
         seed=config.seed,
     )

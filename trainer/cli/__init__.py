@@ -1,0 +1,1 @@
+"""The command lines: ``gigpo-train`` (:mod:`.train`), ``gigpo-eval`` (:mod:`.evaluate`) and the quickstart."""

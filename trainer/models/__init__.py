@@ -1,0 +1,18 @@
+"""The model zoo: offline presets (:mod:`.presets`), the tiny-model builder (:mod:`.tiny`), the exact Qwen2.5
+tokenizer (:mod:`.tokenizers`) and where models are cached (:mod:`.paths`). Arrows point one way:
+presets -> tiny -> tokenizers -> paths."""
+
+from .paths import cache_dir
+from .presets import MODEL_PRESETS, resolve_model, smollm2_path
+from .tiny import build_tiny_model, tiny_model_path
+from .tokenizers import qwen25_tokenizer
+
+__all__ = [
+    "MODEL_PRESETS",
+    "build_tiny_model",
+    "cache_dir",
+    "qwen25_tokenizer",
+    "resolve_model",
+    "smollm2_path",
+    "tiny_model_path",
+]
