@@ -71,8 +71,7 @@ def test_from_config_passes_every_agent_field(tiny_path):
 def _flags(argv):
     """The config ``gigpo-train argv`` would train (its parse, without training)."""
     args = train_cli._parser().parse_args(argv)
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
-    return resolve_config(args.preset, args.config, args.set, **flags)
+    return resolve_config(args.preset, args.config, args.set, **train_cli.given_fields(args))
 
 
 def test_every_config_field_is_a_command_line_flag_with_its_help():
@@ -118,6 +117,7 @@ def test_flags_parse_with_the_fields_types_and_win_over_presets_and_set():
         (["--lora_dropout", "x"], "argument --lora_dropout/--lora-dropout: invalid float value: 'x'"),
         (["--env_kwargs", "[1, 2]"], "argument --env_kwargs/--env-kwargs: expected a mapping"),
         (["--target_modules"], "argument --target_modules/--target-modules: expected at least one argument"),
+        (["--norm", "None"], "argument --norm: invalid choice: 'None' (choose from 'std', 'mean')"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(argv, message, capsys):

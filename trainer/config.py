@@ -387,6 +387,11 @@ def field_types() -> dict[str, Any]:
     return typing.get_type_hints(TrainConfig)
 
 
+def type_name(name: str) -> str:
+    """Field ``name``'s type as it is written in the dataclass (``float | None``, ``list[str] | None``)."""
+    return str(field_types()[name]).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Check a value against the field's type; ints (and numeric text) become floats where a float is expected."""
     expected = field_types()[name]
@@ -408,8 +413,7 @@ def _coerce(name: str, value: Any) -> Any:
     if not wrong and origin is list and items:
         wrong = not all(isinstance(item, items[0]) for item in value)
     if wrong:
-        written = str(expected).replace("typing.", "").replace("<class '", "").replace("'>", "")
-        raise ConfigError(f"{name} must be of type {written}, got {value!r}")
+        raise ConfigError(f"{name} must be of type {type_name(name)}, got {value!r}")
     return value
 
 

@@ -30,7 +30,7 @@ from transformers import HfArgumentParser
 
 from .. import distributed
 from ..checkpoint import CheckpointError
-from ..config import PRESETS, ConfigError, TrainConfig, field_types, one_line, resolve_config
+from ..config import PRESETS, ConfigError, TrainConfig, one_line, resolve_config, type_name
 from ..training import train
 
 __all__ = ["main"]
@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
             default = action.default
             action.default = argparse.SUPPRESS
             action.help = f"{action.help} (default: {default!r})"
+        if action.choices is not None and None in action.choices:
+            # null is the field's default, not a value a flag can spell: "--norm None" would be the text 'None'
+            action.choices = tuple(choice for choice in action.choices if choice is not None)
         if action.dest == "env_kwargs":
             action.type = _mapping
             action.metavar = "YAML"
@@ -83,12 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields the parsed command line gives a flag for (their defaults are suppressed)."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+
+
 def _print_fields() -> None:
-    types = field_types()
     for f in dataclasses.fields(TrainConfig):
         default: Any = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[operator]
-        kind = str(types[f.name]).replace("<class '", "").replace("'>", "")
-        print(f"{f.name:<24} {kind:<16} default {default!r:<20} {f.metadata['help']}")
+        print(f"{f.name:<24} {type_name(f.name):<16} default {default!r:<20} {f.metadata['help']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.help_config:
             _print_fields()
             return 0
-        flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if hasattr(args, f.name)}
+        flags = given_fields(args)
         if args.resume:
             if not args.run_dir:
                 raise ConfigError("--resume needs --run-dir")
