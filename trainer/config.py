@@ -24,6 +24,7 @@ __all__ = [
     "DTYPES",
     "PRESETS",
     "SCORE_REDUCTIONS",
+    "SHARDINGS",
     "ConfigError",
     "TrainConfig",
     "check_device",
@@ -36,6 +37,7 @@ ACTION_MODES = ("score", "generate")
 SCORE_REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "bfloat16", "float16")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
+SHARDINGS = ("none", "fsdp")
 
 
 def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa: A002 - "help" reads best below
@@ -145,6 +147,12 @@ class TrainConfig:
     checkpoint_every: int = _opt(1, "save the checkpoint every N rounds")
     seed: int = _opt(0, "seed of tasks, sampling and initialisation")
     device: str = _opt("cpu", "torch device: cpu, cuda or auto")
+    sharding: str = _opt(
+        "none",
+        "data-parallel runs: 'fsdp' shards the optimiser state and the reduced gradients over the processes "
+        "(FSDP2; the weights are gathered for the round), 'none' keeps a full copy of everything on each (DDP)",
+        SHARDINGS,
+    )
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first value that cannot work."""

@@ -11,6 +11,15 @@ it, so every rank computes its rows' advantages exactly. The update reduces two 
 accelerate's DDP wrapper) and the token count of each mini-batch (so that the loss is the token mean over the
 global mini-batch: N processes make the update one process makes on the same steps). Rank 0 alone writes logs,
 checkpoints and the run directory. Without a launcher, :func:`current` returns ``None`` and nothing here runs.
+
+``sharding="fsdp"`` (:meth:`Distributed.fully_shard`) replaces DDP by PyTorch's FSDP2 (``fully_shard``, the engine
+under accelerate's FSDP2 plugin): each decoder layer is a unit whose weights, gradients and optimiser state are
+split over the ranks. The rollout's passes differ in number between ranks (their episodes differ), and FSDP's
+per-pass all-gathers need every rank in step, so the weights are gathered once after each optimiser step and stay
+gathered (FSDP's own ``unshard``, not a hand-written broadcast); the gradients are reduce-scattered by the backward
+pass of a mini-batch's last micro-batch and each rank keeps and updates only its shard of the optimiser state and
+of the weights. Memory per rank: the weights and, during accumulation, their gradients in full; the optimiser state
+(Adam: twice the trainable weights) and the master weights divided by the number of ranks.
 """
 
 from __future__ import annotations
@@ -38,6 +47,11 @@ class Distributed:
         ddp = DistributedDataParallelKwargs(broadcast_buffers=False)
         self.accelerator = Accelerator(cpu=cpu, kwargs_handlers=[ddp])
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
+        self._units: list[Any] = []  # FSDP2's units once fully_shard has run (their weights are gathered)
+
+    @property
+    def sharded(self) -> bool:
+        return bool(self._units)
 
     @property
     def is_main(self) -> bool:
@@ -61,9 +75,69 @@ class Distributed:
         """The engine's data-parallel wrapper of ``model`` (DDP): its backward averages gradients over the ranks."""
         return self.accelerator.prepare_model(model)
 
+    def fully_shard(self, model: torch.nn.Module) -> list[torch.nn.Parameter]:
+        """Shard ``model`` in place with FSDP2, one unit per decoder layer (the model's ``_no_split_modules``, as
+        accelerate's FSDP plugin picks them) and the rest in the root unit; then gather its weights.
+
+        Returns the trainable parameters' shards (``DTensor``), which the optimiser must hold: while the weights are
+        gathered, ``model.parameters()`` yields the gathered copies instead.
+        """
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import FSDPModule
+        from torch.distributed.fsdp import fully_shard as shard_module
+
+        mesh = init_device_mesh(self.accelerator.device.type, (self.world,))
+        layers = _layer_classes(model)
+        for module in list(model.modules()):
+            if type(module).__name__ in layers:
+                shard_module(module, mesh=mesh)
+        shard_module(model, mesh=mesh)
+        self._units = [m for m in model.modules() if isinstance(m, FSDPModule)]
+        shards = [p for p in model.parameters() if p.requires_grad]
+        for unit in self._units:  # keep the weights gathered between optimiser steps (see the module's docstring)
+            unit.set_reshard_after_forward(False, recurse=False)
+            unit.set_reshard_after_backward(False, recurse=False)
+        self._gather_weights()
+        return shards
+
+    def _gather_weights(self) -> None:
+        for unit in self._units:
+            unit.unshard()
+
+    def refresh_weights(self) -> None:
+        """After an optimiser step on the shards: gather the updated weights (every rank, in step)."""
+        for unit in self._units:
+            unit.reshard()
+        self._gather_weights()
+
+    @staticmethod
+    def local_state(state: dict[str, Any], params: list[torch.nn.Parameter]) -> dict[str, Any]:
+        """An optimiser ``state_dict`` of full tensors (a checkpoint's) cut to this rank's shards of ``params``."""
+        from torch.distributed.tensor import DTensor, distribute_tensor
+
+        def local(value: Any, param: torch.nn.Parameter) -> Any:
+            if isinstance(param, DTensor) and torch.is_tensor(value) and value.shape == param.shape:
+                return distribute_tensor(value, param.device_mesh, param.placements, src_data_rank=None)
+            return value  # Adam's step count, a scalar
+
+        out = dict(state)
+        out["state"] = {i: {k: local(v, params[int(i)]) for k, v in s.items()} for i, s in state["state"].items()}
+        return out
+
+    @staticmethod
+    def full(tensors: dict[str, Any]) -> dict[str, Any]:
+        """``tensors`` with every shard (``DTensor``) gathered into its full tensor: every rank calls it, in step."""
+        from torch.distributed.tensor import DTensor
+
+        return {k: v.full_tensor() if isinstance(v, DTensor) else v for k, v in tensors.items()}
+
     @contextlib.contextmanager
     def no_sync(self, wrapped: torch.nn.Module, sync: bool) -> Iterator[None]:
         """Accumulate gradients locally unless ``sync`` (the last micro-batch of a mini-batch reduces them)."""
+        if self.sharded:
+            wrapped.set_requires_gradient_sync(sync)  # type: ignore[operator]  # an FSDPModule's
+            yield
+            return
         with contextlib.nullcontext() if sync else self.accelerator.no_sync(wrapped):
             yield
 
@@ -90,21 +164,32 @@ def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
 
-# what `accelerate launch` sets for a sharding config; the rollout reads the whole module, so these are refused
-_SHARDING = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpeed"}
+def _layer_classes(model: torch.nn.Module) -> set[str]:
+    """The class names of the decoder layers of a Hugging Face model (or of the one a PEFT model wraps)."""
+    for module in model.modules():
+        names = getattr(module, "_no_split_modules", None)
+        if names:
+            return set(names)
+    return set()
+
+
+# what `accelerate launch` sets for its sharding plugins: the trainer shards itself (sharding="fsdp"), so these
+# are refused rather than half-used
+_SHARDING = {
+    "ACCELERATE_USE_FSDP": "accelerate's FSDP plugin is not used: the trainer shards with FSDP2 itself; launch with "
+    "a DDP config from configs/accelerate/ (or torchrun) and set sharding=fsdp (--sharding fsdp)",
+    "ACCELERATE_USE_DEEPSPEED": "DeepSpeed is not supported: for sharded training launch with a DDP config from "
+    "configs/accelerate/ (or torchrun) and set sharding=fsdp (--sharding fsdp)",
+}
 
 
 def check_engine() -> None:
-    """Refuse an ``accelerate launch`` config that asks for FSDP or DeepSpeed sharding (not supported yet)."""
+    """Refuse an ``accelerate launch`` config that asks for accelerate's FSDP or DeepSpeed plugin."""
     from .errors import ConfigError
 
-    for variable, engine in _SHARDING.items():
+    for variable, why in _SHARDING.items():
         if os.environ.get(variable, "false").lower() in ("true", "1"):
-            raise ConfigError(
-                f"{engine} sharding ({variable}={os.environ[variable]}) is not supported yet: the rollout reads the "
-                "unsharded model; launch data-parallel (DDP) with torchrun or an accelerate config from "
-                "configs/accelerate/"
-            )
+            raise ConfigError(f"{variable}={os.environ[variable]}: {why}")
 
 
 def current(device: str | torch.device = "cpu") -> Distributed | None:

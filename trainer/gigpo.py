@@ -38,7 +38,7 @@ from .buffer import (
     RolloutBatch,
     StepRecord,
 )
-from .config import TrainConfig
+from .config import SHARDINGS, TrainConfig
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -101,6 +101,7 @@ ALGORITHM_FIELDS = {
             "clip_range_vf",
             "seed",
             "device",
+            "sharding",
         )
     },
 }
@@ -196,6 +197,9 @@ class GiGPO(OnPolicyAlgorithm):
         verbose: 0 silent, 1 logs, 2 debug.
         seed: seeds task draws, sampling and initialisation.
         device: torch device (``"cpu"``, ``"cuda"`` or ``"auto"``).
+        sharding: in a data-parallel run, ``"none"`` (DDP: every rank holds the whole model and optimiser) or
+            ``"fsdp"`` (FSDP2 from the first ``learn()``: the optimiser state and the reduced gradients are split
+            over the ranks, the weights gathered; :mod:`trainer.distributed`). A single process ignores it.
         _init_setup_model: build the policy now (SB3's ``load`` passes False).
     """
 
@@ -259,6 +263,7 @@ class GiGPO(OnPolicyAlgorithm):
         verbose: int = 0,
         seed: int | None = None,
         device: torch.device | str = _DEFAULT.device,
+        sharding: str = _DEFAULT.sharding,
         _init_setup_model: bool = True,
     ) -> None:
         self._dist = distributed.current(device)
@@ -293,6 +298,7 @@ class GiGPO(OnPolicyAlgorithm):
             clip_range_vf=clip_range_vf,
             policy_kwargs=policy_kwargs or {},
             data_parallel=self._dist is not None,
+            sharding=sharding,
         )
         super().__init__(
             policy,  # type: ignore[arg-type]  # an LLMPolicy, not SB3's actor-critic
@@ -335,6 +341,7 @@ class GiGPO(OnPolicyAlgorithm):
         self.kl_coef = kl_coef
         self.clip_range_vf = clip_range_vf
         self.normalize_advantage = normalize_advantage
+        self.sharding = sharding  # how this run spreads over its processes, not a property of the model: not saved
         # saved with the model, so a loaded model prompts as it was trained even without an env
         self.env_description = describe_env(env.env_id if isinstance(env, GroupVecEnv) else None)
         if _init_setup_model:
@@ -377,7 +384,17 @@ class GiGPO(OnPolicyAlgorithm):
         self._shuffle_rng = np.random.default_rng(self.seed if rank == 0 else [self.seed or 0, rank])
         self.round_stats: dict[str, float] = {}  # the last rollout round's statistics (logged with it)
         # the engine's data-parallel wrapper of the policy's model: the update's forward passes run through it
-        self._wrapped = self._dist.wrap(self.policy.model) if self._dist else None
+        # (FSDP shards in place at the first learn(), after a checkpoint's weights and optimiser state are loaded)
+        self._wrapped = self._dist.wrap(self.policy.model) if self._dist and self.sharding == "none" else None
+
+    def _shard(self) -> None:
+        """FSDP2 over the ranks (``sharding="fsdp"``): the model in place, then the optimiser over its shards."""
+        assert self._dist is not None
+        state = self.policy.optimizer.state_dict()
+        params = self._dist.fully_shard(self.policy.model)
+        self.policy.optimizer = torch.optim.AdamW(params)
+        self.policy.optimizer.load_state_dict(self._dist.local_state(state, params))  # lr and moments as they were
+        self._wrapped = self.policy.model
 
     def _setup_lr_schedule(self) -> None:
         self.lr_schedule = FloatSchedule(self.learning_rate)
@@ -393,6 +410,8 @@ class GiGPO(OnPolicyAlgorithm):
         if not self._custom_logger:  # SB3's default would make an empty $TMPDIR/SB3-<time> folder per call
             prints = self.verbose >= 1 and (self._dist is None or self._dist.is_main)  # rank 0 alone prints
             self.set_logger(Logger(None, [HumanOutputFormat(sys.stdout)] if prints else []))
+        if self._dist is not None and self.sharding == "fsdp" and not self._dist.sharded:
+            self._shard()
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
 
     # ------------------------------------------------------------------ rollout
@@ -579,7 +598,7 @@ class GiGPO(OnPolicyAlgorithm):
         if critic:
             totals.update(value_loss=0.0, rows=0.0)
         grad_norms, skipped, steps = [], 0, 0
-        params = self.policy.trainable_parameters()
+        params = [p for group in self.policy.optimizer.param_groups for p in group["params"]]  # FSDP: the shards
         # without a KL penalty the reference's log-probs change no gradient: its pass (a quarter of an update) is
         # skipped and the KL term measures the drift from the policy that sampled the round (SB3's approx_kl)
         with_reference = self.kl_coef > 0
@@ -705,6 +724,8 @@ class GiGPO(OnPolicyAlgorithm):
         totals["tokens"] += local_tokens
         norm = float(torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm))
         self.policy.optimizer.step()
+        if dist is not None and dist.sharded:
+            dist.refresh_weights()
         return norm
 
     def _micro_batch_loss(
@@ -869,16 +890,17 @@ class GiGPO(OnPolicyAlgorithm):
         self,
         path: str | os.PathLike[str],
         extra: dict[str, Any] | None = None,
-        rank_states: list[tuple[dict, dict[str, torch.Tensor]]] | None = None,
     ) -> Path:
         """Write a data-only checkpoint (:mod:`trainer.checkpoint`) atomically; ``.zip`` is added to a bare name.
 
         It holds the constructor arguments, weights, optimiser state, counters, episode statistics and every random
         generator (the env's task draws too), so ``GiGPO.load(path, env=...)`` continues this model exactly.
         A learning-rate schedule is code, not data: its current value is saved. ``extra``: JSON data of the
-        caller's, returned by :meth:`load_extra`. ``rank_states``: in a data-parallel run, every rank's
-        :meth:`generator_states` (rank order, gathered by the caller), so that a resume on as many processes
-        continues each rank's streams too.
+        caller's, returned by :meth:`load_extra`.
+
+        In a data-parallel run every rank calls it, in step: it gathers every rank's sampling streams (so that a
+        resume on as many processes continues each rank's) and, under FSDP, the full weights and optimiser state
+        from their shards (so the checkpoint is the one a single process writes); rank 0 alone writes the file.
         """
         path = Path(path)
         if path.is_dir():
@@ -892,13 +914,23 @@ class GiGPO(OnPolicyAlgorithm):
             policy_kwargs=self.policy_kwargs,
         )
         rng, tensors = self.generator_states()
+        dist = self._dist
+        rank_states = dist.gather((rng, tensors)) if dist is not None else None
+        weights, optimizer = self.policy.state_dict(), self.policy.optimizer.state_dict()
+        if dist is not None and dist.sharded:
+            weights = dist.full(weights)
+            optimizer["state"] = {i: dist.full(values) for i, values in optimizer["state"].items()}
+            # FSDP's state_dict() leaves the shards registered as the module's parameters: gather again, or PEFT's
+            # adapter switch (the reference pass) would freeze the shards the optimiser holds
+            dist.refresh_weights()
+        if dist is not None and not dist.is_main:
+            return path
         if rank_states is not None and len(rank_states) > 1:
             rng["ranks"] = [data for data, _ in rank_states]
             for rank, (_, rank_tensors) in enumerate(rank_states):
                 tensors.update({f"rank{rank}.{name}": value for name, value in rank_tensors.items()})
         if isinstance(self.env, GroupVecEnv):
             rng["env"] = self.env.rng_state()
-        optimizer = self.policy.optimizer.state_dict()
         for index, values in optimizer["state"].items():
             tensors.update({f"optim.{index}.{key}": torch.as_tensor(value) for key, value in values.items()})
         meta = {
@@ -926,7 +958,7 @@ class GiGPO(OnPolicyAlgorithm):
             },
             "extra": extra or {},
         }
-        return checkpoint.write_archive(path, meta, self.policy.state_dict(), tensors)
+        return checkpoint.write_archive(path, meta, weights, tensors)
 
     @classmethod
     def load(  # type: ignore[override]
@@ -935,6 +967,7 @@ class GiGPO(OnPolicyAlgorithm):
         env: str | Callable[[], gym.Env] | GroupVecEnv | None = None,
         device: torch.device | str = "auto",
         trust_legacy_pickle: bool = False,
+        sharding: str = _DEFAULT.sharding,
         **kwargs: Any,
     ) -> GiGPO:
         """A model from a checkpoint of :meth:`save`, on ``env`` (optional: without one it can ``predict``).
@@ -942,8 +975,10 @@ class GiGPO(OnPolicyAlgorithm):
         Nothing in the file is unpickled or executed; a corrupt, truncated or foreign file raises
         :class:`~trainer.checkpoint.CheckpointError` naming the problem. With ``env`` (a :class:`GroupVecEnv`),
         its task draws continue from the saved generator state. ``kwargs`` change saved constructor arguments
-        (e.g. ``learning_rate``). ``trust_legacy_pickle=True`` loads a pickled Stable-Baselines3 archive (what
-        gigpo-gym 0.1 wrote) with SB3's loader, which runs whatever code the file holds: only for files you trust.
+        (e.g. ``learning_rate``); ``sharding`` is how this run spreads over its processes (a checkpoint holds full
+        tensors, whatever the run that wrote it). ``trust_legacy_pickle=True`` loads a pickled Stable-Baselines3
+        archive (what gigpo-gym 0.1 wrote) with SB3's loader, which runs whatever code the file holds: only for files
+        you trust.
         """
         if checkpoint.is_legacy(path):
             if not trust_legacy_pickle:
@@ -967,7 +1002,7 @@ class GiGPO(OnPolicyAlgorithm):
             raise checkpoint.CheckpointError(f"{path}: unknown constructor arguments {sorted(unknown)}")
         arguments.update(kwargs)
         try:
-            model = cls("LLMPolicy", env, device=device, _init_setup_model=False, **arguments)
+            model = cls("LLMPolicy", env, device=device, sharding=sharding, _init_setup_model=False, **arguments)
             spaces_meta = meta["spaces"]
             saved_spaces = (
                 checkpoint.build_space(spaces_meta["observation"]),
@@ -1036,6 +1071,7 @@ def _check_arguments(
     clip_range_vf: float | None,
     policy_kwargs: dict[str, Any],
     data_parallel: bool,
+    sharding: str,
 ) -> None:
     """Raise a ValueError naming the first constructor argument of :class:`GiGPO` that cannot work."""
     for name, value in (("batch_size", batch_size), ("micro_batch_size", micro_batch_size), ("n_epochs", n_epochs)):
@@ -1067,6 +1103,8 @@ def _check_arguments(
         raise ValueError(f"clip_range_vf must be > 0 (or None for the unclipped value loss), got {clip_range_vf}")
     if "value_head" in policy_kwargs:
         raise ValueError("policy_kwargs must not set value_head: estimator='ppo' adds the critic")
+    if sharding not in SHARDINGS:
+        raise ValueError(f"sharding must be one of {SHARDINGS}, got {sharding!r}")
     if estimator == "ppo" and data_parallel:
         # the value head lives outside the engine's wrapped model: its gradients would not be reduced
         raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")

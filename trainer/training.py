@@ -91,7 +91,7 @@ def learning_curve(run_dir: Path) -> Path:
 
 
 # settings a resume may change: how long to train, how often to commit, where to run and how to evaluate
-RESUMABLE = ("rounds", "checkpoint_every", "device", "eval_split", "eval_tasks", "eval_episodes")
+RESUMABLE = ("rounds", "checkpoint_every", "device", "sharding", "eval_split", "eval_tasks", "eval_episodes")
 
 
 def resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
@@ -200,7 +200,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                 seed=config.seed,
                 shard=distributed.shard(),
             )
-            model = GiGPO.load(checkpoint, env=env, device=config.device)
+            model = GiGPO.load(checkpoint, env=env, device=config.device, sharding=config.sharding)
         else:
             if checkpoint.exists():  # another process started this run while the model was being built
                 raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
@@ -240,14 +240,8 @@ def _train_rounds(
         )
         bar.update(1)
         if done % config.checkpoint_every == 0 or done == config.rounds:
-            # every rank's sampling streams go into rank 0's checkpoint, so an N-process resume continues each one
-            states = dist.gather(model.generator_states()) if dist is not None else None
-            if main:
-                model.save(
-                    run_dir / "checkpoint.zip",
-                    extra={"run": {"rounds_done": done, "config": config.to_dict()}},
-                    rank_states=states,
-                )
+            # every rank calls it: it gathers every rank's streams (and FSDP's shards); rank 0 writes
+            model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}})
     bar.close()
     elapsed = time.perf_counter() - start
     # the evaluation tasks are shared out over the ranks (each samples with its own seed; one process: all tasks,
