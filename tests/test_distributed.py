@@ -203,6 +203,42 @@ def test_a_two_process_resume_continues_every_rank_exactly(tiny_path, tmp_path, 
 
 
 @pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
+def test_a_first_two_process_run_on_a_fresh_machine_caches_a_whole_model(tmp_path, monkeypatch):
+    """Both ranks build the tiny model before joining the process group (transformers writes a model's weights on
+    rank 0 of a joined group only): the cache holds config, weights and tokenizer, and the run trains."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GIGPO_GYM_CACHE", str(cache))
+    sets = ["n_groups=2", "group_size=2", "max_episode_steps=2", "eval_tasks=1", "batch_size=8", "micro_batch_size=4"]
+    flags = ["--no-progress", *[a for item in sets for a in ("--set", item)]]
+    done = torchrun("-m", "trainer.cli.train", "--rounds", "1", "--run-dir", str(tmp_path / "run"), *flags)
+    assert done.returncode == 0, why(done)
+    (folder,) = [p for p in cache.iterdir() if not p.name.startswith(".")]
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in folder.iterdir()}
+
+
+def test_the_model_cache_replaces_a_folder_without_weights_and_never_writes_one(tmp_path):
+    from trainer.models.paths import save_cached_model
+
+    class Saves:
+        def __init__(self, names):
+            self.names = names
+
+        def save_pretrained(self, folder):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            for name in self.names:
+                (Path(folder) / name).write_text("{}")
+
+    broken = tmp_path / "model"
+    broken.mkdir()
+    (broken / "tokenizer.json").write_text("{}")
+    save_cached_model(broken, Saves(["config.json", "model.safetensors"]), Saves(["tokenizer.json"]))
+    assert {p.name for p in broken.iterdir()} == {"config.json", "model.safetensors", "tokenizer.json"}
+    with pytest.raises(RuntimeError, match="wrote no model files"):
+        save_cached_model(tmp_path / "other", Saves([]), Saves(["tokenizer.json"]))
+    assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.skipif(TORCHRUN is None, reason="torchrun is not installed beside this Python")
 def test_a_round_that_does_not_split_is_one_error_line_under_torchrun(tiny_path, tmp_path):
     done = torchrun(
         "-m",

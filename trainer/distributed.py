@@ -192,11 +192,22 @@ def check_engine() -> None:
             raise ConfigError(f"{variable}={os.environ[variable]}: {why}")
 
 
-def current(device: str | torch.device = "cpu") -> Distributed | None:
-    """The process group of this run (joined on first use), or ``None`` in a single-process run."""
+def current(device: str | torch.device = "cpu", model: str | None = None) -> Distributed | None:
+    """The process group of this run (joined on first use), or ``None`` in a single-process run.
+
+    ``model``: the run's model name or path, whose cached files (the tiny model, SmolLM2) are built before the
+    group is joined: transformers' ``save_pretrained`` writes a model's weights only on rank 0 of a joined group,
+    so building them after joining could leave rank 1's folder, a tokenizer without weights, as the cache.
+    """
     global _CURRENT
     check_engine()
     if _CURRENT is None and world_size() > 1:
+        if model is not None:
+            from .models import resolve_model
+
+            # a bad name is reported, as one clear error, by the model's load that follows
+            with contextlib.suppress(OSError, ValueError, ImportError):
+                resolve_model(model)
         cuda = torch.cuda.is_available() if str(device) == "auto" else torch.device(device).type == "cuda"
         _CURRENT = Distributed(cpu=not cuda)
     return _CURRENT

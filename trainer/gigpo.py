@@ -266,7 +266,8 @@ class GiGPO(OnPolicyAlgorithm):
         sharding: str = _DEFAULT.sharding,
         _init_setup_model: bool = True,
     ) -> None:
-        self._dist = distributed.current(device)
+        model_name = (policy_kwargs or {}).get("model_name_or_path", _DEFAULT.model)
+        self._dist = distributed.current(device, model_name)
         shard = distributed.shard()
         if self._dist is not None and str(device) != "cpu":
             device = self._dist.accelerator.device  # each rank its own GPU (cuda:LOCAL_RANK), not cuda:0 for all

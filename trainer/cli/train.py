@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             config = resolve_config(args.preset, args.config, args.set, **flags)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = Path(args.run_dir or f"runs/{config.env}-{config.algo}-seed{config.seed}-{stamp}")
-        dist = distributed.current(config.device)
+        dist = distributed.current(config.device, config.model)
         if dist is not None:  # one run directory: rank 0's name (its clock may differ by a second from the others')
             run_dir = Path(dist.broadcast(str(run_dir)))
         train(config, run_dir, resume=args.resume, progress=not args.no_progress)

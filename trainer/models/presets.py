@@ -21,8 +21,7 @@ import os
 import re
 from pathlib import Path
 
-from ..atomic import atomic_path
-from .paths import cache_dir, package_dir
+from .paths import cache_dir, package_dir, save_cached_model
 from .tiny import tiny_model_path
 
 __all__ = ["MODEL_PRESETS", "resolve_model", "smollm2_path"]
@@ -56,9 +55,7 @@ def smollm2_path() -> Path:
         del config.quantization_config
     model = LlamaForCausalLM(config)  # type: ignore[arg-type]  # a LlamaConfig: SmolLM2 is a Llama
     model.load_state_dict(quantised.state_dict())
-    with atomic_path(target, keep_existing=True) as tmp:  # another process may convert it meanwhile: keep its copy
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+    save_cached_model(target, model, tokenizer)
     return target
 
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import atomic_path
-from .paths import cache_dir
+from .paths import cache_dir, save_cached_model
 from .tokenizers import CHATML, qwen25_tokenizer
 
 __all__ = ["build_tiny_model", "tiny_model_path"]
@@ -138,11 +137,7 @@ def build_tiny_model(
         pad_token_id=vocabulary.pad_token_id,
     )
     model = Qwen2ForCausalLM(config)
-    # a folder of this process's own, renamed into place in one step: two first uses at once each build their own
-    # copy and the second rename finds the first's folder (same content) and keeps it
-    with atomic_path(out, keep_existing=True) as tmp:
-        model.save_pretrained(tmp)
-        vocabulary.save_pretrained(tmp)
+    save_cached_model(out, model, vocabulary)
     return out
 
 
