@@ -350,6 +350,16 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "plus update, the first round left out) and the largest resident set of any process.",
         ),
         Benchmark(
+            "sharding",
+            "FSDP sharding against DDP: memory per process of an update (torchrun, gloo, 2 processes)",
+            "bench_sharding.py",
+            ("--model", "smollm2-135m-instruct"),
+            ("--model", "tiny", "--out", "runs/benchmarks-smoke/sharding"),
+            "SmolLM2-135M-Instruct fully fine-tuned in float32 by 2 processes (one thread each), with "
+            "sharding=none (DDP) and sharding=fsdp (FSDP2): one small ALFWorld round, then two updates with fixed "
+            "non-zero advantages; each rank's tensors by kind and its peak resident set.",
+        ),
+        Benchmark(
             "probe",
             "Bad-input probe re-run: all 326 cases (env, advantages, Python API, CLI, checkpoints and "
             "resume, security, determinism, concurrency)",
