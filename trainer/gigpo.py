@@ -699,7 +699,8 @@ class GiGPO(OnPolicyAlgorithm):
         """One optimiser step on a mini-batch, accumulated over micro-batches; returns the gradient norm.
 
         The loss is the token mean over the global mini-batch: its token count is summed over the ranks, and as
-        DDP averages the ranks' gradients, each rank's loss is scaled by their number. PPO (the batch has the
+        the engine averages the ranks' gradients (DDP's all-reduce, FSDP's reduce-scatter), each rank's loss is
+        scaled by their number. Under FSDP the step updates this rank's shards, whose weights are then gathered. PPO (the batch has the
         rollout's values and the returns) adds ``vf_coef`` times the mini-batch's mean value loss.
         """
         self.policy.optimizer.zero_grad(set_to_none=True)
