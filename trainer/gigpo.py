@@ -700,8 +700,9 @@ class GiGPO(OnPolicyAlgorithm):
 
         The loss is the token mean over the global mini-batch: its token count is summed over the ranks, and as
         the engine averages the ranks' gradients (DDP's all-reduce, FSDP's reduce-scatter), each rank's loss is
-        scaled by their number. Under FSDP the step updates this rank's shards, whose weights are then gathered. PPO (the batch has the
-        rollout's values and the returns) adds ``vf_coef`` times the mini-batch's mean value loss.
+        scaled by their number. Under FSDP the step updates this rank's shards, whose weights are then gathered.
+        PPO (the batch has the rollout's values and the returns) adds ``vf_coef`` times the mini-batch's mean value
+        loss.
         """
         self.policy.optimizer.zero_grad(set_to_none=True)
         weight = 1.0
