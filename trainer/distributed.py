@@ -51,6 +51,7 @@ class Distributed:
 
     @property
     def sharded(self) -> bool:
+        """Whether :meth:`fully_shard` has run: the model is FSDP2's, its optimiser holds shards."""
         return bool(self._units)
 
     @property
