@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,18 @@ from ddp_update import fixed_advantages  # noqa: E402
 TORCHRUN = shutil.which("torchrun", path=str(Path(sys.executable).parent))
 
 
+def accelerate_env(config: str) -> dict[str, str]:
+    """The engine variables ``accelerate launch --config_file configs/accelerate/<config>.yaml`` gives a worker on
+    a multi-GPU machine, made by accelerate's own launcher code (its CPU launcher would start one process)."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    config_file = str(ROOT / "configs" / "accelerate" / f"{config}.yaml")
+    args, _, _ = _validate_launch_command(launch_command_parser().parse_args(["--config_file", config_file, "x.py"]))
+    env = prepare_multi_gpu_env(args)
+    return {k: v for k, v in env.items() if k.startswith(("ACCELERATE_USE_", "ACCELERATE_MIXED", "FSDP_"))}
+
+
 def why(done: subprocess.CompletedProcess) -> str:
     """A failed run's tracebacks (the workers' and torchrun's), without the warnings around them."""
     lines = [line for line in done.stderr.splitlines() if "Warning" not in line and "warn" not in line]
@@ -34,8 +47,10 @@ def why(done: subprocess.CompletedProcess) -> str:
     return "\n".join(lines[start : start + 80])
 
 
-def torchrun(*args: str, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+def torchrun(
+    *args: str, cwd: Path = ROOT, timeout: float = 600, launch_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, **(launch_env or {}), "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [TORCHRUN, "--standalone", "--nproc_per_node", "2", *args],
         cwd=cwd,
@@ -131,12 +146,16 @@ def test_two_process_training_writes_one_run_that_resumes_in_one_process_and_bac
 
     run_dir = tmp_path / "run"
     sets = ["n_groups=2", "group_size=2", "max_episode_steps=3", "eval_tasks=1", "batch_size=8", "micro_batch_size=4"]
-    flags = ["--no-progress", "--sharding", sharding, *[a for item in sets for a in ("--set", item)]]
-    done = torchrun("-m", "trainer.cli.train", "--model", tiny_path, "--rounds", "2", "--run-dir", str(run_dir), *flags)
+    flags = ["--no-progress", *[a for item in sets for a in ("--set", item)]]
+    # FSDP: asked for by the shipped accelerate FSDP config's variables, as `accelerate launch` sets them on GPUs
+    launch = accelerate_env("8gpu_fsdp") if sharding == "fsdp" else None
+    args = ("-m", "trainer.cli.train", "--model", tiny_path, "--rounds", "2", "--run-dir", str(run_dir), *flags)
+    done = torchrun(*args, *([] if launch else ["--sharding", sharding]), launch_env=launch)
     assert done.returncode == 0, why(done)
     assert done.stdout.count("run directory:") == 1  # rank 0 alone reports (and writes)
     meta = read_meta(run_dir / "checkpoint.zip")
     assert meta["extra"]["run"]["rounds_done"] == 2 and meta["arguments"]["n_groups"] == 2
+    assert meta["extra"]["run"]["config"]["sharding"] == sharding
     with (run_dir / "progress.csv").open() as f:
         assert len(f.read().strip().splitlines()) == 3  # a header and one row per round
     assert (run_dir / "eval.json").is_file()
@@ -261,48 +280,59 @@ def test_a_round_that_does_not_split_is_one_error_line_under_torchrun(tiny_path,
     assert errors and all("n_groups (3) must be divisible by the number of processes (2)" in e for e in errors)
 
 
-@pytest.mark.parametrize("variable", ["ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED"])
-def test_accelerates_sharding_plugins_are_refused_with_one_line(variable, tiny_path, tmp_path, monkeypatch):
-    from trainer import distributed
-    from trainer.config import ConfigError
+FSDP = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_RESHARD_AFTER_FORWARD": "false"}
 
-    monkeypatch.setenv(variable, "true")
-    with pytest.raises(ConfigError, match=f"{variable}=true: .* set sharding=fsdp"):
-        distributed.current("cpu")
+
+@pytest.mark.parametrize(
+    ("launch", "error"),
+    [
+        ({"ACCELERATE_USE_DEEPSPEED": "true"}, "ACCELERATE_USE_DEEPSPEED=true: DeepSpeed is not supported"),
+        ({"ACCELERATE_MIXED_PRECISION": "bf16"}, "ACCELERATE_MIXED_PRECISION=bf16: .* dtype setting"),
+        ({"ACCELERATE_USE_FSDP": "true"}, "FSDP_VERSION=1: the trainer shards with FSDP2: set fsdp_version: 2"),
+        ({**FSDP, "FSDP_RESHARD_AFTER_FORWARD": "true"}, "FSDP_RESHARD_AFTER_FORWARD=true: .* set fsdp_reshard"),
+        ({**FSDP, "FSDP_OFFLOAD_PARAMS": "true"}, "FSDP_OFFLOAD_PARAMS=true: CPU offload is not supported"),
+        ({**FSDP, "FSDP_STATE_DICT_TYPE": "SHARDED_STATE_DICT"}, "FSDP_STATE_DICT_TYPE=SHARDED_STATE_DICT: "),
+        ({**FSDP, "FSDP_TRANSFORMER_CLS_TO_WRAP": "Qwen2MLP"}, "FSDP_TRANSFORMER_CLS_TO_WRAP=Qwen2MLP: .* remove"),
+    ],
+)
+def test_an_accelerate_config_the_trainer_cannot_honour_is_one_error_line(launch, error, tiny_path, tmp_path):
+    command = [sys.executable, "-m", "trainer.cli.train", "--model", tiny_path, "--rounds", "1", "--no-progress"]
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "trainer.cli.train",
-            "--model",
-            tiny_path,
-            "--rounds",
-            "1",
-            "--run-dir",
-            str(tmp_path / "r"),
-            "--no-progress",
-        ],
+        [*command, "--run-dir", str(tmp_path / "r")],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
-        env=dict(os.environ),
+        env={**os.environ, **launch},
     )
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
-    assert "set sharding=fsdp (--sharding fsdp)" in done.stderr and not (tmp_path / "r").exists()
+    assert re.search(error, done.stderr) and not (tmp_path / "r").exists(), done.stderr
 
 
 @pytest.mark.parametrize(
     ("name", "kind", "processes", "machines"),
-    [("1gpu", "NO", 1, 1), ("8gpu_ddp", "MULTI_GPU", 8, 1), ("multinode_ddp", "MULTI_GPU", 16, 2)],
+    [
+        ("1gpu", "NO", 1, 1),
+        ("8gpu_ddp", "MULTI_GPU", 8, 1),
+        ("multinode_ddp", "MULTI_GPU", 16, 2),
+        ("8gpu_fsdp", "FSDP", 8, 1),
+    ],
 )
-def test_shipped_accelerate_configs_are_valid_ddp_configs(name, kind, processes, machines):
+def test_shipped_accelerate_configs_are_valid_and_honoured(name, kind, processes, machines, monkeypatch):
     from accelerate.commands.config.config_args import load_config_from_file
+
+    from trainer import distributed
 
     config = load_config_from_file(str(ROOT / "configs" / "accelerate" / f"{name}.yaml"))
     assert str(config.distributed_type).split(".")[-1] == kind and not config.use_cpu
     assert (config.num_processes, config.num_machines) == (processes, machines)
     assert str(config.mixed_precision).split(".")[-1].lower() == "no"  # precision is the trainer's dtype setting
+    if kind == "NO":
+        return
+    for variable, value in {**accelerate_env(name), "WORLD_SIZE": str(processes)}.items():
+        monkeypatch.setenv(variable, value)
+    distributed.check_engine()  # the trainer takes every setting the launcher passes on
+    assert distributed.launch_sharding("none") == ("fsdp" if kind == "FSDP" else "none")
 
 
 def test_evaluation_shared_out_over_ranks_tabulates_as_one_process():

@@ -150,7 +150,8 @@ class TrainConfig:
     sharding: str = _opt(
         "none",
         "data-parallel runs: 'fsdp' shards the optimiser state and the reduced gradients over the processes "
-        "(FSDP2; the weights are gathered for the round), 'none' keeps a full copy of everything on each (DDP)",
+        "(FSDP2; the weights are gathered for the round; an accelerate FSDP launch config sets it), 'none' keeps a "
+        "full copy of everything on each (DDP)",
         SHARDINGS,
     )
 

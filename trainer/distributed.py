@@ -19,7 +19,9 @@ per-pass all-gathers need every rank in step, so the weights are gathered once a
 gathered (FSDP's own ``unshard``, not a hand-written broadcast); the gradients are reduce-scattered by the backward
 pass of a mini-batch's last micro-batch and each rank keeps and updates only its shard of the optimiser state and
 of the weights. Memory per rank: the weights and, during accumulation, their gradients in full; the optimiser state
-(Adam: twice the trainable weights) and the master weights divided by the number of ranks.
+(Adam: twice the trainable weights) and the master weights divided by the number of ranks. ``accelerate launch``
+with an FSDP config (``configs/accelerate/8gpu_fsdp.yaml``) selects the same path (:func:`launch_sharding`);
+:func:`check_engine` refuses launch settings it cannot honour exactly.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["Distributed", "check_engine", "current", "shard", "shutdown", "world_size"]
+__all__ = ["Distributed", "check_engine", "current", "launch_sharding", "shard", "shutdown", "world_size"]
 
 _CURRENT: Distributed | None = None
 
@@ -174,23 +176,74 @@ def _layer_classes(model: torch.nn.Module) -> set[str]:
     return set()
 
 
-# what `accelerate launch` sets for its sharding plugins: the trainer shards itself (sharding="fsdp"), so these
-# are refused rather than half-used
-_SHARDING = {
-    "ACCELERATE_USE_FSDP": "accelerate's FSDP plugin is not used: the trainer shards with FSDP2 itself; launch with "
-    "a DDP config from configs/accelerate/ (or torchrun) and set sharding=fsdp (--sharding fsdp)",
-    "ACCELERATE_USE_DEEPSPEED": "DeepSpeed is not supported: for sharded training launch with a DDP config from "
-    "configs/accelerate/ (or torchrun) and set sharding=fsdp (--sharding fsdp)",
+# `accelerate launch` with an FSDP config (distributed_type: FSDP) sets ACCELERATE_USE_FSDP and these variables: the
+# run then shards with the trainer's FSDP2 (sharding="fsdp"), which works one way, so a config asking for another is
+# refused (variable: (allowed values, what to set instead)); the variables left out (prefetch, FSDP1's strategy, the
+# size-based wrap's threshold) do not change what is computed
+_FSDP_CONFIG = {
+    "FSDP_VERSION": (("2",), "the trainer shards with FSDP2: set fsdp_version: 2"),
+    "FSDP_RESHARD_AFTER_FORWARD": (
+        ("false",),
+        "the weights stay gathered through a round (ranks make different numbers of forward passes): set "
+        "fsdp_reshard_after_forward: false",
+    ),
+    "FSDP_OFFLOAD_PARAMS": (("false",), "CPU offload is not supported: set fsdp_offload_params: false"),
+    "FSDP_AUTO_WRAP_POLICY": (
+        ("TRANSFORMER_BASED_WRAP",),
+        "the trainer wraps each decoder layer (the model's _no_split_modules): set "
+        "fsdp_auto_wrap_policy: TRANSFORMER_BASED_WRAP",
+    ),
+    "FSDP_TRANSFORMER_CLS_TO_WRAP": ((), "the trainer wraps the model's _no_split_modules: remove this setting"),
+    "FSDP_STATE_DICT_TYPE": (
+        ("FULL_STATE_DICT",),
+        "checkpoints hold full tensors (a sharded run resumes in any number of processes): set "
+        "fsdp_state_dict_type: FULL_STATE_DICT",
+    ),
+    "FSDP_CPU_RAM_EFFICIENT_LOADING": (
+        ("false",),
+        "every rank loads the model: set fsdp_cpu_ram_efficient_loading: false",
+    ),
+    "FSDP_ACTIVATION_CHECKPOINTING": (
+        ("false",),
+        "set fsdp_activation_checkpointing: false and the trainer's gradient_checkpointing instead",
+    ),
+}
+# accelerate's other engine settings that the trainer has its own way to choose
+_ENGINE = {
+    "ACCELERATE_USE_DEEPSPEED": (
+        ("false",),
+        "DeepSpeed is not supported: for sharded training use an FSDP config from configs/accelerate/ or set "
+        "sharding=fsdp (--sharding fsdp)",
+    ),
+    "ACCELERATE_MIXED_PRECISION": (
+        ("no",),
+        "the policy's precision is the trainer's dtype setting (--dtype bfloat16): set mixed_precision: 'no'",
+    ),
 }
 
 
+def _uses_fsdp() -> bool:
+    return os.environ.get("ACCELERATE_USE_FSDP", "false").lower() in ("true", "1")
+
+
 def check_engine() -> None:
-    """Refuse an ``accelerate launch`` config that asks for accelerate's FSDP or DeepSpeed plugin."""
+    """Refuse an ``accelerate launch`` config the trainer cannot honour exactly (DeepSpeed, accelerate's mixed
+    precision, FSDP settings other than the trainer's FSDP2), naming the variable, its value and what to set."""
     from .errors import ConfigError
 
-    for variable, why in _SHARDING.items():
-        if os.environ.get(variable, "false").lower() in ("true", "1"):
-            raise ConfigError(f"{variable}={os.environ[variable]}: {why}")
+    checks = {**_ENGINE, **(_FSDP_CONFIG if _uses_fsdp() else {})}
+    for variable, (allowed, why) in checks.items():
+        value = os.environ.get(variable)
+        if variable == "FSDP_VERSION" and value is None:
+            value = "1"  # accelerate's default
+        if value is not None and value.lower() not in [a.lower() for a in allowed]:
+            raise ConfigError(f"{variable}={value}: {why}")
+
+
+def launch_sharding(sharding: str) -> str:
+    """The sharding a run uses: ``"fsdp"`` in a multi-process launch with an accelerate FSDP config, else
+    ``sharding`` (the config's)."""
+    return "fsdp" if _uses_fsdp() and world_size() > 1 else sharding
 
 
 def current(device: str | torch.device = "cpu", model: str | None = None) -> Distributed | None:

@@ -199,7 +199,9 @@ class GiGPO(OnPolicyAlgorithm):
         device: torch device (``"cpu"``, ``"cuda"`` or ``"auto"``).
         sharding: in a data-parallel run, ``"none"`` (DDP: every rank holds the whole model and optimiser) or
             ``"fsdp"`` (FSDP2 from the first ``learn()``: the optimiser state and the reduced gradients are split
-            over the ranks, the weights gathered; :mod:`trainer.distributed`). A single process ignores it.
+            over the ranks, the weights gathered; :mod:`trainer.distributed`). A single process ignores it; a
+            multi-process ``accelerate launch`` with an FSDP config (``configs/accelerate/8gpu_fsdp.yaml``) makes it
+            ``"fsdp"``.
         _init_setup_model: build the policy now (SB3's ``load`` passes False).
     """
 
@@ -268,6 +270,7 @@ class GiGPO(OnPolicyAlgorithm):
     ) -> None:
         model_name = (policy_kwargs or {}).get("model_name_or_path", _DEFAULT.model)
         self._dist = distributed.current(device, model_name)
+        sharding = distributed.launch_sharding(sharding)  # an accelerate FSDP launch config asks for "fsdp"
         shard = distributed.shard()
         if self._dist is not None and str(device) != "cpu":
             device = self._dist.accelerator.device  # each rank its own GPU (cuda:LOCAL_RANK), not cuda:0 for all

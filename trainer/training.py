@@ -162,6 +162,8 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
     from .gigpo import GiGPO
 
     dist = distributed.current(config.device, config.model)
+    # an accelerate FSDP launch config shards the run: its config (and a resume's) says so
+    config = dataclasses.replace(config, sharding=distributed.launch_sharding(config.sharding))
     main = dist is None or dist.is_main  # a data-parallel run writes its run directory from rank 0 alone
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run directory {run_dir} is a file")
