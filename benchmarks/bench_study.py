@@ -76,6 +76,9 @@ class Setting:
     preset: str
     env_kwargs: dict[str, Any]
     what: str
+    # the evaluation figures reported per seed with paired differences: success always; WebShop's score too, the
+    # dense attribute match that a success-trained policy is not trained on but moves towards
+    metrics: tuple[str, ...] = ("success",)
 
 
 SETTINGS = {
@@ -91,6 +94,7 @@ SETTINGS = {
         "WebShop's generated catalog trained on "
         "success only (reward 1 for a perfect purchase, the paper's code), 15-step episodes, "
         "4 groups x 4, 20 rounds, the tiny model in score mode",
+        ("success", "score"),
     ),
     "alfworld-6": Setting(
         "cpu-quickstart",
@@ -195,7 +199,7 @@ def train_cell(setting: str, arm: str, lr: float, seed: int, budget: dict[str, i
                 "kl": opt["kl"],
                 "clip_fraction": opt["clipped"],
                 "grad_norm": opt["grad_norm"],
-                "entropy": opt["entropy"],
+                "policy_entropy": opt.get("entropy"),  # None where the trainer did not compute it
                 "optimizer_steps": opt["optimizer_steps"],
                 "skipped_batches": opt["skipped_batches"],
                 **step_credit_stats(model.rollout_buffer),
@@ -378,6 +382,49 @@ def _mean(values: list[float]) -> float:
     return statistics.mean(values) if values else math.nan
 
 
+def _evaluation_tables(
+    folder: Path, runs: dict[str, dict[int, dict | None]], befores: dict[int, dict | None], metric: str
+) -> list[str]:
+    """Per-seed evaluation figures of ``metric`` and each arm's paired difference to the baseline."""
+    unit = "%" if metric == "success" else ""
+    head = " | ".join(f"seed {s}" for s in REPORT_SEEDS)
+    lines = [
+        "",
+        f"Evaluation {metric}{' ' + unit if unit else ''} after training at the chosen lr (report seeds; "
+        "- = not run yet):",
+        "",
+        f"| arm | lr | {head} | mean |",
+        "|---|---:|" + "---:|" * (len(REPORT_SEEDS) + 1),
+    ]
+    row = [f"{b['before'][metric]:.1f}" if b else "-" for b in befores.values()]
+    done_before = [b["before"][metric] for b in befores.values() if b]
+    lines.append(f"| untrained | - | {' | '.join(row)} | {_mean(done_before):.1f} |")
+    for arm, cells in runs.items():
+        row = [f"{c['after'][metric]:.1f}" if c else "-" for c in cells.values()]
+        done = [c["after"][metric] for c in cells.values() if c]
+        lines.append(f"| {arm} | {chosen_lr(folder, arm):g} | {' | '.join(row)} | {_mean(done):.1f} |")
+    if BASELINE not in runs:
+        return lines
+    lines += [
+        "",
+        f"Paired difference to {BASELINE.upper()} ({metric} points, seeds both arms finished):",
+        "",
+        "| arm | seeds | mean | 95% interval | per seed | ahead in |",
+        "|---|---:|---:|---|---|---:|",
+    ]
+    for arm, cells in runs.items():
+        if arm == BASELINE:
+            continue
+        both = [s for s in REPORT_SEEDS if cells[s] and runs[BASELINE][s]]
+        diffs = [cells[s]["after"][metric] - runs[BASELINE][s]["after"][metric] for s in both]
+        if diffs:
+            lines.append(
+                f"| {arm} | {len(diffs)} | {statistics.mean(diffs):+.1f} | {interval(diffs)} | "
+                f"{', '.join(f'{d:+.1f}' for d in diffs)} | {sum(d > 0 for d in diffs)} |"
+            )
+    return lines
+
+
 def report(folder: Path, setting: str, png: Path | None) -> str:
     lines = [f"Setting {setting}: {SETTINGS[setting].what}.", ""]
     lines += [
@@ -404,39 +451,8 @@ def report(folder: Path, setting: str, png: Path | None) -> str:
         if chosen_lr(folder, arm) is not None
     }
     befores = {s: load(folder, cell_name(None, None, s)) for s in REPORT_SEEDS}
-    head = " | ".join(f"seed {s}" for s in REPORT_SEEDS)
-    lines += [
-        "",
-        "Evaluation success % after training at the chosen lr (report seeds; - = not run yet):",
-        "",
-        f"| arm | lr | {head} | mean |",
-        "|---|---:|" + "---:|" * (len(REPORT_SEEDS) + 1),
-    ]
-    row = [f"{b['before']['success']:.1f}" if b else "-" for b in befores.values()]
-    done_before = [b["before"]["success"] for b in befores.values() if b]
-    lines.append(f"| untrained | - | {' | '.join(row)} | {_mean(done_before):.1f} |")
-    for arm, cells in runs.items():
-        row = [f"{c['after']['success']:.1f}" if c else "-" for c in cells.values()]
-        done = [c["after"]["success"] for c in cells.values() if c]
-        lines.append(f"| {arm} | {chosen_lr(folder, arm):g} | {' | '.join(row)} | {_mean(done):.1f} |")
-    if BASELINE in runs:
-        lines += [
-            "",
-            f"Paired difference to {BASELINE.upper()} (success points, seeds both arms finished):",
-            "",
-            "| arm | seeds | mean | 95% interval | per seed | ahead in |",
-            "|---|---:|---:|---|---|---:|",
-        ]
-        for arm, cells in runs.items():
-            if arm == BASELINE:
-                continue
-            both = [s for s in REPORT_SEEDS if cells[s] and runs[BASELINE][s]]
-            diffs = [cells[s]["after"]["success"] - runs[BASELINE][s]["after"]["success"] for s in both]
-            if diffs:
-                lines.append(
-                    f"| {arm} | {len(diffs)} | {statistics.mean(diffs):+.1f} | {interval(diffs)} | "
-                    f"{', '.join(f'{d:+.1f}' for d in diffs)} | {sum(d > 0 for d in diffs)} |"
-                )
+    for metric in SETTINGS[setting].metrics:
+        lines += _evaluation_tables(folder, runs, befores, metric)
     keys = (
         "anchor_fraction",
         "step_group_size",
@@ -460,7 +476,9 @@ def report(folder: Path, setting: str, png: Path | None) -> str:
             lines.append(f"| {arm} | " + " | ".join(f"{_mean([r[k] for r in rounds]):.2f}" for k in keys) + " |")
     lines += [
         "",
-        "Optimiser statistics (mean over rounds and report seeds; KL to the reference per token):",
+        "Optimiser statistics (mean over rounds and report seeds; KL to the reference per token; entropy of the "
+        "policy per token, - for cells run before 2026-12-04, which did not measure it: their files' `entropy` "
+        "field is a 0 that means nothing):",
         "",
         "| arm | KL (last round) | clip fraction | grad norm | optimiser steps / round | skipped / round | "
         "entropy | time s | peak RSS MB |",
@@ -477,11 +495,12 @@ def report(folder: Path, setting: str, png: Path | None) -> str:
             _mean([r["grad_norm"] for r in rounds]),
             _mean([r["optimizer_steps"] for r in rounds]),
             _mean([r["skipped_batches"] for r in rounds]),
-            _mean([r["entropy"] for r in rounds]),
         )
+        entropies = [r["policy_entropy"] for r in rounds if r.get("policy_entropy") is not None]
+        entropy = f"{_mean(entropies):.3f}" if entropies else "-"
         lines.append(
             f"| {arm} | {figures[0]:.4f} | {figures[1]:.3f} | {figures[2]:.3f} | {figures[3]:.1f} | "
-            f"{figures[4]:.1f} | {figures[5]:.3f} | {_mean([c['time_s'] for c in done]):.0f} | "
+            f"{figures[4]:.1f} | {entropy} | {_mean([c['time_s'] for c in done]):.0f} | "
             f"{_mean([c['peak_rss_mb'] for c in done]):.0f} |"
         )
     if png is not None and any(c for cells in runs.values() for c in cells.values()):

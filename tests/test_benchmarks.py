@@ -178,6 +178,8 @@ def test_bench_study_writes_a_cell_once_and_reports_tuning_and_paired_difference
     assert f"success {saved['after']['success']:.1f}%" in out
     assert saved["arm"] == "grpo" and saved["seed"] == 100 and len(saved["curve"]) == 1 and len(saved["commit"]) == 40
     assert {"anchor_fraction", "mixing_share", "kl", "grad_norm"} <= set(saved["curve"][0])
+    first = saved["curve"][0]  # score mode measures the entropy whenever a mini-batch trained; never a made-up 0
+    assert (first["policy_entropy"] > 0) if first["optimizer_steps"] else (first["policy_entropy"] is None)
     assert "grpo-lr0.001-seed100: done" in run("bench_study.py", "status", *cell)
 
     def copy(name: str, success: float, train: float) -> None:

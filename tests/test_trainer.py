@@ -386,3 +386,34 @@ def test_the_rollout_predict_and_the_evaluation_take_one_agent_step(tiny_path, m
     model.learn(total_timesteps=1)
     assert {"predict", "choose", "collect_rollouts"} <= set(callers)
     assert model.round_stats["rollout/steps"] > 0  # the round's statistics, public
+
+
+def test_the_logged_entropy_is_the_policy_entropy_and_is_never_a_made_up_zero(tiny_path):
+    # score mode: the exact entropy of pi(.|s) over the admissible set, averaged over the round's steps (one
+    # mini-batch, one epoch: every step is scored by the weights the round was trained from)
+    model = make_model(tiny_path, batch_size=64, n_epochs=1)
+    model.learn(total_timesteps=1)
+    records = model.rollout_buffer.records
+    model.rollout_buffer.advantages = np.random.default_rng(0).normal(size=len(records))
+    with torch.no_grad():
+        model.policy.set_training_mode(True)
+        logps = model.policy.candidate_logprobs([r.prompt_ids for r in records], [r.candidate_ids for r in records])
+        expected = float(np.mean([float(-(lp.exp() * lp).sum()) for lp in logps]))
+    model.train()
+    assert expected > 0.0
+    assert model.logger.name_to_value["train/entropy"] == pytest.approx(expected, rel=1e-4)
+    assert model.last_train_stats["entropy"] == pytest.approx(expected, rel=1e-4)
+    # generate mode computes it (a pass over the vocabulary) only when asked; otherwise it is absent, not 0
+    for verbose in (0, 1):
+        model = make_model(tiny_path, mode="generate", verbose=verbose)
+        model.learn(total_timesteps=1)
+        model.rollout_buffer.advantages = np.random.default_rng(0).normal(size=len(model.rollout_buffer))
+        model.train()
+        assert model.last_train_stats["optimizer_steps"] >= 1
+        assert ("entropy" in model.last_train_stats) == ("train/entropy" in model.logger.name_to_value) == bool(verbose)
+        if verbose:
+            assert model.last_train_stats["entropy"] > 0.0
+    # a round whose every mini-batch is skipped (no signal) trains on no token: no entropy is logged
+    model.rollout_buffer.advantages = np.zeros(len(model.rollout_buffer))
+    model.train()
+    assert model.last_train_stats["optimizer_steps"] == 0 and "entropy" not in model.last_train_stats

@@ -625,7 +625,9 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/policy_gradient_loss", totals["pg"] / tokens)
         self.logger.record("train/kl" if with_reference else "train/approx_kl", totals["kl"] / tokens)
         self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
-        self.logger.record("train/entropy", totals["entropy"] / tokens)
+        measured = totals["tokens"] > 0 and self._measures_entropy(records)
+        if measured:  # an entropy that was not computed (or over no token: every mini-batch skipped) is not a 0
+            self.logger.record("train/entropy", totals["entropy"] / tokens)
         self.logger.record("train/grad_norm", float(np.mean(grad_norms)) if grad_norms else 0.0)
         if critic:
             self.logger.record("train/value_loss", totals["value_loss"] / max(totals["rows"], 1.0))
@@ -642,7 +644,8 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/learning_rate", self.policy.optimizer.param_groups[0]["lr"])
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
-        self.last_train_stats = {k: v / tokens for k, v in totals.items() if k not in ("tokens", "rows", "value_loss")}
+        skip = ("tokens", "rows", "value_loss") if measured else ("tokens", "rows", "value_loss", "entropy")
+        self.last_train_stats = {k: v / tokens for k, v in totals.items() if k not in skip}
         if critic:
             self.last_train_stats["value_loss"] = totals["value_loss"] / max(totals["rows"], 1.0)
         self.last_train_stats.update(
@@ -740,7 +743,7 @@ class GiGPO(OnPolicyAlgorithm):
         """The PPO-clip + KL loss of a micro-batch (plus PPO's value loss, its sum over the ``batch_rows`` steps of
         the mini-batch, whose total it adds to ``totals``) and the policy loss's statistics."""
         records = micro.records
-        logp, mask, entropy = self._logprobs(records, with_entropy=self.ent_coef > 0 or self.verbose >= 1)
+        logp, mask, entropy = self._logprobs(records, with_entropy=self._measures_entropy(records))
         width = logp.shape[1]
         old = left_pad([r.old_logprobs for r in records], 0.0, torch.float32, width)[0]
         refs = [r.ref_logprobs for r in records]  # filled once per round by train() before any update
@@ -771,6 +774,12 @@ class GiGPO(OnPolicyAlgorithm):
             totals["value_loss"] += v_loss.item()
             totals["rows"] += len(records)
         return loss, stats
+
+    def _measures_entropy(self, records: list[StepRecord]) -> bool:
+        """Whether an update computes the policy's entropy: always in score mode (the admissible set's log-probs are
+        at hand, so it is a sum over a few actions); in generate mode (a pass over the vocabulary at every token)
+        only when the loss uses it or the run is verbose."""
+        return records[0].candidate_ids is not None or self.ent_coef > 0 or self.verbose >= 1
 
     def _n_tokens(self, record: StepRecord) -> int:
         """The loss's tokens of a step: its response tokens, or one (``log pi(a|s)``) in score mode."""
