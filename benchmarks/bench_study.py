@@ -32,6 +32,7 @@ rollouts (:func:`step_credit_stats`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -65,6 +66,26 @@ ARMS: dict[str, dict[str, Any]] = {
     "rloo": {"algo": "rloo"},
     "ppo": {"algo": "ppo"},
 }
+
+
+@dataclass(frozen=True)
+class Control:
+    """An arm added after the study to test one reading of it (PROTOCOL.md, addendum): a study arm with its KL
+    coefficient scaled, trained at the lr chosen for that arm (not tuned), on the report seeds."""
+
+    base: str
+    kl_scale: float
+    what: str
+
+
+CONTROLS = {
+    "grpo-kl-half": Control(
+        "grpo",
+        0.5,
+        "GRPO with half the KL coefficient: under Adam, which is invariant to the gradient's scale, this is GRPO "
+        "with its advantages doubled, i.e. GiGPO-std if its step term were an exact copy of its episode term",
+    ),
+}
 # two-sided 95% quantiles of Student's t by degrees of freedom
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
@@ -79,6 +100,7 @@ class Setting:
     # the evaluation figures reported per seed with paired differences: success always; WebShop's score too, the
     # dense attribute match that a success-trained policy is not trained on but moves towards
     metrics: tuple[str, ...] = ("success",)
+    controls: tuple[str, ...] = ()  # the CONTROLS run in this setting after its report cells
 
 
 SETTINGS = {
@@ -87,6 +109,7 @@ SETTINGS = {
         {},
         "the quickstart: pick tasks in 3-receptacle rooms, 30-step "
         "episodes, 4 groups x 8, 20 rounds, the tiny model from random weights in score mode",
+        controls=("grpo-kl-half",),
     ),
     "webshop-success": Setting(
         "cpu-webshop",
@@ -101,6 +124,7 @@ SETTINGS = {
         {"max_receptacles": 6},
         "pick tasks in 6-receptacle rooms (more "
         "distinct states, fewer chance revisits), otherwise the quickstart's preset",
+        controls=("grpo-kl-half",),
     ),
 }
 
@@ -109,7 +133,11 @@ def config_of(setting: str, arm: str, lr: float, seed: int, budget: dict[str, in
     """The training config of one cell: the setting's preset, the arm's estimator, the lr and the seed."""
     spec = SETTINGS[setting]
     env_kwargs = {**PRESETS[spec.preset].get("env_kwargs", {}), **spec.env_kwargs}
-    return resolve_config(spec.preset, env_kwargs=env_kwargs, learning_rate=lr, seed=seed, **ARMS[arm], **budget)
+    base = CONTROLS[arm].base if arm in CONTROLS else arm
+    config = resolve_config(spec.preset, env_kwargs=env_kwargs, learning_rate=lr, seed=seed, **ARMS[base], **budget)
+    if arm in CONTROLS:
+        config = dataclasses.replace(config, kl_coef=config.kl_coef * CONTROLS[arm].kl_scale)
+    return config
 
 
 def step_credit_stats(buffer) -> dict[str, float]:
@@ -255,19 +283,25 @@ def merit(cell: dict[str, Any]) -> float:
 
 
 def chosen_lr(folder: Path, arm: str) -> float | None:
-    """The arm's learning rate by the declared rule, or None while a tuning cell is missing."""
+    """The arm's learning rate by the declared rule (a control's: its base arm's), or None while a tuning cell is
+    missing."""
+    if arm in CONTROLS:
+        return chosen_lr(folder, CONTROLS[arm].base)
     cells = [load(folder, cell_name(arm, lr, TUNING_SEED)) for lr in LRS]
     if any(c is None for c in cells):
         return None
     return max(LRS, key=lambda lr: (merit(cells[LRS.index(lr)]), -lr))
 
 
-def queue(folder: Path) -> list[tuple[str | None, float | None, int]]:
-    """Every cell in the declared order: tuning (lr-major, so arms progress together), then seed by seed."""
+def queue(folder: Path, setting: str) -> list[tuple[str | None, float | None, int]]:
+    """Every cell in the declared order: tuning (lr-major, so arms progress together), then seed by seed, then the
+    setting's controls seed by seed."""
     cells: list[tuple[str | None, float | None, int]] = [(a, lr, TUNING_SEED) for lr in LRS for a in ARMS]
     for seed in REPORT_SEEDS:
         cells.append((None, None, seed))
         cells += [(a, chosen_lr(folder, a), seed) for a in ARMS]
+    for seed in REPORT_SEEDS:
+        cells += [(a, chosen_lr(folder, a), seed) for a in SETTINGS[setting].controls]
     return cells
 
 
@@ -328,7 +362,7 @@ def budget_args(budget: dict[str, int]) -> list[str]:
 def work(folder: Path, setting: str, budget: dict[str, int], out: Path, poll_s: float = 20.0) -> int:
     """Run pending cells, one process each, until none is left (waiting while others hold the eligible ones)."""
     while True:
-        pending = [c for c in queue(folder) if load(folder, cell_name(*c)) is None]
+        pending = [c for c in queue(folder, setting) if load(folder, cell_name(*c)) is None]
         if not pending:
             print(f"{setting}: every cell is done", flush=True)
             return 0
@@ -531,9 +565,9 @@ def plot(runs: dict[str, dict[int, dict | None]], setting: str, png: Path) -> No
     plt.close(fig)
 
 
-def status(folder: Path) -> str:
+def status(folder: Path, setting: str) -> str:
     lines = []
-    for arm, lr, seed in queue(folder):
+    for arm, lr, seed in queue(folder, setting):
         name = cell_name(arm, lr, seed)
         state = "done" if load(folder, name) else "running" if (folder / f"{name}.lock").exists() else "pending"
         lines.append(f"{name}: {state}")
@@ -547,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "runs" / "study", help="folder of the settings' cell files"
     )
-    parser.add_argument("--arm", choices=sorted(ARMS), help="run: the arm")
+    parser.add_argument("--arm", choices=sorted([*ARMS, *CONTROLS]), help="run: the arm")
     parser.add_argument("--lr", type=float, help="run: the learning rate")
     parser.add_argument("--seed", type=int, help="run: the seed")
     parser.add_argument("--before", action="store_true", help="run: evaluate the seed's untrained model")
@@ -561,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "work":
         return work(folder, args.setting, budget, args.out)
     if args.command == "status":
-        print(status(folder))
+        print(status(folder, args.setting))
         return 0
     if args.command == "report":
         print(report(folder, args.setting, args.png))
