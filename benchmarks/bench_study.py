@@ -75,6 +75,7 @@ class Control:
 
     base: str
     kl_scale: float
+    versus: str  # the arm whose reading it tests: the report gives versus - control
     what: str
 
 
@@ -82,6 +83,7 @@ CONTROLS = {
     "grpo-kl-half": Control(
         "grpo",
         0.5,
+        "gigpo-std",
         "GRPO with half the KL coefficient: under Adam, which is invariant to the gradient's scale, this is GRPO "
         "with its advantages doubled, i.e. GiGPO-std if its step term were an exact copy of its episode term",
     ),
@@ -459,6 +461,32 @@ def _evaluation_tables(
     return lines
 
 
+def _control_table(runs: dict[str, dict[int, dict | None]], controls: tuple[str, ...]) -> list[str]:
+    """Each control against its base arm and against the arm whose reading it tests, on the seeds both finished."""
+    lines = [
+        "",
+        "Controls (PROTOCOL.md, addendum; not tuned: each trains at its base arm's lr). Paired differences in "
+        "evaluation success points, and the KL to the reference in the last round (mean over those seeds):",
+        "",
+        "| difference | seeds | mean | 95% interval | per seed | KL of the first / second |",
+        "|---|---:|---:|---|---|---|",
+    ]
+    for name in controls:
+        control = CONTROLS[name]
+        for first, second in ((name, control.base), (control.versus, name)):
+            both = [s for s in REPORT_SEEDS if runs[first][s] and runs[second][s]]
+            if not both:
+                continue
+            diffs = [runs[first][s]["after"]["success"] - runs[second][s]["after"]["success"] for s in both]
+            kls = [_mean([runs[arm][s]["curve"][-1]["kl"] for s in both]) for arm in (first, second)]
+            lines.append(
+                f"| {first} - {second} | {len(diffs)} | {statistics.mean(diffs):+.1f} | {interval(diffs)} | "
+                f"{', '.join(f'{d:+.1f}' for d in diffs)} | {kls[0]:.3f} / {kls[1]:.3f} |"
+            )
+    lines += ["", *(f"- `{name}`: {CONTROLS[name].what}." for name in controls)]
+    return lines
+
+
 def report(folder: Path, setting: str, png: Path | None) -> str:
     lines = [f"Setting {setting}: {SETTINGS[setting].what}.", ""]
     lines += [
@@ -479,14 +507,17 @@ def report(folder: Path, setting: str, png: Path | None) -> str:
                 f"| {arm} | {lr:g}{star} | {c['after']['success']:.1f} | {c['after']['score']:.1f} | "
                 f"{c['train_success_last_quarter']:.1f} | {merit(c):.1f} | {c['time_s']:.0f} |"
             )
+    controls = SETTINGS[setting].controls
     runs = {
         arm: {s: load(folder, cell_name(arm, chosen_lr(folder, arm), s)) for s in REPORT_SEEDS}
-        for arm in ARMS
+        for arm in (*ARMS, *controls)
         if chosen_lr(folder, arm) is not None
     }
     befores = {s: load(folder, cell_name(None, None, s)) for s in REPORT_SEEDS}
     for metric in SETTINGS[setting].metrics:
         lines += _evaluation_tables(folder, runs, befores, metric)
+    if any(runs[c][s] for c in controls if c in runs for s in REPORT_SEEDS):
+        lines += _control_table(runs, controls)
     keys = (
         "anchor_fraction",
         "step_group_size",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -204,3 +205,24 @@ def test_bench_study_writes_a_cell_once_and_reports_tuning_and_paired_difference
     # differences +10 +5 0 +10 +5: mean +6, sd 4.18, t(4) half-width 2.776 * 4.18 / sqrt(5) = 5.19
     assert "| gigpo-std | 5 | +6.0 | [+0.8, +11.2] | +10.0, +5.0, +0.0, +10.0, +5.0 | 4 |" in report
     assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
+    assert "grpo-kl-half-lr0.003-seed0: pending" in status  # a control is queued at its base arm's chosen lr
+    assert "Controls (" not in report  # no table before a control cell finished
+    for seed, c in enumerate([15.0, 20.0, 30.0, 45.0, 50.0]):
+        copy(f"grpo-kl-half-lr0.003-seed{seed}", c, 0.0)
+    report = run("bench_study.py", "report", *cell)
+    assert "| grpo-kl-half | 0.003 | 15.0 | 20.0 | 30.0 | 45.0 | 50.0 | 32.0 |" in report
+    # control - grpo: +5 0 0 +5 0, mean +2, sd 2.74, half-width 3.40; gigpo-std - control: +5 +5 0 +5 +5, sd 2.24
+    assert "| grpo-kl-half - grpo | 5 | +2.0 | [-1.4, +5.4] | +5.0, +0.0, +0.0, +5.0, +0.0 |" in report
+    assert "| gigpo-std - grpo-kl-half | 5 | +4.0 | [+1.2, +6.8] | +5.0, +5.0, +0.0, +5.0, +5.0 |" in report
+
+
+def test_bench_study_control_differs_from_its_base_arm_only_in_the_scaled_kl_coefficient(monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_study", ROOT / "benchmarks" / "bench_study.py")
+    study = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_study", study)  # its dataclasses look their module up there
+    spec.loader.exec_module(study)
+    control = study.config_of("alfworld-6", "grpo-kl-half", 3e-3, 2, {})
+    base = study.config_of("alfworld-6", "grpo", 3e-3, 2, {})
+    fields = [f.name for f in dataclasses.fields(base)]
+    assert [f for f in fields if getattr(control, f) != getattr(base, f)] == ["kl_coef"]
+    assert control.kl_coef == base.kl_coef / 2 > 0 and base.env_kwargs["max_receptacles"] == 6
