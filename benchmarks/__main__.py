@@ -404,7 +404,8 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
                 f"The study's tables from its cell files (benchmarks/runs/study/{setting}/, protocol in "
                 "benchmarks/runs/study/PROTOCOL.md): each arm's learning rate tuned on seed 100, its evaluation "
                 "success on report seeds 0-4, the paired difference to GRPO with a 95% Student-t interval, the "
-                "step-credit and optimiser statistics of the training rollouts. The cells are run by "
+                "controls of the protocol's addendum where they ran, the step-credit and optimiser statistics of the "
+                "training rollouts. The cells are run by "
                 f"`python benchmarks/bench_study.py work --setting {setting}` (one process per cell, resumable); this "
                 "section only reads them.",
                 image=f"study_{setting}.png",
