@@ -84,8 +84,9 @@ CONTROLS = {
         "grpo",
         0.5,
         "gigpo-std",
-        "GRPO with half the KL coefficient: under Adam, which is invariant to the gradient's scale, this is GRPO "
-        "with its advantages doubled, i.e. GiGPO-std if its step term were an exact copy of its episode term",
+        "GRPO with half the KL coefficient: under AdamW (the trainer's optimiser), which is invariant to the "
+        "gradient's scale, this is GRPO with its advantages doubled, i.e. GiGPO-std if its step term were an exact "
+        "copy of its episode term",
     ),
 }
 # two-sided 95% quantiles of Student's t by degrees of freedom
