@@ -413,6 +413,20 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             for setting in ("alfworld-small", "webshop-success", "alfworld-6")
         ),
         Benchmark(
+            "study_replication",
+            "GiGPO vs GRPO: the pre-registered replication with a credit control",
+            "bench_study.py",
+            ("report", "--setting", "replication", "--png", "benchmarks/study_replication.png"),
+            ("report", "--setting", "replication", "--out", "runs/benchmarks-smoke/study"),
+            "The replication's tables from its cell files (benchmarks/runs/study/replication/, protocol in "
+            'benchmarks/runs/study/PROTOCOL.md, "Replication", committed before its runs): GiGPO-std, GRPO and the '
+            "permuted-anchor credit control at lr 3e-3 on fresh seeds 1000-1009, each with its own initial weights; "
+            "the measured evaluation noise; per-seed evaluation success; paired differences with 95% intervals; "
+            "the primary test, the Holm-corrected secondary tests and the protocol's decision. The cells are run by "
+            "`python benchmarks/bench_study.py work --setting replication`; this section only reads them.",
+            image="study_replication.png",
+        ),
+        Benchmark(
             "smollm",
             "SmolLM2-135M-Instruct (real pretrained weights, offline)",
             "bench_smollm.py",

@@ -16,6 +16,7 @@ from trainer.advantages import (
     gae_advantages,
     gigpo_advantages,
     grpo_advantages,
+    permuted_anchor_keys,
     rloo_advantages,
     step_advantages,
     step_group_ids,
@@ -400,3 +401,67 @@ def test_gae_and_whiten_reject_bad_input_naming_the_field():
         gae_advantages([1.0], [0], [np.nan], np.array([False]), [0.0], **ok)
     with pytest.raises(ValueError, match="weights must be >= 0"):
         whiten([1.0, 2.0], [-1.0, 1.0])
+
+
+# --------------------------------------------------------------------------- the credit control
+
+
+@given(batches(), st.integers(0, 2**32 - 1))
+def test_permuted_anchor_keys_deal_each_groups_keys_out_again(batch, seed):
+    rewards, groups, trajs, anchors = batch
+    out = permuted_anchor_keys(groups, anchors, np.random.default_rng(seed))
+    assert out.shape == anchors.shape and out.dtype == np.int64
+    assert np.array_equal(out, permuted_anchor_keys(groups, anchors, np.random.default_rng(seed)))  # deterministic
+    codes = {key: i for i, key in enumerate(sorted(set(anchors)))}
+    for g in set(groups):
+        mine = groups == g
+        # the same multiset of keys in every episode group: its step groups keep their number and sizes
+        assert sorted(out[mine]) == sorted(codes[k] for k in anchors[mine])
+    # GiGPO on the permuted keys has step groups of the same sizes as on the true ones (loop oracle: Counter)
+    true_sizes = sorted(list(zip(groups, anchors)).count(p) for p in set(zip(groups, anchors)))
+    permuted_sizes = sorted(list(zip(groups, out)).count(p) for p in set(zip(groups, out)))
+    assert permuted_sizes == true_sizes
+
+
+def test_permuted_anchor_keys_are_uniform_over_each_groups_rows():
+    # one group of 4 rows with keys a, a, b, c: each row gets key a half the time, b and c a quarter each
+    groups, anchors = np.zeros(4, dtype=np.int64), np.array(["a", "a", "b", "c"])
+    draws = np.stack([permuted_anchor_keys(groups, anchors, np.random.default_rng(s)) for s in range(4000)])
+    frequency = (draws == 0).mean(axis=0)  # code 0 is "a"
+    assert np.all(np.abs(frequency - 0.5) < 0.04), frequency
+    assert not np.all(draws == draws[0])  # the rows' keys really move
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        permuted_anchor_keys(groups, anchors, 0)  # type: ignore[arg-type]
+
+
+def test_the_buffers_permuted_control_is_gigpo_on_the_permuted_keys():
+    from trainer.buffer import GroupRolloutBuffer, StepRecord
+
+    rng = np.random.default_rng(7)
+    buffer = GroupRolloutBuffer(estimator="gigpo-permuted", norm="std")
+    for row in range(24):
+        group, traj = row % 2, row % 4
+        record = StepRecord(
+            [1],
+            [2],
+            np.zeros(1, np.float32),
+            float(rng.random() < 0.3),
+            0.0,
+            f"s{rng.integers(3)}",
+            "o",
+            group,
+            traj,
+            row // 4,
+        )
+        buffer.add(record)
+    with pytest.raises(ValueError, match="needs rng="):
+        buffer.compute_advantages()
+    a = buffer.arrays()
+    got = buffer.compute_advantages(rng=np.random.default_rng(3))
+    keys = permuted_anchor_keys(a["group_ids"], a["anchors"], np.random.default_rng(3))
+    expected = gigpo_advantages(a["rewards"], a["group_ids"], a["traj_ids"], keys, norm="std", penalties=a["penalties"])
+    assert np.array_equal(got, expected)
+    true = gigpo_advantages(
+        a["rewards"], a["group_ids"], a["traj_ids"], a["anchors"], norm="std", penalties=a["penalties"]
+    )
+    assert not np.array_equal(got, true)  # the control is not GiGPO

@@ -226,3 +226,66 @@ def test_bench_study_control_differs_from_its_base_arm_only_in_the_scaled_kl_coe
     fields = [f.name for f in dataclasses.fields(base)]
     assert [f for f in fields if getattr(control, f) != getattr(base, f)] == ["kl_coef"]
     assert control.kl_coef == base.kl_coef / 2 > 0 and base.env_kwargs["max_receptacles"] == 6
+
+
+def _study_module(monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_study", ROOT / "benchmarks" / "bench_study.py")
+    study = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_study", study)  # its dataclasses look their module up there
+    spec.loader.exec_module(study)
+    return study
+
+
+def test_bench_study_t_test_and_holm_match_tabulated_values(monkeypatch):
+    study = _study_module(monkeypatch)
+    # Student-t one-sided 5% and 2.5% quantiles from the tables (df 1, 4, 9, 10)
+    for df, q, p in [(1, 6.314, 0.05), (4, 2.132, 0.05), (9, 1.833, 0.05), (9, 2.262, 0.025), (10, 1.812, 0.05)]:
+        assert study.t_sf(q, df) == pytest.approx(p, abs=2e-4)
+        assert study.t_sf(-q, df) == pytest.approx(1 - p, abs=2e-4)
+    assert study.holm([0.01, 0.04]) == [0.02, 0.04] and study.holm([0.03, 0.02]) == [0.04, 0.04]
+    t, p = study.paired_test([1.0, 2.0, 3.0])  # mean 2, sd 1: t = 2 / (1 / sqrt 3)
+    assert t == pytest.approx(2 * 3**0.5) and p == pytest.approx(study.t_sf(t, 2))
+
+
+def test_bench_study_replication_measures_noise_first_and_reports_the_pre_registered_decision(tmp_path):
+    """The replication's queue (no tuning, seeds 1000-1009), its noise step on a tiny budget, one real cell at the
+    chosen episodes, then the pre-registered tests and decision on copies of that cell with chosen figures."""
+    cell = ("--setting", "replication", "--rounds", "1", "--eval-tasks", "2", "--max-episode-steps", "4")
+    cell += ("--out", str(tmp_path))
+    status = run("bench_study.py", "status", *cell)
+    assert "lr?" not in status and "seed100:" not in status and "gigpo-permuted-lr0.003-seed1009: pending" in status
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_study.py", "run", "--arm", "grpo", "--lr", "3e-3", "--seed", "1000", *cell],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode != 0 and "measures its evaluation noise first" in done.stderr  # no cell before it
+    out = run("bench_study.py", "noise", *cell)
+    folder = tmp_path / "replication"
+    noise = json.loads((folder / "noise.json").read_text())
+    assert noise["episodes"] in (4, 8, 12, 16, 20, 24, 28, 32) and len(noise["base_successes"]) == 8
+    assert f"-> {noise['episodes']} episodes" in out and len(noise["commit"]) == 40
+    run("bench_study.py", "run", "--arm", "grpo", "--lr", "3e-3", "--seed", "1000", *cell)
+    saved = json.loads((folder / "grpo-lr0.003-seed1000.json").read_text())
+    assert saved["eval_episodes"] == noise["episodes"] and saved["lr"] == 3e-3
+
+    def copy(arm: str, seed: int, success: float) -> None:
+        name = f"{arm}-lr0.003-seed{seed}.json"
+        (folder / name).write_text(json.dumps({**saved, "arm": arm, "seed": seed, "after": {"success": success}}))
+
+    seeds = range(1000, 1010)
+    for i, seed in enumerate(seeds):
+        copy("grpo", seed, 20.0 + i)
+        copy("gigpo-permuted", seed, 25.0 + i + (i % 3))  # the control well above GRPO too
+        copy("gigpo-std", seed, 25.0 + i + (i % 2))  # +5 or +6 over GRPO on every seed
+    report = run("bench_study.py", "report", *cell)
+    assert "Pre-registered tests" in report and "| primary | gigpo-std - grpo | +5.5 |" in report
+    assert "does not beat the permuted-anchor control" in report  # GiGPO-std - control: +1, 0, -1, ... mean < 1
+    for i, seed in enumerate(seeds):
+        copy("gigpo-std", seed, 20.0 + i + (i % 2) - 0.5)  # GiGPO-std no better than GRPO
+    assert "did NOT replicate" in run("bench_study.py", "report", *cell)
+    for i, seed in enumerate(seeds):
+        copy("gigpo-permuted", seed, 20.0 + i)  # the control equals GRPO, and GiGPO-std beats both
+        copy("gigpo-std", seed, 30.0 + i + (i % 2))
+    assert "is attributed to step credit from state identity" in run("bench_study.py", "report", *cell)

@@ -140,3 +140,46 @@ def test_smollm2_lora_checkpoint_is_under_10_mb(tmp_path, monkeypatch):
     monkeypatch.setenv("GIGPO_GYM_CACHE", str(tmp_path / "cache"))
     model = _lora_model("smollm2-135m-instruct", target_modules=["q_proj", "v_proj"], score_chunk=4)
     _check_adapter_checkpoint(model, tmp_path, limit_bytes=10_000_000)
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path, trust_remote_code=False).state_dict()
+
+
+def test_the_tiny_models_initial_weights_follow_the_init_seed(tiny_path, tmp_path, monkeypatch):
+    import shutil
+
+    from trainer.config import ConfigError, resolve_config
+
+    monkeypatch.setenv("GIGPO_GYM_CACHE", str(tmp_path))
+    shutil.copytree(tiny_path, tmp_path / "tiny-qwen2-text-v3")  # the seed-0 build, as the cache holds it
+    state = torch.random.get_rng_state()
+    zero, one = models.tiny_model_path(init_seed=0), models.tiny_model_path(init_seed=1)
+    assert torch.equal(torch.random.get_rng_state(), state)  # building a model draws from its own stream only
+    assert zero == tmp_path / "tiny-qwen2-text-v3" and one != zero
+    first, second = _weights(zero), _weights(one)
+    assert first.keys() == second.keys()
+    assert all(not torch.equal(first[k], second[k]) for k in first if k.endswith("proj.weight"))
+    assert (zero / "tokenizer.json").read_text() == (one / "tokenizer.json").read_text()  # one vocabulary
+    shutil.rmtree(one)
+    rebuilt = _weights(models.tiny_model_path(init_seed=1))  # the same seed draws the same weights again
+    assert all(torch.equal(rebuilt[k], second[k]) for k in second)
+    # the run's seed picks the initial weights unless init_seed is given, through the config and the Python API
+    runs = {
+        seed: GiGPO.from_config(resolve_config("cpu-quickstart", seed=seed, group_size=2, n_groups=1))
+        for seed in (0, 1)
+    }
+    assert [runs[s].policy.init_seed for s in (0, 1)] == [0, 1]
+    given = GiGPO.from_config(resolve_config("cpu-quickstart", seed=1, init_seed=0, group_size=2, n_groups=1))
+    assert given.policy.init_seed == 0
+    params = lambda m: dict(m.policy.model.named_parameters())  # noqa: E731
+    assert not torch.equal(params(runs[0])["model.embed_tokens.weight"], params(runs[1])["model.embed_tokens.weight"])
+    assert torch.equal(params(runs[0])["model.embed_tokens.weight"], params(given)["model.embed_tokens.weight"])
+    api = GiGPO(
+        "LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2, seed=1, policy_kwargs={"model_name_or_path": "tiny"}
+    )
+    assert api.policy.init_seed == 1
+    with pytest.raises(ConfigError, match="init_seed applies to the random-weight models"):
+        resolve_config(model=tiny_path, init_seed=3)

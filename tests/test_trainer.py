@@ -81,11 +81,18 @@ def test_signal_rows_keep_groups_with_step_level_signal():
 
 
 def test_only_lora_parameters_get_gradients_and_kl_starts_at_zero(tiny_path):
-    model = make_model(tiny_path)
-    model.learn(total_timesteps=1)
-    assert model.last_train_stats["kl"] == pytest.approx(0.0, abs=1e-7)
-    # Random advantages on the collected steps, so that the policy loss has a gradient.
+    model = make_model(tiny_path, batch_size=16)  # the round's steps (at most 12) in one mini-batch
     buffer = model.rollout_buffer
+    advantages = buffer.compute_advantages
+    rng = np.random.default_rng(0)
+    # random advantages, so that the first round surely takes an optimiser step; its one mini-batch measures the KL
+    # before the step, when the adapter is still zero and the policy is its reference
+    buffer.compute_advantages = lambda: setattr(buffer, "advantages", rng.normal(size=len(advantages())))
+    model.learn(total_timesteps=1)
+    assert model.last_train_stats["optimizer_steps"] == 1
+    assert model.last_train_stats["kl"] == pytest.approx(0.0, abs=1e-7)
+    del buffer.compute_advantages
+    # Random advantages on the collected steps, so that the policy loss has a gradient.
     buffer.advantages = np.random.default_rng(0).normal(size=len(buffer))
     model.train()
     named = dict(model.policy.model.named_parameters())
@@ -272,9 +279,16 @@ def test_zero_advantage_minibatches_take_no_optimiser_step(tiny_path):
     model.learn(total_timesteps=1)
     before = [p.detach().clone() for p in model.policy.model.parameters()]
     model.rollout_buffer.advantages = np.zeros(len(model.rollout_buffer))
+    model.logger.name_to_value.clear()
     model.train()
     assert all(torch.equal(a, b) for a, b in zip(before, model.policy.model.parameters()))
     assert model.last_train_stats["optimizer_steps"] == 0 and model.last_train_stats["skipped_batches"] >= 1
+    # nothing was measured: no made-up zeros in the log or the stats
+    unmeasured = ("loss", "pg", "kl", "clipped", "grad_norm")
+    assert all(math.isnan(model.last_train_stats[k]) for k in unmeasured), model.last_train_stats
+    logged = model.logger.name_to_value
+    assert not {"train/loss", "train/kl", "train/clip_fraction", "train/grad_norm", "train/entropy"} & set(logged)
+    assert logged["train/optimizer_steps"] == 0
     model.rollout_buffer.advantages = np.random.default_rng(0).normal(size=len(model.rollout_buffer))
     model.train()
     assert model.last_train_stats["optimizer_steps"] >= 1

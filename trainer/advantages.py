@@ -53,6 +53,7 @@ __all__ = [
     "gae_advantages",
     "gigpo_advantages",
     "grpo_advantages",
+    "permuted_anchor_keys",
     "rloo_advantages",
     "step_advantages",
     "step_group_ids",
@@ -603,4 +604,36 @@ def whiten(advantages: Any, weights: Any = None, eps: float = 1e-8) -> np.ndarra
     var = np.sum(w * deviation**2) / max(total - 1.0, 1.0)
     out = np.zeros_like(deviation)
     np.divide(deviation, np.sqrt(var + eps), out=out, where=deviation != 0.0)
+    return out
+
+
+def permuted_anchor_keys(group_ids: Any, anchor_keys: Any, rng: np.random.Generator) -> np.ndarray:
+    """The anchor keys of a credit control: each episode group's keys dealt out to its rows in a random order.
+
+    GiGPO on these keys (the ``gigpo-permuted`` estimator) keeps every episode group's step groups, their number and
+    their sizes, and so the step term's scale and how often it is non-zero, but puts rows of *unrelated* states in
+    one step group. If GiGPO's gain over GRPO also appears with these keys, it comes from a larger or noisier update,
+    not from comparing actions taken in the same state.
+
+    Args:
+        group_ids: ``(S,)`` episode group of each row.
+        anchor_keys: ``(S,)`` key of the state each action was taken from.
+        rng: the permutation's random stream (uniform over the permutations within each group).
+
+    Returns:
+        ``(S,)`` int64 codes of the keys (equal codes: equal keys), permuted within each episode group: the
+        multiset of keys of every group is unchanged.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    groups = np.asarray(group_ids)
+    if groups.ndim != 1:
+        raise ValueError(f"group_ids must be a 1-D array of shape (S,), got shape {groups.shape}")
+    anchors = _factorize(_as_keys("anchor_keys", anchor_keys, groups.shape[0]), "anchor_keys")
+    groups = _factorize(groups, "group_ids")
+    by_group = np.argsort(groups, kind="stable")  # the rows of each group, group after group
+    ties = np.asarray(rng.random(groups.shape[0]), dtype=np.float64)
+    shuffled = np.lexsort((ties, groups))  # the same groups' rows, each in a random order
+    out = np.empty_like(anchors)
+    out[by_group] = anchors[shuffled]
     return out

@@ -8,7 +8,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .advantages import gae_advantages, gigpo_advantages, grpo_advantages, rloo_advantages, step_group_ids, whiten
+from .advantages import (
+    gae_advantages,
+    gigpo_advantages,
+    grpo_advantages,
+    permuted_anchor_keys,
+    rloo_advantages,
+    step_group_ids,
+    whiten,
+)
 
 __all__ = [
     "ANCHORS",
@@ -22,7 +30,7 @@ __all__ = [
 ]
 
 # the group-relative estimators, and "ppo": GAE over a learned value (the policy's value head)
-ESTIMATORS = ("gigpo", "grpo", "rloo", "ppo")
+ESTIMATORS = ("gigpo", "grpo", "rloo", "ppo", "gigpo-permuted")
 NORMS = ("std", "mean")
 EPISODE_STATS = ("trajectory", "step")
 ANCHORS = ("state_hash", "observation")
@@ -93,7 +101,8 @@ class GroupRolloutBuffer:
     """Stores a rollout round and computes one advantage per step.
 
     Args:
-        estimator: ``"gigpo"``, ``"grpo"``, ``"rloo"`` or ``"ppo"``.
+        estimator: ``"gigpo"``, ``"grpo"``, ``"rloo"``, ``"ppo"`` or ``"gigpo-permuted"`` (GiGPO on anchor keys
+            permuted within each episode group, a control for step credit: :func:`~.advantages.permuted_anchor_keys`).
         gamma: discount of GiGPO's step returns and of PPO's GAE (paper: 0.95).
         omega: weight of GiGPO's step advantage (paper: 1.0).
         norm: ``"mean"`` or ``"std"`` normalisation (GRPO uses ``"std"`` unless told).
@@ -181,15 +190,21 @@ class GroupRolloutBuffer:
             **{k: np.array(c[k], dtype=np.int64) for k in ("group_ids", "traj_ids", "anchors")},
         }
 
-    def compute_advantages(self) -> np.ndarray:
-        """One float64 advantage per stored step, with the configured estimator."""
+    def compute_advantages(self, rng: np.random.Generator | None = None) -> np.ndarray:
+        """One float64 advantage per stored step, with the configured estimator (``rng``: the anchor permutation's
+        stream, which ``"gigpo-permuted"`` needs)."""
         a = self.arrays()
-        if self.estimator == "gigpo":
+        if self.estimator in ("gigpo", "gigpo-permuted"):
+            anchors = a["anchors"]
+            if self.estimator == "gigpo-permuted":
+                if rng is None:
+                    raise ValueError("estimator 'gigpo-permuted' needs rng= (the anchor permutation's stream)")
+                anchors = permuted_anchor_keys(a["group_ids"], anchors, rng)
             adv = gigpo_advantages(
                 a["rewards"],
                 a["group_ids"],
                 a["traj_ids"],
-                a["anchors"],
+                anchors,
                 gamma=self.gamma,
                 omega=self.omega,
                 norm=self.norm,

@@ -25,6 +25,7 @@ __all__ = [
     "PRESETS",
     "SCORE_REDUCTIONS",
     "SHARDINGS",
+    "TINY_PRESETS",
     "ConfigError",
     "TrainConfig",
     "check_device",
@@ -38,6 +39,7 @@ SCORE_REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "bfloat16", "float16")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 SHARDINGS = ("none", "fsdp")
+TINY_PRESETS = ("tiny", "tiny-qwen2.5")  # random-weight models: their initial weights follow init_seed
 
 
 def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa: A002 - "help" reads best below
@@ -55,7 +57,12 @@ class TrainConfig:
     env: str = _opt("ALFWorld-text-v0", "registered env id")
     env_kwargs: dict = _opt({}, "gym.make keyword arguments of the training env (split, task_types ...)")
     max_episode_steps: int = _opt(50, "episode step limit (paper: ALFWorld 50, WebShop 15)")
-    algo: str = _opt("gigpo", "advantage estimator: gigpo, grpo, rloo or ppo (a learned critic, GAE)", ESTIMATORS)
+    algo: str = _opt(
+        "gigpo",
+        "advantage estimator: gigpo, grpo, rloo, ppo (a learned critic, GAE) or gigpo-permuted (a control: GiGPO "
+        "with anchor keys permuted within each episode group)",
+        ESTIMATORS,
+    )
     model: str = _opt("tiny", "Hugging Face model id or local path; 'tiny' builds the offline tiny model")
     action_mode: str = _opt(
         "score", "'score' (exact softmax policy over the admissible actions) or 'generate' (free text)", ACTION_MODES
@@ -146,6 +153,11 @@ class TrainConfig:
     eval_episodes: int = _opt(1, "sampled episodes per evaluation task")
     checkpoint_every: int = _opt(1, "save the checkpoint every N rounds")
     seed: int = _opt(0, "seed of tasks, sampling and initialisation")
+    init_seed: int | None = _opt(
+        None,
+        "seed of the initial weights of the random-weight models 'tiny' and 'tiny-qwen2.5' (one cached model per "
+        "seed); null: the run's seed, so that seeds vary the initialisation too",
+    )
     device: str = _opt("cpu", "torch device: cpu, cuda or auto")
     sharding: str = _opt(
         "none",
@@ -176,6 +188,11 @@ class TrainConfig:
                 continue
             if not (math.isfinite(value) and low(value) and high(value)):
                 raise ConfigError(f"{name} must be {text}, got {value!r}")
+        if self.init_seed is not None and self.model not in TINY_PRESETS:
+            raise ConfigError(
+                f"init_seed applies to the random-weight models {', '.join(TINY_PRESETS)} only, not to model "
+                f"{self.model!r}, which has its own weights (got init_seed={self.init_seed}; leave it null)"
+            )
         if self.micro_batch_size > self.batch_size:
             raise ConfigError(
                 f"micro_batch_size ({self.micro_batch_size}) must not exceed batch_size ({self.batch_size})"
@@ -237,6 +254,7 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "group_size": (_at_least(2), _any, "an integer >= 2 (group-relative advantages)"),
     "history_length": (_at_least(0), _any, "an integer >= 0"),
     "seed": (_at_least(0), lambda v: v < 2**32, "an integer in [0, 2**32)"),  # what NumPy's seeding takes
+    "init_seed": (_at_least(0), lambda v: v < 2**32, "an integer in [0, 2**32) or null"),
     "max_prompt_tokens": (_at_least(16), _any, "an integer >= 16"),
     "learning_rate": (_above(0), _any, "a number > 0"),
     "gamma": (_at_least(0), lambda v: v <= 1, "a number in [0, 1]"),
@@ -255,7 +273,7 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "success_reward": (_above(0), _any, "a number > 0"),
     "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
 }
-_OPTIONAL = ("clip_range_vf",)  # numeric fields where null is allowed
+_OPTIONAL = ("clip_range_vf", "init_seed")  # numeric fields where null is allowed
 
 
 def _uses_cuda(device: str) -> bool:

@@ -246,10 +246,11 @@ def launch_sharding(sharding: str) -> str:
     return "fsdp" if _uses_fsdp() and world_size() > 1 else sharding
 
 
-def current(device: str | torch.device = "cpu", model: str | None = None) -> Distributed | None:
+def current(device: str | torch.device = "cpu", model: str | None = None, init_seed: int = 0) -> Distributed | None:
     """The process group of this run (joined on first use), or ``None`` in a single-process run.
 
-    ``model``: the run's model name or path, whose cached files (the tiny model, SmolLM2) are built before the
+    ``model``: the run's model name or path (``init_seed``: a tiny model's initial weights), whose cached files (the
+    tiny model, SmolLM2) are built before the
     group is joined: transformers' ``save_pretrained`` writes a model's weights only on rank 0 of a joined group,
     so building them after joining could leave rank 1's folder, a tokenizer without weights, as the cache.
     """
@@ -261,7 +262,7 @@ def current(device: str | torch.device = "cpu", model: str | None = None) -> Dis
 
             # a bad name is reported, as one clear error, by the model's load that follows
             with contextlib.suppress(OSError, ValueError, ImportError):
-                resolve_model(model)
+                resolve_model(model, init_seed)
         cuda = torch.cuda.is_available() if str(device) == "auto" else torch.device(device).type == "cuda"
         _CURRENT = Distributed(cpu=not cuda)
     return _CURRENT

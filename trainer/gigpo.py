@@ -38,7 +38,7 @@ from .buffer import (
     RolloutBatch,
     StepRecord,
 )
-from .config import SHARDINGS, TrainConfig
+from .config import SHARDINGS, TINY_PRESETS, TrainConfig
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -66,6 +66,7 @@ POLICY_FIELDS = {
             "max_prompt_tokens",
             "dtype",
             "attn_implementation",
+            "init_seed",
         )
     },
 }
@@ -154,7 +155,9 @@ class GiGPO(OnPolicyAlgorithm):
         learning_rate: AdamW learning rate (or a schedule of the remaining progress).
         n_groups: tasks per rollout round.
         group_size: trajectories per task (the paper's N).
-        estimator: ``"gigpo"``, ``"grpo"``, ``"rloo"`` or ``"ppo"``.
+        estimator: ``"gigpo"``, ``"grpo"``, ``"rloo"``, ``"ppo"`` or ``"gigpo-permuted"`` (the credit control:
+            GiGPO with anchor keys permuted within each episode group, see
+            :func:`trainer.advantages.permuted_anchor_keys`).
         gamma: discount of the step returns, and of PPO's GAE (paper: 0.95).
         omega: weight of the step advantage (paper: 1.0).
         norm: ``"mean"`` (paper's GiGPO default) or ``"std"``; ``None`` picks ``"std"`` for GRPO
@@ -268,8 +271,9 @@ class GiGPO(OnPolicyAlgorithm):
         sharding: str = _DEFAULT.sharding,
         _init_setup_model: bool = True,
     ) -> None:
-        model_name = (policy_kwargs or {}).get("model_name_or_path", _DEFAULT.model)
-        self._dist = distributed.current(device, model_name)
+        policy_kwargs = _with_init_seed(policy_kwargs or {}, seed)
+        model_name = policy_kwargs.get("model_name_or_path", _DEFAULT.model)
+        self._dist = distributed.current(device, model_name, policy_kwargs.get("init_seed", 0))
         sharding = distributed.launch_sharding(sharding)  # an accelerate FSDP launch config asks for "fsdp"
         shard = distributed.shard()
         if self._dist is not None and str(device) != "cpu":
@@ -510,7 +514,7 @@ class GiGPO(OnPolicyAlgorithm):
                 return False
         if self.estimator == "ppo":
             self._fill_values(rollout_buffer.records)
-        rollout_buffer.compute_advantages()
+        rollout_buffer.compute_advantages(rng=self._anchor_permutation_rng())
         self.round_stats = self._round_statistics(rollout_buffer, episodes)
         for key, value in self.round_stats.items():
             self.logger.record(key, value)
@@ -591,6 +595,14 @@ class GiGPO(OnPolicyAlgorithm):
 
     # ------------------------------------------------------------------ update
 
+    def _anchor_permutation_rng(self) -> np.random.Generator | None:
+        """The ``gigpo-permuted`` control's stream for this round: a function of the seed, the rank and the updates
+        made so far, so that a resumed run permutes as the uninterrupted one did (no state to save)."""
+        if self.estimator != "gigpo-permuted":
+            return None
+        rank = self._dist.rank if self._dist else 0
+        return np.random.default_rng([self.seed or 0, rank, self._n_updates])
+
     def train(self) -> None:
         """``n_epochs`` passes of PPO-clip + KL mini-batch updates over the round's steps."""
         start = time.perf_counter()
@@ -620,15 +632,19 @@ class GiGPO(OnPolicyAlgorithm):
         self._n_updates += self.n_epochs
         if self._dist is not None:  # every rank's sums: the logged means are over the global mini-batches
             totals = dict(zip(totals, self._dist.sum(list(totals.values())), strict=True))
-        tokens = max(totals["tokens"], 1.0)
-        self.logger.record("train/loss", totals["loss"] / tokens)
-        self.logger.record("train/policy_gradient_loss", totals["pg"] / tokens)
-        self.logger.record("train/kl" if with_reference else "train/approx_kl", totals["kl"] / tokens)
-        self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
-        measured = totals["tokens"] > 0 and self._measures_entropy(records)
-        if measured:  # an entropy that was not computed (or over no token: every mini-batch skipped) is not a 0
+        # a round without an optimiser step measured nothing: its loss, KL, clip fraction and grad norm are absent
+        # from the log and NaN in last_train_stats, never a 0 that reads as a measurement
+        trained = steps > 0
+        tokens = totals["tokens"]
+        measured = trained and self._measures_entropy(records)
+        if trained:
+            self.logger.record("train/loss", totals["loss"] / tokens)
+            self.logger.record("train/policy_gradient_loss", totals["pg"] / tokens)
+            self.logger.record("train/kl" if with_reference else "train/approx_kl", totals["kl"] / tokens)
+            self.logger.record("train/clip_fraction", totals["clipped"] / tokens)
+            self.logger.record("train/grad_norm", float(np.mean(grad_norms)))
+        if measured:  # an entropy that was not computed is not a 0 either
             self.logger.record("train/entropy", totals["entropy"] / tokens)
-        self.logger.record("train/grad_norm", float(np.mean(grad_norms)) if grad_norms else 0.0)
         if critic:
             self.logger.record("train/value_loss", totals["value_loss"] / max(totals["rows"], 1.0))
             values = torch.tensor([r.value for r in records], dtype=torch.float32)
@@ -645,11 +661,13 @@ class GiGPO(OnPolicyAlgorithm):
         self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
         self.logger.record("train/time_s", time.perf_counter() - start)
         skip = ("tokens", "rows", "value_loss") if measured else ("tokens", "rows", "value_loss", "entropy")
-        self.last_train_stats = {k: v / tokens for k, v in totals.items() if k not in skip}
+        self.last_train_stats = {k: v / tokens if trained else math.nan for k, v in totals.items() if k not in skip}
         if critic:
             self.last_train_stats["value_loss"] = totals["value_loss"] / max(totals["rows"], 1.0)
         self.last_train_stats.update(
-            optimizer_steps=steps, skipped_batches=skipped, grad_norm=float(np.mean(grad_norms)) if grad_norms else 0.0
+            optimizer_steps=steps,
+            skipped_batches=skipped,
+            grad_norm=float(np.mean(grad_norms)) if trained else math.nan,
         )
 
     def _global_round_stats(self, stats: dict[str, float]) -> dict[str, float]:
@@ -1066,6 +1084,15 @@ class GiGPO(OnPolicyAlgorithm):
     def load_extra(path: str | os.PathLike[str]) -> dict[str, Any]:
         """The ``extra`` data a checkpoint was saved with (``gigpo-train`` keeps its run state there)."""
         return checkpoint.read_meta(path)["extra"]
+
+
+def _with_init_seed(policy_kwargs: dict[str, Any], seed: int | None) -> dict[str, Any]:
+    """``policy_kwargs`` with a random-weight model's ``init_seed`` filled in: the run's seed unless given, so that
+    runs on different seeds start from different weights. For other models an unset (``None``) one is dropped."""
+    init_seed = policy_kwargs.get("init_seed")
+    if policy_kwargs.get("model_name_or_path", _DEFAULT.model) in TINY_PRESETS:
+        return {**policy_kwargs, "init_seed": (seed or 0) if init_seed is None else init_seed}
+    return {k: v for k, v in policy_kwargs.items() if k != "init_seed" or v is not None}
 
 
 def _check_arguments(

@@ -16,7 +16,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, Gene
 from wrappers.actions import ACTION_CLOSE, ACTION_OPEN, format_action
 
 from .config import ACTION_MODES, DTYPES, SCORE_REDUCTIONS, TrainConfig
-from .models import resolve_model
+from .models import TINY_PRESETS, resolve_model
 
 __all__ = ["ACTION_MODES", "SCORE_REDUCTIONS", "LLMPolicy", "Response", "left_pad"]
 
@@ -103,6 +103,9 @@ class LLMPolicy(BasePolicy):
         value_head: add PPO's critic (:meth:`values`): a float32 linear head on the LM's last hidden state at the
             prompt's last token, on the policy's own trunk (shared, as SB3's shared-feature PPO; verl's critic is a
             second copy of the model). With LoRA the head trains with the adapter and is saved with it.
+        init_seed: the initial weights of a random-weight preset (``"tiny"``, ``"tiny-qwen2.5"``; one cached model
+            per seed; ``None``: 0); :class:`~trainer.gigpo.GiGPO` sets it to the run's seed unless given. Other
+            models have their own weights, and a non-zero value for them is an error.
     """
 
     def __init__(
@@ -126,8 +129,14 @@ class LLMPolicy(BasePolicy):
         dtype: str = _DEFAULT.dtype,
         attn_implementation: str | None = _DEFAULT.attn_implementation,
         value_head: bool = False,
+        init_seed: int | None = _DEFAULT.init_seed,
     ) -> None:
         super().__init__(observation_space, action_space)
+        if init_seed and model_name_or_path not in TINY_PRESETS:
+            raise ValueError(
+                f"init_seed applies to the random-weight presets {', '.join(TINY_PRESETS)} only; "
+                f"{model_name_or_path!r} has its own weights (got init_seed={init_seed!r})"
+            )
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode must be one of {ACTION_MODES}, got {action_mode!r}")
         if temperature <= 0:
@@ -150,7 +159,8 @@ class LLMPolicy(BasePolicy):
         self.score_chunk = int(score_chunk)
         self.gradient_checkpointing = bool(gradient_checkpointing)
 
-        path = resolve_model(model_name_or_path)
+        self.init_seed = init_seed or 0
+        path = resolve_model(model_name_or_path, self.init_seed)
         # Any: tokenizers and (PEFT-wrapped) models come in many classes that share the methods used here
         self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:

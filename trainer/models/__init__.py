@@ -3,12 +3,13 @@ tokenizer (:mod:`.tokenizers`) and where models are cached (:mod:`.paths`). Arro
 presets -> tiny -> tokenizers -> paths."""
 
 from .paths import cache_dir
-from .presets import MODEL_PRESETS, resolve_model, smollm2_path
+from .presets import MODEL_PRESETS, TINY_PRESETS, resolve_model, smollm2_path
 from .tiny import build_tiny_model, tiny_model_path
 from .tokenizers import qwen25_tokenizer
 
 __all__ = [
     "MODEL_PRESETS",
+    "TINY_PRESETS",
     "build_tiny_model",
     "cache_dir",
     "qwen25_tokenizer",

@@ -21,10 +21,11 @@ import os
 import re
 from pathlib import Path
 
+from ..config import TINY_PRESETS
 from .paths import cache_dir, package_dir, save_cached_model
 from .tiny import tiny_model_path
 
-__all__ = ["MODEL_PRESETS", "resolve_model", "smollm2_path"]
+__all__ = ["MODEL_PRESETS", "TINY_PRESETS", "resolve_model", "smollm2_path"]
 
 MODEL_PRESETS = {
     "tiny": "offline tiny Qwen2 model (random weights, tokenizer trained on the envs' text)",
@@ -59,10 +60,13 @@ def smollm2_path() -> Path:
     return target
 
 
-def resolve_model(model_name_or_path: str) -> str:
-    """A loadable path or hub id for a preset name, local path or hub id; clear errors for missing paths."""
-    if model_name_or_path in ("tiny", "tiny-qwen2.5"):
-        return str(tiny_model_path("envs" if model_name_or_path == "tiny" else "qwen2.5"))
+def resolve_model(model_name_or_path: str, init_seed: int = 0) -> str:
+    """A loadable path or hub id for a preset name, local path or hub id; clear errors for missing paths.
+
+    ``init_seed`` picks the initial weights of the tiny presets (:data:`TINY_PRESETS`); other models have their own.
+    """
+    if model_name_or_path in TINY_PRESETS:
+        return str(tiny_model_path("envs" if model_name_or_path == "tiny" else "qwen2.5", init_seed))
     if model_name_or_path == "smollm2-135m-instruct":
         return str(smollm2_path())
     if os.path.isdir(model_name_or_path):

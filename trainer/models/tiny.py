@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -107,15 +109,15 @@ def build_tiny_model(
     num_heads: int = 4,
     seed: int = 0,
     tokenizer: str = "envs",
+    init_seed: int | None = None,
 ) -> Path:
     """Make the tokenizer, initialise the model and ``save_pretrained`` both into ``out``.
 
-    ``tokenizer="envs"`` trains a ``vocab_size`` byte-level BPE on the envs' text; ``"qwen2.5"`` takes the exact
-    Qwen2.5 tokenizer (:func:`.tokenizers.qwen25_tokenizer`, 151,665 tokens; ``vocab_size`` is ignored), so the
-    tiny model tokenises and formats chats exactly as Qwen2.5-Instruct does.
+    ``tokenizer="envs"`` trains a ``vocab_size`` byte-level BPE on the envs' text (episodes drawn with ``seed``);
+    ``"qwen2.5"`` takes the exact Qwen2.5 tokenizer (:func:`.tokenizers.qwen25_tokenizer`, 151,665 tokens;
+    ``vocab_size`` is ignored), so the tiny model tokenises and formats chats exactly as Qwen2.5-Instruct does.
+    ``init_seed`` seeds the initial weights (default: ``seed``).
     """
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
     out = Path(out)
     if tokenizer == "envs":
         vocabulary = _envs_tokenizer(vocab_size, seed)
@@ -123,7 +125,18 @@ def build_tiny_model(
         vocabulary = qwen25_tokenizer()
     else:
         raise ValueError(f"tokenizer must be 'envs' or 'qwen2.5', got {tokenizer!r}")
-    torch.manual_seed(seed)
+    model = _random_model(vocabulary, seed if init_seed is None else init_seed, hidden_size, num_layers, num_heads)
+    save_cached_model(out, model, vocabulary)
+    return out
+
+
+def _random_model(
+    vocabulary: Any, init_seed: int, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4
+) -> Any:
+    """A Qwen2 model with weights drawn from ``init_seed`` alone: the caller's torch random state is left as it was
+    (a model built on first use must not make a run differ from one that found it cached)."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
     config = Qwen2Config(
         vocab_size=len(vocabulary),
         hidden_size=hidden_size,
@@ -136,20 +149,49 @@ def build_tiny_model(
         eos_token_id=vocabulary.eos_token_id,
         pad_token_id=vocabulary.pad_token_id,
     )
-    model = Qwen2ForCausalLM(config)
-    save_cached_model(out, model, vocabulary)
-    return out
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        return Qwen2ForCausalLM(config)
 
 
-def tiny_model_path(tokenizer: str = "envs") -> Path:
-    """The cached tiny model (``$GIGPO_GYM_CACHE`` or ``~/.cache/gigpo-gym``), built on first use."""
+def tiny_model_path(tokenizer: str = "envs", init_seed: int = 0) -> Path:
+    """The cached tiny model (``$GIGPO_GYM_CACHE`` or ``~/.cache/gigpo-gym``), built on first use.
+
+    ``init_seed`` picks the initial weights (one cached folder per seed; the tokenizer is the same for every seed),
+    so runs on different seeds start from different random models, as seeds of an RL study must.
+    """
+    if not (isinstance(init_seed, int) and not isinstance(init_seed, bool) and 0 <= init_seed < 2**32):
+        raise ValueError(f"init_seed must be an integer in [0, 2**32), got {init_seed!r}")
     root = cache_dir()
     # v3: tokenizer trained on ALFWorld (2.1.1 text) and WebShop text
-    path = root / ("tiny-qwen2-text-v3" if tokenizer == "envs" else f"tiny-qwen2-{tokenizer}-tokenizer")
-    if not (path / "config.json").exists():
+    base = root / ("tiny-qwen2-text-v3" if tokenizer == "envs" else f"tiny-qwen2-{tokenizer}-tokenizer")
+    if not (base / "config.json").exists():
         root.mkdir(parents=True, exist_ok=True)
-        build_tiny_model(path, tokenizer=tokenizer)
+        build_tiny_model(base, tokenizer=tokenizer)
+    if init_seed == 0:  # the seed the base folder's weights were drawn from
+        return base
+    path = base.with_name(f"{base.name}-init{init_seed}")
+    if not (path / "config.json").exists():
+        from transformers import AutoTokenizer
+
+        vocabulary = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+        save_cached_model(path, _random_model(vocabulary, init_seed), _TokenizerFiles(base))
     return path
+
+
+class _TokenizerFiles:
+    """The tokenizer files of a saved model folder, copied byte for byte (a reloaded tokenizer saves itself with
+    other settings, e.g. a normaliser, and every seed must tokenise exactly as the base folder does)."""
+
+    MODEL_FILES = frozenset({"config.json", "generation_config.json", "model.safetensors"})
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def save_pretrained(self, out: Path) -> None:
+        for file in self.folder.iterdir():
+            if file.is_file() and not file.is_symlink() and file.name not in self.MODEL_FILES:
+                shutil.copyfile(file, Path(out) / file.name)
 
 
 def main(argv: list[str] | None = None) -> int:
