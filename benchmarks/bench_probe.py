@@ -154,10 +154,11 @@ API_CASES = {
     "predict text=None": "r = new().predict({'text': None, 'admissible_commands': ['look']})",
     "predict empty list": "r = new().predict([])",
     "predict 1 MB observation": (
-        "r = new().predict({'text': 'a ' * 500_000, 'admissible_commands': ['look', 'inventory']})[0]"
+        "r = new().predict({'text': 'a ' * 500_000, 'goal': 'g', 'admissible_commands': ['look', 'inventory']})[0]"
     ),
     "predict admissible with 2000 commands": (
-        "r = new().predict({'text': 'x', 'admissible_commands': [f'go to shelf {i}' for i in range(2000)]})[0]"
+        "r = new().predict({'text': 'x', 'goal': 'g', "
+        "'admissible_commands': [f'go to shelf {i}' for i in range(2000)]})[0]"
     ),
     "learn(total_timesteps=0)": "r = new().learn(total_timesteps=0).num_timesteps",
     "save to path in missing dir (creates)": "r = new().save('made/by/save/model.zip').is_file()",
