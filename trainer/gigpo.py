@@ -148,8 +148,9 @@ class GiGPO(OnPolicyAlgorithm):
     It subclasses SB3's ``OnPolicyAlgorithm``: ``learn``, ``save``/``load``, the logger,
     callbacks and ``set_random_seed`` are SB3's. Overridden because text spaces and LLMs need
     it: ``_wrap_env`` (a :class:`GroupVecEnv` instead of ``DummyVecEnv``, whose numeric buffers
-    cannot hold text), ``_setup_model``, ``collect_rollouts`` (group rounds), ``train``,
-    ``predict`` and ``save`` (written atomically).
+    cannot hold text), ``_setup_model``, ``collect_rollouts`` (group rounds), ``train``, ``learn`` (which also
+    takes ``rounds``), ``predict`` (the env's observation with its ``info``, the episode's history in ``state``)
+    and ``save`` (written atomically).
 
     Args:
         policy: ``"LLMPolicy"`` or the :class:`LLMPolicy` class.
