@@ -465,16 +465,15 @@ class GiGPO(OnPolicyAlgorithm):
         total_timesteps, hooks = self._setup_learn(0, callback, reset_num_timesteps, tb_log_name, False)
         hooks.on_training_start(locals(), globals())
         assert self.env is not None
-        bar = tqdm(total=int(rounds), desc="rounds", disable=not progress_bar, file=sys.stdout)
-        for iteration in range(1, int(rounds) + 1):
-            if not self.collect_rollouts(self.env, hooks, self.rollout_buffer, n_rollout_steps=self.n_steps):
-                break
-            self._current_progress_remaining = 1.0 - iteration / rounds
-            if log_interval is not None and iteration % log_interval == 0:
-                self.dump_logs(iteration)
-            self.train()
-            bar.update()
-        bar.close()
+        with tqdm(total=int(rounds), desc="rounds", disable=not progress_bar, file=sys.stdout) as bar:
+            for iteration in range(1, int(rounds) + 1):
+                if not self.collect_rollouts(self.env, hooks, self.rollout_buffer, n_rollout_steps=self.n_steps):
+                    break
+                self._current_progress_remaining = 1.0 - iteration / rounds
+                if log_interval is not None and iteration % log_interval == 0:
+                    self.dump_logs(iteration)
+                self.train()
+                bar.update()
         hooks.on_training_end()
         return self
 
