@@ -463,7 +463,7 @@ class GiGPO(OnPolicyAlgorithm):
             raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
         # SB3's progress bar counts timesteps up to a total that rounds do not fix in advance: this one counts rounds
         total_timesteps, hooks = self._setup_learn(0, callback, reset_num_timesteps, tb_log_name, False)
-        hooks.on_training_start(locals(), globals())
+        hooks.on_training_start(locals(), globals())  # as SB3's learn: callbacks may read its locals
         assert self.env is not None
         with tqdm(total=int(rounds), desc="rounds", disable=not progress_bar, file=sys.stdout) as bar:
             for iteration in range(1, int(rounds) + 1):
