@@ -148,16 +148,17 @@ API_CASES = {
     "GiGPO episode_stats='bogus'": "r = new(episode_stats='bogus')",
     "GiGPO policy_kwargs unknown key": "r = new(policy_kwargs=dict(PK, bogus=1))",
     "GiGPO policy='MlpPolicy'": "r = GiGPO('MlpPolicy', 'ALFWorld-text-v0', n_groups=1, group_size=2)",
-    "predict score mode, no admissible_commands": "r = new().predict({'text': 'You see a bed 1.'})",
-    "predict score mode, admissible=[]": "r = new().predict({'text': 'x', 'admissible_commands': []})",
+    "predict score mode, no admissible_commands": "r = new().predict({'text': 'You see a bed 1.', 'goal': 'g'})",
+    "predict score mode, admissible=[]": "r = new().predict({'text': 'x', 'goal': 'g', 'admissible_commands': []})",
     "predict missing 'text'": "r = new().predict({'admissible_commands': ['look']})",
     "predict text=None": "r = new().predict({'text': None, 'admissible_commands': ['look']})",
     "predict empty list": "r = new().predict([])",
     "predict 1 MB observation": (
-        "r = new().predict({'text': 'a ' * 500_000, 'admissible_commands': ['look', 'inventory']})[0]"
+        "r = new().predict({'text': 'a ' * 500_000, 'goal': 'g', 'admissible_commands': ['look', 'inventory']})[0]"
     ),
     "predict admissible with 2000 commands": (
-        "r = new().predict({'text': 'x', 'admissible_commands': [f'go to shelf {i}' for i in range(2000)]})[0]"
+        "r = new().predict({'text': 'x', 'goal': 'g', "
+        "'admissible_commands': [f'go to shelf {i}' for i in range(2000)]})[0]"
     ),
     "learn(total_timesteps=0)": "r = new().learn(total_timesteps=0).num_timesteps",
     "save to path in missing dir (creates)": "r = new().save('made/by/save/model.zip').is_file()",

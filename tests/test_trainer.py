@@ -395,7 +395,7 @@ def test_the_rollout_predict_and_the_evaluation_take_one_agent_step(tiny_path, m
 
     monkeypatch.setattr(model, "act", spy)
     obs = {"text": "You arrive at fridge 1.", "goal": "put a mug in shelf.", "admissible_commands": ["look", "open"]}
-    assert model.predict(obs, deterministic=True)[0][0] in obs["admissible_commands"]
+    assert model.predict(obs, deterministic=True)[0] in obs["admissible_commands"]
     evaluate(model, "ALFWorld-text-v0", [0], env_kwargs=dict(max_episode_steps=2))
     model.learn(total_timesteps=1)
     assert {"predict", "choose", "collect_rollouts"} <= set(callers)

@@ -14,10 +14,10 @@ __all__ = ["SuccessRateCallback"]
 class SuccessRateCallback(BaseCallback):
     """Evaluates the success rate on fixed tasks every ``eval_freq`` rollout rounds.
 
-    SB3's ``EvalCallback`` needs a vector env of numeric observations and ``model.predict`` per
-    step; this one runs the policy batched over text envs (:func:`trainer.evaluation.evaluate`)
-    and logs ``eval/success_rate``, ``eval/score`` (100 x mean return) and ``eval/success_<task type>`` to
-    the SB3 logger.
+    SB3's ``EvalCallback`` also works (on an eval env wrapped in
+    :class:`~wrappers.agent_observation.AgentObservation`: one ``model.predict`` per step, mean reward); this one
+    runs the policy batched over fixed tasks (:func:`trainer.evaluation.evaluate`) and logs ``eval/success_rate``,
+    ``eval/score`` (100 x mean return) and ``eval/success_<task type>`` to the SB3 logger.
 
     Args:
         env_id: the registered env id to evaluate on.

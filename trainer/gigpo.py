@@ -6,6 +6,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
@@ -16,14 +17,16 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 from stable_baselines3.common.logger import HumanOutputFormat, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
-from stable_baselines3.common.type_aliases import GymEnv, Schedule
+from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 from stable_baselines3.common.utils import FloatSchedule
+from tqdm.auto import tqdm
 
 from wrappers.actions import VALIDITY_RULES, project_action
+from wrappers.agent_observation import AGENT_KEYS
 from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
@@ -146,8 +149,9 @@ class GiGPO(OnPolicyAlgorithm):
     It subclasses SB3's ``OnPolicyAlgorithm``: ``learn``, ``save``/``load``, the logger,
     callbacks and ``set_random_seed`` are SB3's. Overridden because text spaces and LLMs need
     it: ``_wrap_env`` (a :class:`GroupVecEnv` instead of ``DummyVecEnv``, whose numeric buffers
-    cannot hold text), ``_setup_model``, ``collect_rollouts`` (group rounds), ``train``,
-    ``predict`` and ``save`` (written atomically).
+    cannot hold text), ``_setup_model``, ``collect_rollouts`` (group rounds), ``train``, ``learn`` (which also
+    takes ``rounds``), ``predict`` (the env's observation with its ``info``, the episode's history in ``state``)
+    and ``save`` (written atomically).
 
     Args:
         policy: ``"LLMPolicy"`` or the :class:`LLMPolicy` class.
@@ -421,6 +425,77 @@ class GiGPO(OnPolicyAlgorithm):
         if self._dist is not None and self.sharding == "fsdp" and not self._dist.sharded:
             self._shard()
         return super()._setup_learn(total_timesteps, callback, reset_num_timesteps, tb_log_name, progress_bar)
+
+    def learn(
+        self,
+        total_timesteps: int | None = None,
+        callback: MaybeCallback = None,
+        log_interval: int | None = 1,
+        tb_log_name: str = "OnPolicyAlgorithm",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+        rounds: int | None = None,
+    ) -> GiGPO:
+        """Train for ``rounds`` rollout rounds, or SB3-style until ``num_timesteps`` reaches ``total_timesteps``
+        (give exactly one of the two).
+
+        A round (``collect_rollouts`` then ``train``) resets every copy of the ``GroupVecEnv`` (``n_envs = n_groups x
+        group_size``) and steps them together until the round's longest episode ends (the env's step limit bounds
+        it). As in SB3, ``num_timesteps`` grows by ``n_envs`` per vector step, finished copies included, so a round
+        adds ``n_envs x`` its longest episode's length: ``total_timesteps`` runs whole rounds until that count is
+        reached (``total_timesteps=1``: one round; with ``reset_num_timesteps=False`` it counts on from
+        ``num_timesteps``). ``rounds`` counts rounds directly, as ``gigpo-train``'s ``rounds`` does; the learning-rate
+        schedule's progress is then the fraction of rounds done, and ``progress_bar`` counts rounds.
+
+        Callbacks see SB3's events: ``on_step`` once per vector step of a round (``n_envs`` timesteps), which is the
+        unit of SB3's step frequencies (``CheckpointCallback(save_freq=...)``, ``EvalCallback(eval_freq=...)``,
+        ``EveryNTimesteps`` counts timesteps): a round makes as many ``on_step`` calls as its longest episode has
+        steps, at most the env's ``max_episode_steps``. ``on_rollout_end`` comes once per round
+        (:class:`~trainer.callbacks.SuccessRateCallback`'s ``eval_freq`` counts rounds). ``EvalCallback`` needs an
+        eval env whose observations carry the agent's inputs
+        (:class:`~wrappers.agent_observation.AgentObservation`); one without is refused here, before any round.
+        ``log_interval``: dump the logger every this many rounds (``None``: never).
+        """
+        if rounds is None:
+            if total_timesteps is None:
+                raise TypeError("learn() needs total_timesteps or rounds, e.g. learn(rounds=10)")
+            interval = cast(int, log_interval)  # SB3 types an int but reads None as "never"
+            return super().learn(total_timesteps, callback, interval, tb_log_name, reset_num_timesteps, progress_bar)
+        if total_timesteps is not None:
+            raise ValueError(f"give learn() total_timesteps or rounds, not both (got {total_timesteps} and {rounds})")
+        if isinstance(rounds, bool) or not isinstance(rounds, int | np.integer) or rounds < 1:
+            raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+        # SB3's progress bar counts timesteps up to a total that rounds do not fix in advance: this one counts rounds
+        total_timesteps, hooks = self._setup_learn(0, callback, reset_num_timesteps, tb_log_name, False)
+        hooks.on_training_start(locals(), globals())  # as SB3's learn: callbacks may read its locals
+        assert self.env is not None
+        with tqdm(total=int(rounds), desc="rounds", disable=not progress_bar, file=sys.stdout) as bar:
+            for iteration in range(1, int(rounds) + 1):
+                if not self.collect_rollouts(self.env, hooks, self.rollout_buffer, n_rollout_steps=self.n_steps):
+                    break
+                self._current_progress_remaining = 1.0 - iteration / rounds
+                if log_interval is not None and iteration % log_interval == 0:
+                    self.dump_logs(iteration)
+                self.train()
+                bar.update()
+        hooks.on_training_end()
+        return self
+
+    def _init_callback(self, callback: MaybeCallback, progress_bar: bool = False) -> BaseCallback:
+        for each in _callback_tree(callback):
+            if isinstance(each, EvalCallback) and not set(AGENT_KEYS) <= set(
+                getattr(each.eval_env.observation_space, "spaces", {})
+            ):
+                raise ValueError(
+                    "EvalCallback's eval env gives GiGPO.predict no 'goal' and 'admissible_commands' (the envs keep "
+                    "them in info): wrap it, EvalCallback(AgentObservation(gym.make(env_id))) with "
+                    "wrappers.agent_observation.AgentObservation, or use trainer.callbacks.SuccessRateCallback"
+                )
+        with warnings.catch_warnings():
+            # EvalCallback warns when the eval env's class differs from the training env's: a GiGPO model always
+            # trains on a GroupVecEnv and evaluates on a plain vector env, which is right
+            warnings.filterwarnings("ignore", "Training and eval env are not of the same type")
+            return super()._init_callback(callback, progress_bar)
 
     # ------------------------------------------------------------------ rollout
 
@@ -856,33 +931,45 @@ class GiGPO(OnPolicyAlgorithm):
 
     def predict(  # type: ignore[override]  # text observations in, commands out
         self,
-        observation: dict[str, Any] | list[dict[str, Any]],
-        state: Any = None,
-        episode_start: Any = None,
+        observation: dict[str, Any] | Sequence[dict[str, Any]],
+        state: History | None = None,
+        episode_start: np.ndarray | Sequence[bool] | bool | None = None,
         deterministic: bool = False,
-    ) -> tuple[list[str], None]:
-        """Commands for one or several observations.
+        info: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+    ) -> tuple[str | list[str], History]:
+        """The agent's command for what an env's ``reset``/``step`` returned, with SB3's signature.
 
-        Each observation is a dict with ``text`` and, for good prompts, ``goal``,
-        ``admissible_commands`` (needed in ``score`` mode) and ``history`` (past
-        (observation, action) pairs). Returns ``(commands, None)`` as SB3 does.
+        ``observation``: one env observation (a dict with a ``text`` string), or a batch: a list of them, or one
+        dict of per-env values (how SB3's ``VecEnv`` and Gymnasium's vector envs batch a ``Dict`` space). The prompt
+        also needs the task (``goal``) and the ``admissible_commands``, which the envs return in ``info``: pass the
+        env's ``info`` (a dict for one observation; for a batch a list of dicts or a vector env's dict of arrays),
+        or wrap the env in :class:`~wrappers.agent_observation.AgentObservation`, whose observations carry them
+        (SB3's ``evaluate_policy`` and ``EvalCallback`` pass ``predict`` no ``info``).
+
+        ``state`` carries each episode's history (its past (observation text, command) pairs, which the prompt
+        shows as in training), as SB3's recurrent policies carry theirs: pass back the state the last call
+        returned, with ``episode_start`` (per observation: True where an episode has just begun, SB3's ``dones``)
+        clearing it; ``state=None`` begins every episode. ``evaluate_policy`` and ``EvalCallback`` do both.
+
+        Returns ``(command, state)`` for one observation (the command is ``env.step``'s action), ``(commands,
+        state)`` for a batch; ``state`` is a tuple of one history per observation. ``deterministic``: the most likely
+        command (score mode) or greedy decoding (generate mode); otherwise it samples from the training stream.
+
+        Example::
+
+            obs, info = env.reset()
+            state, done = None, False
+            while not done:
+                command, state = model.predict(obs, state, info=info)
+                obs, reward, terminated, truncated, info = env.step(command)
+                done = terminated or truncated
         """
-        batch = [observation] if isinstance(observation, dict) else list(observation)
-        if not batch:
-            raise ValueError("predict needs at least one observation")
-        for o in batch:
-            if not isinstance(o, dict) or not isinstance(o.get("text"), str):
-                raise TypeError(f"an observation must be a dict with a 'text' string, got {o!r:.200}")
+        texts, goals, admissible, single = _agent_inputs(observation, info)
+        histories = _histories(state, episode_start, len(texts))
         generator = torch.Generator().manual_seed(0) if deterministic else None
-        _, commands, _ = self.act(
-            [o.get("goal", "") for o in batch],
-            [o.get("history", []) for o in batch],
-            [o["text"] for o in batch],
-            [o.get("admissible_commands", []) for o in batch],
-            deterministic,
-            generator,
-        )
-        return commands, None
+        _, commands, _ = self.act(goals, [list(h) for h in histories], texts, admissible, deterministic, generator)
+        new_state = tuple((*h, (t, c)) for h, t, c in zip(histories, texts, commands, strict=True))
+        return (commands[0] if single else commands), new_state
 
     # the constructor arguments a checkpoint stores (with learning_rate, stats_window_size and policy_kwargs)
     _SAVED_ARGUMENTS: ClassVar[tuple[str, ...]] = (
@@ -1093,6 +1180,88 @@ def _with_init_seed(policy_kwargs: dict[str, Any], seed: int | None) -> dict[str
     if policy_kwargs.get("model_name_or_path", _DEFAULT.model) in TINY_PRESETS:
         return {**policy_kwargs, "init_seed": (seed or 0) if init_seed is None else init_seed}
     return {k: v for k, v in policy_kwargs.items() if k != "init_seed" or v is not None}
+
+
+# predict's state: per observation, its episode's (observation text, command) pairs so far
+History = tuple[tuple[tuple[str, str], ...], ...]
+
+
+def _agent_inputs(
+    observation: dict[str, Any] | Sequence[dict[str, Any]], info: dict[str, Any] | Sequence[dict[str, Any]] | None
+) -> tuple[list[str], list[str], list[list[str]], bool]:
+    """The texts, goals and admissible commands of :meth:`GiGPO.predict`'s observation(s) (with ``info``), and whether
+    it was one observation."""
+    if isinstance(observation, dict) and isinstance(observation.get("text"), list | tuple | np.ndarray):
+        n = len(observation["text"])  # a batched Dict: every key holds one value per env
+        batch = [{key: values[i] for key, values in observation.items()} for i in range(n)]
+        single = False
+    else:
+        single = isinstance(observation, dict)
+        batch = [cast(dict, observation)] if single else list(cast(Sequence, observation))
+    if not batch:
+        raise ValueError("predict needs at least one observation")
+    if info is None:
+        infos: list[dict[str, Any]] = [{} for _ in batch]
+    elif single or not isinstance(info, dict):
+        infos = [cast(dict, info)] if single else list(cast(Sequence, info))
+    else:  # a Gymnasium vector env's info: per key, an array over the envs and a "_key" mask of where it is set
+        infos = [
+            {k: info[k][i] for k in AGENT_KEYS if k in info and info.get(f"_{k}", np.ones(len(batch), bool))[i]}
+            for i in range(len(batch))
+        ]
+    if len(infos) != len(batch) or not all(isinstance(d, dict) for d in infos):
+        raise ValueError(f"info must be one dict per observation ({len(batch)}), got {info!r:.200}")
+    texts, goals, admissible = [], [], []
+    for i, (obs, extra) in enumerate(zip(batch, infos, strict=True)):
+        if not isinstance(obs, dict) or not isinstance(obs.get("text"), str):
+            raise TypeError(f"an observation must be a dict with a 'text' string, got {obs!r:.200}")
+        if "history" in obs:
+            raise ValueError(
+                "predict keeps the history in its state: pass back the state it returned, not obs['history']"
+            )
+        found = {key: obs[key] if key in obs else extra.get(key) for key in AGENT_KEYS}
+        for key, value in found.items():
+            if value is None:
+                raise ValueError(
+                    f"observation {i} has no {key!r} and no info gives it: call predict(obs, state, info=info) with "
+                    "the env's info, or wrap the env in wrappers.agent_observation.AgentObservation (for SB3's "
+                    "evaluate_policy and EvalCallback)"
+                )
+        commands = cast(Sequence, found["admissible_commands"])
+        if not isinstance(found["goal"], str):
+            raise TypeError(f"observation {i}: 'goal' must be a string, got {found['goal']!r:.200}")
+        if isinstance(commands, str) or not all(isinstance(c, str) for c in commands):
+            raise TypeError(f"observation {i}: 'admissible_commands' must be a list of strings, got {commands!r:.200}")
+        texts.append(obs["text"])
+        goals.append(found["goal"])
+        admissible.append(list(commands))
+    return texts, goals, admissible, single
+
+
+def _histories(state: History | None, episode_start: Any, n: int) -> list[tuple[tuple[str, str], ...]]:
+    """Each observation's history from :meth:`GiGPO.predict`'s ``state``, empty where an episode starts."""
+    if state is None:
+        return [() for _ in range(n)]
+    if not isinstance(state, tuple | list) or len(state) != n:
+        raise ValueError(
+            f"state must be the state predict returned for these {n} observation(s), got {type(state).__name__} "
+            f"of length {len(state) if isinstance(state, tuple | list) else '-'}"
+        )
+    starts = np.zeros(n, bool) if episode_start is None else np.asarray(episode_start, dtype=bool).reshape(-1)
+    if len(starts) != n:
+        raise ValueError(f"episode_start must hold one flag per observation ({n}), got {len(starts)}")
+    return [() if start else tuple(history) for history, start in zip(state, starts, strict=True)]
+
+
+def _callback_tree(callback: Any) -> Iterator[Any]:
+    """``callback`` and every callback inside it (lists, ``CallbackList``, an ``EventCallback``'s child)."""
+    if isinstance(callback, list | tuple):
+        for each in callback:
+            yield from _callback_tree(each)
+    elif isinstance(callback, BaseCallback):
+        yield callback
+        yield from _callback_tree(getattr(callback, "callbacks", None))  # CallbackList
+        yield from _callback_tree(getattr(callback, "callback", None))  # EventCallback's child
 
 
 def _check_arguments(
