@@ -116,6 +116,29 @@ def test_evaluation_is_seeded_and_gives_back_every_global_stream_and_the_mode(ti
     assert evaluate_records(model, "ALFWorld-text-v0", [0, 1], **kwargs) == first
 
 
+def test_success_rate_callback_logs_fractions_as_sb3_does(tiny_path):
+    from stable_baselines3.common.logger import KVWriter, Logger
+
+    from trainer.callbacks import SuccessRateCallback
+
+    class Capture(KVWriter):
+        def __init__(self):
+            self.rows = []
+
+        def write(self, key_values, key_excluded, step=0):
+            self.rows.append(dict(key_values))
+
+    capture = Capture()
+    model = make_model(tiny_path)
+    model.set_logger(Logger(None, [capture]))
+    kwargs = dict(split="valid_seen", max_episode_steps=2)
+    callback = SuccessRateCallback("ALFWorld-text-v0", [0, 1], env_kwargs=kwargs, episodes_per_task=2)
+    model.learn(total_timesteps=1, callback=callback)
+    (row,) = [r for r in capture.rows if "eval/success_rate" in r]
+    assert row["eval/success_rate"] == callback.history[0][1] / 100 and row["eval/episodes"] == 4
+    assert "eval/score" not in row  # ALFWorld has no score beside success
+
+
 def test_eval_every_is_bounded():
     with pytest.raises(
         ConfigError, match=r"eval_every must be an integer >= 0 \(0: only the final evaluation\), got -1"

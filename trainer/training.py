@@ -139,6 +139,7 @@ def curve_figure(run_dir: Path, config: TrainConfig, final: tuple[int, dict[str,
                 marker="o",
                 linewidth=2,
                 capsize=3,
+                clip_on=False,  # a point at 0% or 100% shows whole on the axis
                 label=f"held-out success, {config.eval_split} ({counted} episodes, 95% interval)",
             )
         )
@@ -149,6 +150,7 @@ def curve_figure(run_dir: Path, config: TrainConfig, final: tuple[int, dict[str,
                 color="tab:orange",
                 marker="s",
                 linestyle="--",
+                clip_on=False,
                 label=f"held-out score, {config.eval_split} (100 x mean)",
             )
     ax.set_xlabel("round")
