@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import zipfile
 
 import numpy as np
 import pytest
@@ -91,6 +92,16 @@ def test_resume_with_evaluation_is_exact_and_evaluation_leaves_the_training_alon
     without_eval = [{k: v for k, v in r.items() if not k.startswith("eval/")} for r in rows(straight)]
     assert without_eval == rows(plain)
     assert_same_checkpoint(straight, plain)
+    # a checkpoint written before eval_every existed reads as a run that evaluated only at the end
+    with zipfile.ZipFile(plain / "checkpoint.zip") as archive:
+        items = {n: archive.read(n) for n in archive.namelist()}
+    meta = json.loads(items["checkpoint.json"])
+    del meta["extra"]["run"]["config"]["eval_every"]
+    items["checkpoint.json"] = json.dumps(meta).encode()
+    with zipfile.ZipFile(tmp_path / "older.zip", "w") as out:
+        for name, data in items.items():
+            out.writestr(name, data)
+    assert saved_run(tmp_path / "older.zip")[0].eval_every == 0
     # --resume may change eval_every: round 3 is evaluated, and config.yaml says so
     resume = ["--resume", "--run-dir", str(plain), "--rounds", "3", "--no-progress", "--eval_every", "3"]
     assert train_cli.main(resume) == 0
