@@ -22,6 +22,7 @@ RUN_FIELDS = {
     "eval_split",
     "eval_tasks",
     "eval_episodes",
+    "eval_every",
     "checkpoint_every",
 }
 

@@ -145,8 +145,8 @@ def test_two_process_training_writes_one_run_that_resumes_in_one_process_and_bac
     from trainer.cli import train as train_cli
 
     run_dir = tmp_path / "run"
-    sets = ["n_groups=2", "group_size=2", "max_episode_steps=3", "eval_tasks=1", "batch_size=8", "micro_batch_size=4"]
-    flags = ["--no-progress", *[a for item in sets for a in ("--set", item)]]
+    sets = ["n_groups=2", "group_size=2", "max_episode_steps=3", "eval_tasks=3", "batch_size=8", "micro_batch_size=4"]
+    flags = ["--no-progress", "--eval_every", "1", *[a for item in sets for a in ("--set", item)]]
     # FSDP: asked for by the shipped accelerate FSDP config's variables, as `accelerate launch` sets them on GPUs
     launch = accelerate_env("8gpu_fsdp") if sharding == "fsdp" else None
     args = ("-m", "trainer.cli.train", "--model", tiny_path, "--rounds", "2", "--run-dir", str(run_dir), *flags)
@@ -157,7 +157,10 @@ def test_two_process_training_writes_one_run_that_resumes_in_one_process_and_bac
     assert meta["extra"]["run"]["rounds_done"] == 2 and meta["arguments"]["n_groups"] == 2
     assert meta["extra"]["run"]["config"]["sharding"] == sharding
     with (run_dir / "progress.csv").open() as f:
-        assert len(f.read().strip().splitlines()) == 3  # a header and one row per round
+        logged = list(csv.DictReader(f))
+    assert len(logged) == 2  # one row per round
+    # each round's evaluation: the 3 tasks shared out over the ranks, their episodes gathered and logged by rank 0
+    assert [r["eval/episodes"] for r in logged] == ["3", "3"] and all(r["eval/success_rate"] for r in logged)
     assert (run_dir / "eval.json").is_file()
     # written by 2 processes, continued by 1; then by 2 again
     assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--rounds", "3", "--no-progress"]) == 0

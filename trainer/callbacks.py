@@ -6,7 +6,7 @@ from typing import Any
 
 from stable_baselines3.common.callbacks import BaseCallback
 
-from .evaluation import evaluate
+from .evaluation import evaluate_records, record_table, reports_score, tabulate
 
 __all__ = ["SuccessRateCallback"]
 
@@ -16,8 +16,11 @@ class SuccessRateCallback(BaseCallback):
 
     SB3's ``EvalCallback`` also works (on an eval env wrapped in
     :class:`~wrappers.agent_observation.AgentObservation`: one ``model.predict`` per step, mean reward); this one
-    runs the policy batched over fixed tasks (:func:`trainer.evaluation.evaluate`) and logs ``eval/success_rate``,
-    ``eval/score`` (100 x mean return) and ``eval/success_<task type>`` to the SB3 logger.
+    runs the policy batched over fixed tasks (:func:`trainer.evaluation.evaluate`) and logs ``eval/success_rate``
+    and ``eval/success_<task type>`` (fractions, as SB3's), ``eval/score`` (the mean final score, for envs that
+    report one: WebShop) and ``eval/episodes`` to the SB3 logger (:func:`trainer.evaluation.record_table`). It
+    evaluates after the round's rollout, before its update, and leaves the training's random streams as they were.
+    ``gigpo-train`` evaluates after the update instead (``eval_every``).
 
     Args:
         env_id: the registered env id to evaluate on.
@@ -59,7 +62,7 @@ class SuccessRateCallback(BaseCallback):
         self.rounds += 1
         if self.rounds % self.eval_freq:
             return
-        table = evaluate(
+        records = evaluate_records(
             self.model,
             self.env_id,
             self.task_ids,
@@ -68,11 +71,8 @@ class SuccessRateCallback(BaseCallback):
             deterministic=self.deterministic,
             seed=self.seed,
         )
+        table = tabulate(records)
         self.history.append((self.num_timesteps, table["all"]))
-        self.logger.record("eval/success_rate", table["all"])
-        self.logger.record("eval/score", table["score"])
-        for task_type, value in table.items():
-            if task_type not in ("all", "score"):
-                self.logger.record(f"eval/success_{task_type}", value)
+        record_table(self.logger, table, len(records), reports_score(self.env_id))
         if self.verbose:
             print(f"eval at {self.num_timesteps} steps: success {table['all']:.1f}%")

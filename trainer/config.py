@@ -151,6 +151,11 @@ class TrainConfig:
     eval_split: str = _opt("valid_seen", "split evaluated at the end (ALFWorld valid_seen/valid_unseen, WebShop test)")
     eval_tasks: int = _opt(140, "evaluate the first N tasks of the eval split")
     eval_episodes: int = _opt(1, "sampled episodes per evaluation task")
+    eval_every: int = _opt(
+        0,
+        "also evaluate the eval split every N rounds (after the round's update), logged as eval/* in progress.csv "
+        "and TensorBoard and drawn in learning_curve.png; 0: only the final evaluation",
+    )
     checkpoint_every: int = _opt(1, "save the checkpoint every N rounds")
     seed: int = _opt(0, "seed of tasks, sampling and initialisation")
     init_seed: int | None = _opt(
@@ -253,6 +258,7 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     },
     "group_size": (_at_least(2), _any, "an integer >= 2 (group-relative advantages)"),
     "history_length": (_at_least(0), _any, "an integer >= 0"),
+    "eval_every": (_at_least(0), _any, "an integer >= 0 (0: only the final evaluation)"),
     "seed": (_at_least(0), lambda v: v < 2**32, "an integer in [0, 2**32)"),  # what NumPy's seeding takes
     "init_seed": (_at_least(0), lambda v: v < 2**32, "an integer in [0, 2**32) or null"),
     "max_prompt_tokens": (_at_least(16), _any, "an integer >= 16"),

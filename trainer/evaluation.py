@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 from gigpo_gym import env_card
@@ -19,8 +22,11 @@ __all__ = [
     "evaluate",
     "evaluate_records",
     "format_table",
+    "record_table",
+    "reports_score",
     "run_episodes",
     "tabulate",
+    "wilson_interval",
 ]
 
 # chooses the commands of the running episodes: (envs, observations, infos, histories) -> commands
@@ -117,7 +123,13 @@ def evaluate_records(
     seed: int = 0,
 ) -> list[tuple[str, bool, float]]:
     """:func:`episode_records` of a trained agent (what :func:`evaluate` tabulates; a data-parallel run's ranks
-    each play a share of the tasks and rank 0 tabulates them all)."""
+    each play a share of the tasks and rank 0 tabulates them all).
+
+    The policy plays in eval mode (no dropout), as it does in the rollouts, and samples from streams seeded with
+    ``seed`` (score mode: its own generator; generate mode: the global torch generator of the model's device, which
+    ``generate`` draws from). Every global generator and the policy's mode are given back as they were, so an
+    evaluation during training leaves the training's random streams untouched and a resumed run stays exact.
+    """
     generator = torch.Generator().manual_seed(seed)
 
     def choose(envs, obs, infos, histories):
@@ -126,7 +138,66 @@ def evaluate_records(
         admissible = [info["admissible_commands"] for info in infos]
         return model.act(goals, histories, texts, admissible, deterministic, generator)[1]
 
-    return episode_records(env_id, task_ids, choose, env_kwargs, episodes_per_task)
+    training = model.policy.training
+    model.policy.set_training_mode(False)
+    try:
+        with _seeded_global_streams(torch.device(model.device), seed):
+            return episode_records(env_id, task_ids, choose, env_kwargs, episodes_per_task)
+    finally:
+        model.policy.set_training_mode(training)
+
+
+@contextlib.contextmanager
+def _seeded_global_streams(device: torch.device, seed: int) -> Iterator[None]:
+    """The block runs on the global torch generator (and ``device``'s CUDA one) seeded with ``seed``; afterwards
+    they, Python's and NumPy's global generators are as they were (an env may draw from the latter two)."""
+    python, legacy = random.getstate(), np.random.get_state()
+    cuda = device.type == "cuda"
+    index = (device.index if device.index is not None else torch.cuda.current_device()) if cuda else None
+    # only the model's device: forking every visible GPU would create a context on each of them in every process
+    with torch.random.fork_rng(devices=[] if index is None else [index], device_type="cuda"):
+        torch.default_generator.manual_seed(seed)
+        if index is not None:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python)
+            np.random.set_state(legacy)
+
+
+def record_table(logger, table: dict[str, float], episodes: int, score: bool) -> None:
+    """Record an evaluation table in an SB3 ``logger`` as ``eval/*``: ``success_rate`` and ``success_<task type>``
+    as fractions in [0, 1] (as SB3's ``EvalCallback`` and the ``rollout/*`` rates), ``score`` (the mean final
+    score, where the env reports one: ``score``), ``episodes`` (how many were played; CSV only)."""
+    logger.record("eval/success_rate", table["all"] / 100)
+    for task_type, value in table.items():
+        if task_type not in ("all", "score"):
+            logger.record(f"eval/success_{task_type}", value / 100)
+    if score:
+        logger.record("eval/score", table["score"] / 100)
+    logger.record("eval/episodes", episodes, exclude="tensorboard")
+
+
+def reports_score(env_id: str) -> bool:
+    """Whether ``env_id``'s results table has a score column (WebShop's purchase score) beside success."""
+    card = env_card(env_id)
+    return card is not None and any(key == "score" for key, _ in card.columns)
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% for ``z`` 1.96) of a success probability from ``successes`` in ``n`` trials.
+
+    It treats the episodes as independent; several episodes of one task are correlated, so with
+    ``eval_episodes > 1`` the interval is a little too narrow.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def baseline_chooser(policy: str, seed: int = 0) -> Chooser:

@@ -3,9 +3,10 @@ evaluate (``gigpo-train`` is its command line, :mod:`trainer.cli.train`).
 
 The run directory holds ``config.yaml`` (the config in use), ``progress.csv`` (a row per round) and TensorBoard
 events, ``checkpoint.zip`` (data only: the model, optimiser, random generators and run state, committed atomically
-every ``checkpoint_every`` rounds), and at the end ``eval.json``, ``eval.md`` and ``learning_curve.png``. One
-process writes it at a time (``.lock``); a resume continues the last committed round exactly and may change
-only ``rounds``, ``checkpoint_every``, ``device`` and the evaluation settings.
+every ``checkpoint_every`` rounds), and at the end ``eval.json``, ``eval.md`` and ``learning_curve.png``. Every
+``eval_every`` rounds the eval split is also evaluated, after the round's update, into that round's ``eval/*`` log
+entries. One process writes it at a time (``.lock``); a resume continues the last committed round exactly and may
+change only ``rounds``, ``checkpoint_every``, ``device``, ``sharding`` and the evaluation settings.
 """
 
 from __future__ import annotations
@@ -63,26 +64,14 @@ def eval_task_ids(config: TrainConfig) -> list[int]:
     return make_env(config, config.eval_split).task_ids[: config.eval_tasks]
 
 
-def learning_curve(run_dir: Path) -> Path:
-    """``learning_curve.png``: this run's per-round success rate and return against env steps."""
-    import csv
-
+def learning_curve(run_dir: Path, config: TrainConfig, final: tuple[int, dict[str, float], int] | None = None) -> Path:
+    """Write ``learning_curve.png`` (:func:`curve_figure`) into ``run_dir``; returns its path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    with (run_dir / "progress.csv").open(newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("rollout/round_success_rate")]
-    steps = [float(r["time/total_timesteps"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
-    ax.plot(steps, [100 * float(r["rollout/round_success_rate"]) for r in rows], marker="o", label="success %")
-    ax.plot(steps, [100 * float(r["rollout/round_return_mean"]) for r in rows], marker=".", label="100 x return")
-    ax.set_xlabel("environment steps")
-    ax.set_title(run_dir.name, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    fig = curve_figure(run_dir, config, final)
     out = run_dir / "learning_curve.png"
     with atomic_path(out) as tmp:
         fig.savefig(tmp)
@@ -90,8 +79,109 @@ def learning_curve(run_dir: Path) -> Path:
     return out
 
 
+def curve_figure(run_dir: Path, config: TrainConfig, final: tuple[int, dict[str, float], int] | None = None):
+    """The learning curve of the run in ``run_dir``: held-out success at each evaluation with its 95% interval,
+    and each round's training success, in % on a fixed 0-100 scale against the round (a matplotlib ``Figure``).
+
+    The points come from ``progress.csv``: ``eval/*`` where a round was evaluated (``eval_every``) and
+    ``rollout/round_success_rate``. ``final``: the final evaluation's ``(round, table, episodes)``, drawn when its
+    round has no ``eval/*`` row. Envs whose table has a score (WebShop) also get the held-out score (100 x the mean).
+    """
+    import csv
+
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    from .evaluation import reports_score, wilson_interval
+
+    with (run_dir / "progress.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("rollout/round_success_rate")]
+    rounds = [int(r["time/iterations"]) for r in rows]
+    # (round, success, episodes, score or None) of each evaluation, fractions as logged
+    held_out = [
+        (
+            int(r["time/iterations"]),
+            float(r["eval/success_rate"]),
+            int(r["eval/episodes"]),
+            _number(r.get("eval/score")),
+        )
+        for r in rows
+        if r.get("eval/success_rate")
+    ]
+    if final is not None and final[0] not in {point[0] for point in held_out}:
+        done, table, episodes = final
+        held_out.append((done, table["all"] / 100, episodes, table["score"] / 100))
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    (training,) = ax.plot(
+        rounds,
+        [100 * float(r["rollout/round_success_rate"]) for r in rows],
+        color="tab:gray",
+        linewidth=1,
+        label=f"training success (each round's {config.n_groups * config.group_size} episodes)",
+    )
+    shown: list = [training]  # the legend's entries, in the order drawn
+    if held_out:
+        x = [point[0] for point in held_out]
+        y = [100 * point[1] for point in held_out]
+        low, high = (
+            [100 * bound for bound in bounds]
+            for bounds in zip(*(wilson_interval(p * n, n) for _, p, n, _ in held_out), strict=True)
+        )
+        counts = sorted({point[2] for point in held_out})
+        counted = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        ax.fill_between(x, low, high, color="tab:blue", alpha=0.2, linewidth=0)
+        shown.append(
+            ax.errorbar(
+                x,
+                y,
+                yerr=[[a - b for a, b in zip(y, low, strict=True)], [b - a for a, b in zip(y, high, strict=True)]],
+                color="tab:blue",
+                marker="o",
+                linewidth=2,
+                capsize=3,
+                clip_on=False,  # a point at 0% or 100% shows whole on the axis
+                label=f"held-out success, {config.eval_split} ({counted} episodes, 95% interval)",
+            )
+        )
+        scored = [(point[0], 100 * point[3]) for point in held_out if point[3] is not None]
+        if scored and reports_score(config.env):
+            shown += ax.plot(
+                *zip(*scored, strict=True),
+                color="tab:orange",
+                marker="s",
+                linestyle="--",
+                clip_on=False,
+                label=f"held-out score, {config.eval_split} (100 x mean)",
+            )
+    ax.set_xlabel("round")
+    ax.set_ylabel("success %")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0.5, max([config.rounds, *rounds]) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"{config.env}, {config.algo}, seed {config.seed} ({run_dir.name})", fontsize=9)
+    ax.grid(alpha=0.3)
+    # below the axes, where it covers no point whatever the success
+    ax.legend(handles=shown, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _number(text: str | None) -> float | None:
+    """A CSV cell as a number (None when empty: a round that did not log the key)."""
+    return float(text) if text else None
+
+
 # settings a resume may change: how long to train, how often to commit, where to run and how to evaluate
-RESUMABLE = ("rounds", "checkpoint_every", "device", "sharding", "eval_split", "eval_tasks", "eval_episodes")
+RESUMABLE = (
+    "rounds",
+    "checkpoint_every",
+    "device",
+    "sharding",
+    "eval_split",
+    "eval_tasks",
+    "eval_episodes",
+    "eval_every",
+)
 
 
 def resumed_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
@@ -120,6 +210,7 @@ ADDED_SETTINGS = {
     "gae_lambda": 0.95,
     "vf_coef": 0.5,
     "clip_range_vf": 0.5,
+    "eval_every": 0,
 }
 
 
@@ -226,28 +317,69 @@ def _train_rounds(
     progress: bool,
     dist: distributed.Distributed | None = None,
 ) -> dict[str, float]:
-    from .evaluation import evaluate_records, format_table, tabulate
+    from .evaluation import format_table, record_table, reports_score, tabulate
 
     main = dist is None or dist.is_main
     bar = tqdm(total=config.rounds, initial=rounds_done, desc="rounds", disable=not progress, file=sys.stdout)
     start = time.perf_counter()
+    evaluated: tuple[int, list] | None = None  # the last evaluation during training: (round, episodes)
     for round_index in range(rounds_done, config.rounds):
         model.learn(total_timesteps=1, reset_num_timesteps=False, log_interval=None)  # one round and its update
-        model.dump_logs(done := round_index + 1)  # one log row per round: rollout, update and time
+        done = round_index + 1
+        if config.eval_every and done % config.eval_every == 0:
+            # after the update, in the round's log row; the evaluation leaves the training's streams untouched
+            began = time.perf_counter()
+            evaluated = (done, _held_out_records(model, config, eval_ids, dist))
+            if main:
+                record_table(model.logger, tabulate(evaluated[1]), len(evaluated[1]), reports_score(config.env))
+                model.logger.record("eval/time_s", time.perf_counter() - began)
+        model.dump_logs(done)  # one log row per round: rollout, update, evaluation and time
         stats = model.round_stats
-        bar.set_postfix(
-            success=f"{100 * stats['rollout/round_success_rate']:.0f}%",
-            ret=f"{stats['rollout/round_return_mean']:.2f}",
-            steps=model.num_timesteps,
-        )
+        postfix = {
+            "success": f"{100 * stats['rollout/round_success_rate']:.0f}%",
+            "ret": f"{stats['rollout/round_return_mean']:.2f}",
+            "steps": model.num_timesteps,
+        }
+        if evaluated is not None:
+            postfix["eval"] = f"{tabulate(evaluated[1])['all']:.0f}%"
+        bar.set_postfix(postfix)
         bar.update(1)
         if done % config.checkpoint_every == 0 or done == config.rounds:
             # every rank calls it: it gathers every rank's streams (and FSDP's shards); rank 0 writes
             model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}})
     bar.close()
     elapsed = time.perf_counter() - start
-    # the evaluation tasks are shared out over the ranks (each samples with its own seed; one process: all tasks,
-    # the run's seed) and rank 0 tabulates the gathered episodes and writes the results
+    # the last round's evaluation is the final one (same model, tasks and seeds); otherwise it is played now
+    if evaluated is not None and evaluated[0] == config.rounds:
+        records = evaluated[1]
+    else:
+        records = _held_out_records(model, config, eval_ids, dist)
+    if dist is not None and not main:  # the others wait for rank 0 to finish writing
+        dist.barrier()
+        return {}
+    table = tabulate(records)
+    markdown = format_table(config.env, table)
+    atomic_write(run_dir / "eval.json", json.dumps(table, indent=2))
+    atomic_write(run_dir / "eval.md", markdown + "\n")
+    learning_curve(run_dir, config, final=(config.rounds, table, len(records)))
+    print(f"trained {config.rounds - rounds_done} round(s) in {elapsed:.0f} s; {config.eval_split} evaluation:")
+    print(markdown)
+    print(f"run directory: {run_dir}")
+    if dist is not None:
+        dist.barrier()
+    return table
+
+
+def _held_out_records(
+    model, config: TrainConfig, eval_ids: list[int], dist: distributed.Distributed | None
+) -> list[tuple[str, bool, float]]:
+    """Every episode of the evaluation on the eval split, on every rank.
+
+    The tasks are shared out over the ranks (each samples with its own seed; one process: all tasks, the run's
+    seed) and the episodes gathered, so rank 0 can tabulate them all.
+    """
+    from .evaluation import evaluate_records
+
     rank, world = (dist.rank, dist.world) if dist is not None else (0, 1)
     records = evaluate_records(
         model,
@@ -259,17 +391,4 @@ def _train_rounds(
     )
     if dist is not None:
         records = [record for part in dist.gather(records) for record in part]
-    if dist is not None and not main:  # the others wait for rank 0 to finish writing
-        dist.barrier()
-        return {}
-    table = tabulate(records)
-    markdown = format_table(config.env, table)
-    atomic_write(run_dir / "eval.json", json.dumps(table, indent=2))
-    atomic_write(run_dir / "eval.md", markdown + "\n")
-    learning_curve(run_dir)
-    print(f"trained {config.rounds - rounds_done} round(s) in {elapsed:.0f} s; {config.eval_split} evaluation:")
-    print(markdown)
-    print(f"run directory: {run_dir}")
-    if dist is not None:
-        dist.barrier()
-    return table
+    return records
