@@ -104,14 +104,14 @@ def test_two_processes_make_the_update_one_process_makes_on_the_same_steps(tiny_
     # ... and so do the weights after the Adam step. Adam's first step moves a weight by lr * g / (|g| + 1e-8): where
     # |g| is well above the gradients' 1e-6 rounding the two steps agree to 1e-8, but where |g| is that rounding's
     # size the step turns it into up to lr (seen: 1.7e-6 on a weight with a near-zero gradient, 2 runs in ~20)
-    lr = 1e-4
     clear = {n: grads[n].abs() > 1e-5 for n in after}
     diffs = {n: (trained[n].detach() - after[n]).abs() for n in after}
     worst = max(float(d[clear[n]].max()) if clear[n].any() else 0.0 for n, d in diffs.items())
-    worst_near_zero = max(float(d.max()) for d in diffs.values())
     start = GiGPO.load(tmp_path / "before.zip").policy.model.named_parameters()
     moved = max(float((trained[n].detach() - p.detach()).abs().max()) for n, p in start if p.requires_grad)
-    assert moved > 5e-5 and worst <= 1e-6 and worst_near_zero <= 2 * lr, (moved, worst, worst_near_zero)
+    # (no bound is asserted where |g| is at the rounding's size: one AdamW step moves any weight by at most about lr,
+    # so two such steps always agree to 2 lr and a check of it could not fail)
+    assert moved > 5e-5 and worst <= 1e-6, (moved, worst)
     # FSDP: each rank holds about half of the optimiser state, the two halves all of it; DDP: each holds all of it
     held = [r["held"] for r in ranks]
     if mode.startswith("fsdp"):

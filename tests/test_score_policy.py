@@ -25,9 +25,8 @@ def _policy(tiny_path, **kwargs) -> LLMPolicy:
 
 def _randomise_lora(policy: LLMPolicy) -> None:
     # B = 0 at initialisation makes the adapter the identity and leaves A without a gradient
-    for name, p in policy.model.named_parameters():
-        if "lora_B" in name:
-            p.data.normal_(std=0.5)
+    randomised = [p.data.normal_(std=0.5) for name, p in policy.model.named_parameters() if "lora_B" in name]
+    assert randomised, "the policy has no LoRA adapter to randomise"
 
 
 def test_first_epoch_ratio_is_one(tiny_path):
@@ -55,11 +54,13 @@ def test_first_epoch_ratio_is_one(tiny_path):
     assert all(r.candidate_ids[r.choice] == r.response_ids for r in records)
 
 
+@pytest.mark.parametrize("use_lora", [False, True])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_loss_gradient_is_the_log_softmax_policy_gradient(tiny_path, reduction):
+def test_loss_gradient_is_the_log_softmax_policy_gradient(tiny_path, reduction, use_lora):
     """Through the shared KV cache, the PPO loss's gradient at ratio 1 is -A * grad log pi(a|s), computed by hand."""
-    policy = _policy(tiny_path, score_reduction=reduction, temperature=0.7)
-    _randomise_lora(policy)
+    policy = _policy(tiny_path, score_reduction=reduction, temperature=0.7, use_lora=use_lora)
+    if use_lora:  # the gradient of the adapter's weights (with B = 0, A's would be 0)
+        _randomise_lora(policy)
     policy.set_training_mode(True)
     prompts = [[5, 6, 7, 8, 9, 10], [11, 12, 13]]
     candidates = [policy.encode_candidates(COMMANDS), policy.encode_candidates(COMMANDS[:3])]

@@ -84,10 +84,10 @@ def test_only_lora_parameters_get_gradients_and_kl_starts_at_zero(tiny_path):
     model = make_model(tiny_path, batch_size=16)  # the round's steps (at most 12) in one mini-batch
     buffer = model.rollout_buffer
     advantages = buffer.compute_advantages
-    rng = np.random.default_rng(0)
+    noise = np.random.default_rng(0)
     # random advantages, so that the first round surely takes an optimiser step; its one mini-batch measures the KL
     # before the step, when the adapter is still zero and the policy is its reference
-    buffer.compute_advantages = lambda: setattr(buffer, "advantages", rng.normal(size=len(advantages())))
+    buffer.compute_advantages = lambda rng=None: setattr(buffer, "advantages", noise.normal(size=len(advantages(rng))))
     model.learn(total_timesteps=1)
     assert model.last_train_stats["optimizer_steps"] == 1
     assert model.last_train_stats["kl"] == pytest.approx(0.0, abs=1e-7)
