@@ -47,15 +47,24 @@ def build_model(config: TrainConfig, verbose: int = 0):
 
 
 def make_env(config: TrainConfig, split: str | None = None):
-    """``config``'s env (on ``split`` when given); a keyword it refuses or data it cannot read is a ConfigError."""
+    """``config``'s env (on ``split`` when given), checked on one reset and one step
+    (:func:`~gigpo_gym.checker.check_env_start`); a keyword it refuses, data it cannot read or a broken contract
+    (a missing ``info`` key, a bad state hash) is a ConfigError."""
     import gymnasium as gym
+
+    from gigpo_gym.checker import EnvContractError, check_env_start
 
     kwargs = config.gym_kwargs(split)
     try:
-        return gym.make(config.env, **kwargs).unwrapped
+        env = gym.make(config.env, **kwargs)
     except (TypeError, ValueError, OSError, KeyError) as error:
         where = f"eval_split {split!r} and " if split is not None else ""
         raise ConfigError(f"cannot make {config.env} with {where}env_kwargs {config.env_kwargs}: {error}") from error
+    try:
+        check_env_start(env, config.env)
+    except EnvContractError as error:
+        raise ConfigError(str(error)) from error
+    return env.unwrapped
 
 
 def eval_task_ids(config: TrainConfig) -> list[int]:
@@ -187,6 +196,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         if resume:
             saved, rounds_done = saved_run(checkpoint)
             config = resumed_config(saved, config)
+            make_env(config).close()  # the env's code may have changed since: checked again
             eval_ids = eval_task_ids(config)
             # a run killed during its final evaluation resumes into that evaluation
             if rounds_done > config.rounds or (rounds_done == config.rounds and (run_dir / "eval.json").exists()):

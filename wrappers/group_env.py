@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from gigpo_gym.checker import check_env_start
 from gigpo_gym.hashing import canonical_hash
 
 __all__ = ["GroupVecEnv"]
@@ -30,8 +31,11 @@ class GroupVecEnv(VecEnv):
     the canonical hash of the text as ``state_hash``. ``infos`` carry ``goal`` (the task text,
     the first observation when the env has no ``info["goal"]``) and ``admissible_commands``.
 
+    An env id is checked on one reset and one step (:func:`gigpo_gym.checker.check_env_start`: dict observations
+    with a 32-hex state hash, ``goal``, ``admissible_commands``, ``won``); a callable is trusted as it is.
+
     Args:
-        env: a registered env id, or a callable returning a new env.
+        env: a registered env id (``"pkg.module:Name-v0"`` imports the module), or a callable returning a new env.
         n_groups: tasks per round.
         group_size: copies (trajectories) per task.
         env_kwargs: keyword arguments of ``gym.make`` when ``env`` is an id.
@@ -62,6 +66,7 @@ class GroupVecEnv(VecEnv):
         if isinstance(env, str):
             env_id, kwargs = env, dict(env_kwargs or {})
             make = lambda: gym.make(env_id, **kwargs)  # noqa: E731
+            check_env_start(make(), env_id)  # a broken contract fails here, named, not rounds into training
         elif callable(env):
             make = env
         else:
