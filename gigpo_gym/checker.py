@@ -118,7 +118,7 @@ def _check_step(
     )
     _require(env.observation_space.contains(obs), f"{where}: the observation is outside the observation space")
     _require(isinstance(info.get("goal"), str) and bool(info["goal"]), f"{where}: info['goal'] must be a non-empty str")
-    commands = info.get("admissible_commands")
+    commands: list = info.get("admissible_commands")  # type: ignore[assignment]  # a list: checked next
     _require(isinstance(commands, list), f"{where}: info['admissible_commands'] must be a list, got {commands!r:.80}")
     _require(bool(commands) or not running, f"{where}: info['admissible_commands'] is empty while the episode runs")
     _require(all(isinstance(c, str) for c in commands), f"{where}: admissible commands must be strings")
