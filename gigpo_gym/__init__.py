@@ -21,6 +21,8 @@ __all__ = ["ENV_IDS", "env_card", "env_spec", "env_takes"]
 def env_spec(env_id: str) -> EnvSpec:
     """The registered spec of ``env_id``; ``"pkg.module:Name-v0"`` first imports ``pkg.module`` (which registers
     ``Name-v0``), as ``gym.make`` does. An id that cannot be found is a ``ValueError`` saying why, on one line."""
+    if not isinstance(env_id, str):
+        raise ValueError(f"an env id is a string such as 'ALFWorld-text-v0', got {env_id!r}")
     module, _, name = env_id.rpartition(":")
     if module:
         try:

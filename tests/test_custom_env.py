@@ -144,6 +144,12 @@ def test_train_resume_and_evaluate_through_both_command_lines(tiny_path, tmp_pat
     assert eval_cli.main(["--env", ENV, "--policy", "expert"]) == 0
     table = "| Near | Far | All |\n|---:|---:|---:|\n| 100.0 | 100.0 | 100.0 |"
     assert table in capsys.readouterr().out
+    # where the module cannot be imported, the run is not called damaged: the error names the module
+    monkeypatch.setitem(sys.modules, "examples.rooms_env", None)
+    monkeypatch.delitem(registry, "Rooms-v0")
+    assert eval_cli.main(["--checkpoint", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"was trained on env '{ENV}': cannot import module 'examples.rooms_env'" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize(

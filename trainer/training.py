@@ -134,9 +134,12 @@ ADDED_SETTINGS = {
 
 def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[TrainConfig, int]:
     """The config and round count a run's checkpoint committed (``extra``: its already read extra data)."""
+    import gigpo_gym
+
     from .gigpo import GiGPO
 
     run = (GiGPO.load_extra(checkpoint) if extra is None else extra).get("run")
+    missing_env: ValueError | None = None
     try:
         if not isinstance(run, dict):
             raise TypeError(f"its run entry is {type(run).__name__}, not a mapping")
@@ -148,13 +151,20 @@ def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[Tr
             missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
             raise ValueError(f"its config lacks {missing} and has unknown keys {unknown}")
         saved = TrainConfig(**values)
-        # the device it trained on need not exist here: a resume or an evaluation names its own
-        dataclasses.replace(saved, device="cpu").validate()
+        try:
+            gigpo_gym.env_spec(saved.env)
+        except ValueError as error:  # a sound run state whose env is not found here (its module not importable)
+            missing_env = error
+        else:
+            # the device it trained on need not exist here: a resume or an evaluation names its own
+            dataclasses.replace(saved, device="cpu").validate()
         rounds_done = run["rounds_done"]
         if not isinstance(rounds_done, int) or rounds_done < 1:
             raise ValueError(f"rounds_done must be a positive integer, got {rounds_done!r}")
     except (TypeError, KeyError, ValueError) as error:
         raise CheckpointError(f"{checkpoint} holds no valid gigpo-train run state ({error})") from error
+    if missing_env is not None:
+        raise ConfigError(f"{checkpoint} was trained on {missing_env}") from missing_env
     return saved, rounds_done
 
 
