@@ -58,7 +58,9 @@ def episode_records(
     The env is checked on one reset and one step first (:func:`~gigpo_gym.checker.check_env_start`: an
     :class:`~gigpo_gym.checker.EnvContractError` names the key that is wrong).
     """
-    check_env_start(gym.make(env_id, **(env_kwargs or {})), env_id)
+    probe = gym.make(env_id, **(env_kwargs or {}))
+    check_env_start(probe, env_id)
+    probe.close()
     envs = [gym.make(env_id, **(env_kwargs or {})) for _ in task_ids for _ in range(episodes_per_task)]
     tasks = [t for t in task_ids for _ in range(episodes_per_task)]
     starts = [e.reset(options={"task_id": t}) for e, t in zip(envs, tasks, strict=True)]

@@ -27,9 +27,9 @@ class GroupVecEnv(VecEnv):
     Attributes ``n_groups`` (the groups this copy runs), ``total_groups`` (the round's, over every rank) and
     ``shard`` say how a data-parallel run splits a round.
 
-    Observations are dicts ``{"text", "state_hash"}``. Envs whose observation is plain text get
-    the canonical hash of the text as ``state_hash``. ``infos`` carry ``goal`` (the task text,
-    the first observation when the env has no ``info["goal"]``) and ``admissible_commands``.
+    Observations are dicts ``{"text", "state_hash"}``. Envs made by a callable whose observation is plain text
+    get the canonical hash of the text as ``state_hash``, and ``infos`` carry ``goal`` (the task text, the first
+    observation when such an env has no ``info["goal"]``) and ``admissible_commands``.
 
     An env id is checked on one reset and one step (:func:`gigpo_gym.checker.check_env_start`: dict observations
     with a 32-hex state hash, ``goal``, ``admissible_commands``, ``won``); a callable is trusted as it is.
@@ -66,7 +66,9 @@ class GroupVecEnv(VecEnv):
         if isinstance(env, str):
             env_id, kwargs = env, dict(env_kwargs or {})
             make = lambda: gym.make(env_id, **kwargs)  # noqa: E731
-            check_env_start(make(), env_id)  # a broken contract fails here, named, not rounds into training
+            probe = make()
+            check_env_start(probe, env_id)  # a broken contract fails here, named, not rounds into training
+            probe.close()
         elif callable(env):
             make = env
         else:
