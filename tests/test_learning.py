@@ -57,8 +57,9 @@ def test_gigpo_is_ahead_of_grpo_on_the_quickstart_on_fresh_seeds(tmp_path):
 
     Threshold and seeds declared 2026-12-08 before any run on them. From the first study (+5.3 points, per-seed
     standard deviation 3.5 at one shared initialisation) a true +5 gain passes about 97% of the time and no gain about
-    10% (more of both if varying the initialisation widens the spread), so the test can fail when the gain is gone. It is a regression check, not evidence: the evidence is the
-    pre-registered replication (benchmarks/RESULTS.md, "replication").
+    10% (more of both if varying the initialisation widens the spread), so the test can fail when the gain is gone.
+    It is a regression check, not evidence: the evidence is the pre-registered replication (benchmarks/RESULTS.md,
+    "replication").
     """
     import json
     import os

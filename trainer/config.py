@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -54,7 +55,10 @@ def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa:
 class TrainConfig:
     """Everything ``gigpo-train`` needs; ``gigpo-train --help-config`` prints each field with its help."""
 
-    env: str = _opt("ALFWorld-text-v0", "registered env id")
+    env: str = _opt(
+        "ALFWorld-text-v0",
+        "registered env id, or 'pkg.module:Name-v0' for your own (the module is imported, as gym.make does)",
+    )
     env_kwargs: dict = _opt({}, "gym.make keyword arguments of the training env (split, task_types ...)")
     max_episode_steps: int = _opt(50, "episode step limit (paper: ALFWorld 50, WebShop 15)")
     algo: str = _opt(
@@ -116,8 +120,10 @@ class TrainConfig:
         "state_hash", "GiGPO's anchor key: 'state_hash' or 'observation' (the reference's text)", ANCHORS
     )
     history_length: int = _opt(2, "past (observation, action) pairs in the prompt (paper: 2)")
-    success_reward: float = _opt(
-        1.0, "reward of a completed task (ALFWorld) or perfect purchase (WebShop reward_mode=success); paper: 10"
+    success_reward: float | None = _opt(
+        None,
+        "reward of a completed task (ALFWorld) or perfect purchase (WebShop reward_mode=success); paper: 10; "
+        "null: the env's own (1); only for envs whose constructor takes it",
     )
     invalid_action_penalty: float = _opt(-0.1, "penalty of an invalid response (paper: -0.1 against success 10)")
     penalty_mode: str = _opt(
@@ -148,7 +154,11 @@ class TrainConfig:
         "ppo: clip of the value prediction's change per round, in reward units "
         "(verl's cliprange_value); null: unclipped value loss",
     )
-    eval_split: str = _opt("valid_seen", "split evaluated at the end (ALFWorld valid_seen/valid_unseen, WebShop test)")
+    eval_split: str | None = _opt(
+        None,
+        "split evaluated at the end (ALFWorld valid_seen/valid_unseen, WebShop test); null: the env card's "
+        "(ALFWorld valid_seen, WebShop test; none for an env that takes no split)",
+    )
     eval_tasks: int = _opt(140, "evaluate the first N tasks of the eval split")
     eval_episodes: int = _opt(1, "sampled episodes per evaluation task")
     eval_every: int = _opt(
@@ -172,15 +182,34 @@ class TrainConfig:
         SHARDINGS,
     )
 
+    def __post_init__(self) -> None:
+        if self.eval_split is None:
+            # the env's card names its evaluation split; an env that cannot be found keeps None, and validate()
+            # says why
+            import gigpo_gym
+
+            with contextlib.suppress(ValueError):
+                card = gigpo_gym.env_card(self.env)
+                self.eval_split = card.eval_split if card is not None else None
+
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the first value that cannot work."""
-        from gymnasium.envs.registration import registry
-
         import gigpo_gym
 
-        if self.env not in registry:
-            known = ", ".join(gigpo_gym.ENV_IDS)
-            raise ConfigError(f"unknown env id {self.env!r}; registered gigpo-gym envs: {known}")
+        try:
+            gigpo_gym.env_spec(self.env)
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
+        # an argument the env's constructor does not take is an error, not dropped: the setting would do nothing
+        for name, argument, value in (
+            ("success_reward", "success_reward", self.success_reward),
+            ("eval_split", "split", self.eval_split),
+        ):
+            if value is not None and not gigpo_gym.env_takes(self.env, argument):
+                raise ConfigError(
+                    f"{name} is {value!r}, but env {self.env!r} takes no {argument!r} argument; leave {name} unset "
+                    "(null)"
+                )
         for f in dataclasses.fields(self):
             allowed = f.metadata.get("choices")
             if allowed is not None and getattr(self, f.name) not in allowed:
@@ -215,9 +244,11 @@ class TrainConfig:
             raise ConfigError(f"dtype float16 needs CUDA (device {self.device!r} runs on the CPU); use bfloat16 there")
 
     def gym_kwargs(self, split: str | None = None) -> dict[str, Any]:
-        """``gym.make`` keyword arguments of the env: ``env_kwargs``, the step limit, the success reward, and
-        ``split`` when given."""
-        kwargs = {**self.env_kwargs, "max_episode_steps": self.max_episode_steps, "success_reward": self.success_reward}
+        """``gym.make`` keyword arguments of the env: ``env_kwargs``, the step limit, and the success reward and
+        ``split`` where they are set (an env that does not take them gets neither; :meth:`validate`)."""
+        kwargs = {**self.env_kwargs, "max_episode_steps": self.max_episode_steps}
+        if self.success_reward is not None:
+            kwargs["success_reward"] = self.success_reward
         return kwargs if split is None else {**kwargs, "split": split}
 
     def to_dict(self) -> dict[str, Any]:
@@ -276,10 +307,10 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "gae_lambda": (_at_least(0), lambda v: v <= 1, "a number in [0, 1]"),
     "vf_coef": (_at_least(0), _any, "a number >= 0"),
     "clip_range_vf": (_above(0), _any, "a number > 0 or null"),
-    "success_reward": (_above(0), _any, "a number > 0"),
+    "success_reward": (_above(0), _any, "a number > 0 or null"),
     "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
 }
-_OPTIONAL = ("clip_range_vf", "init_seed")  # numeric fields where null is allowed
+_OPTIONAL = ("clip_range_vf", "init_seed", "success_reward")  # numeric fields where null is allowed
 
 
 def _uses_cuda(device: str) -> bool:
@@ -414,6 +445,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _default(f: dataclasses.Field) -> Any:
+    return f.default_factory() if f.default is dataclasses.MISSING else f.default  # type: ignore[operator]
+
+
 @functools.cache
 def field_types() -> dict[str, Any]:
     """Each field's resolved type (the dataclass's annotations are strings under ``from __future__``)."""
@@ -467,7 +502,8 @@ def resolve_config(
     **fields: Any,
 ) -> TrainConfig:
     """Defaults < preset < YAML file < ``key=value`` overrides < explicit ``fields``; validated."""
-    values: dict[str, Any] = TrainConfig().to_dict()
+    # the fields' own defaults (TrainConfig() would fill in the default env's eval split before the env is chosen)
+    values: dict[str, Any] = {f.name: _default(f) for f in dataclasses.fields(TrainConfig)}
     if preset is not None:
         if preset not in PRESETS:
             raise ConfigError(f"unknown preset {preset!r}; presets: {', '.join(PRESETS)}")

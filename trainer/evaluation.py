@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from gigpo_gym import env_card
+from gigpo_gym.checker import check_env_start
 from gigpo_gym.text_env import TextEnv
 
 __all__ = [
@@ -58,7 +59,14 @@ def episode_records(
     env_kwargs: dict[str, Any] | None = None,
     episodes_per_task: int = 1,
 ) -> list[tuple[str, bool, float]]:
-    """``(task type, won, score)`` of ``episodes_per_task`` episodes of every task (none for no task)."""
+    """``(task type, won, score)`` of ``episodes_per_task`` episodes of every task (none for no task).
+
+    The env is checked on one reset and one step first (:func:`~gigpo_gym.checker.check_env_start`: an
+    :class:`~gigpo_gym.checker.EnvContractError` names the key that is wrong).
+    """
+    probe = gym.make(env_id, **(env_kwargs or {}))
+    check_env_start(probe, env_id)
+    probe.close()
     envs = [gym.make(env_id, **(env_kwargs or {})) for _ in task_ids for _ in range(episodes_per_task)]
     tasks = [t for t in task_ids for _ in range(episodes_per_task)]
     starts = [e.reset(options={"task_id": t}) for e, t in zip(envs, tasks, strict=True)]
@@ -212,9 +220,9 @@ def baseline_chooser(policy: str, seed: int = 0) -> Chooser:
 
 def format_table(env_id: str, table: dict[str, float]) -> str:
     """The paper's table, with the columns the env's card names (ALFWorld: success % per task type and All;
-    WebShop: score and success %); another env gets one column per table key."""
+    WebShop: score and success %); an env whose card names none gets one column per table key."""
     card = env_card(env_id)
-    columns = card.columns if card is not None else tuple((key, key) for key in table)
+    columns = card.columns if card is not None and card.columns else tuple((key, key) for key in table)
     names = [name for key, name in columns if key in table]
     values = [table[key] for key, _ in columns if key in table]
     header = "| " + " | ".join(names) + " |"

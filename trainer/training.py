@@ -48,15 +48,24 @@ def build_model(config: TrainConfig, verbose: int = 0):
 
 
 def make_env(config: TrainConfig, split: str | None = None):
-    """``config``'s env (on ``split`` when given); a keyword it refuses or data it cannot read is a ConfigError."""
+    """``config``'s env (on ``split`` when given), checked on one reset and one step
+    (:func:`~gigpo_gym.checker.check_env_start`); a keyword it refuses, data it cannot read or a broken contract
+    (a missing ``info`` key, a bad state hash) is a ConfigError."""
     import gymnasium as gym
+
+    from gigpo_gym.checker import EnvContractError, check_env_start
 
     kwargs = config.gym_kwargs(split)
     try:
-        return gym.make(config.env, **kwargs).unwrapped
+        env = gym.make(config.env, **kwargs)
     except (TypeError, ValueError, OSError, KeyError) as error:
         where = f"eval_split {split!r} and " if split is not None else ""
         raise ConfigError(f"cannot make {config.env} with {where}env_kwargs {config.env_kwargs}: {error}") from error
+    try:
+        check_env_start(env, config.env)
+    except EnvContractError as error:
+        raise ConfigError(str(error)) from error
+    return env.unwrapped
 
 
 def eval_task_ids(config: TrainConfig) -> list[int]:
@@ -216,9 +225,12 @@ ADDED_SETTINGS = {
 
 def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[TrainConfig, int]:
     """The config and round count a run's checkpoint committed (``extra``: its already read extra data)."""
+    import gigpo_gym
+
     from .gigpo import GiGPO
 
     run = (GiGPO.load_extra(checkpoint) if extra is None else extra).get("run")
+    missing_env: ValueError | None = None
     try:
         if not isinstance(run, dict):
             raise TypeError(f"its run entry is {type(run).__name__}, not a mapping")
@@ -230,13 +242,20 @@ def saved_run(checkpoint: Path, extra: dict[str, Any] | None = None) -> tuple[Tr
             missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
             raise ValueError(f"its config lacks {missing} and has unknown keys {unknown}")
         saved = TrainConfig(**values)
-        # the device it trained on need not exist here: a resume or an evaluation names its own
-        dataclasses.replace(saved, device="cpu").validate()
+        try:
+            gigpo_gym.env_spec(saved.env)
+        except ValueError as error:  # a sound run state whose env is not found here (its module not importable)
+            missing_env = error
+        else:
+            # the device it trained on need not exist here: a resume or an evaluation names its own
+            dataclasses.replace(saved, device="cpu").validate()
         rounds_done = run["rounds_done"]
         if not isinstance(rounds_done, int) or rounds_done < 1:
             raise ValueError(f"rounds_done must be a positive integer, got {rounds_done!r}")
     except (TypeError, KeyError, ValueError) as error:
         raise CheckpointError(f"{checkpoint} holds no valid gigpo-train run state ({error})") from error
+    if missing_env is not None:
+        raise ConfigError(f"{checkpoint} was trained on {missing_env}") from missing_env
     return saved, rounds_done
 
 
@@ -278,6 +297,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         if resume:
             saved, rounds_done = saved_run(checkpoint)
             config = resumed_config(saved, config)
+            make_env(config).close()  # the env's code may have changed since: checked again
             eval_ids = eval_task_ids(config)
             # a run killed during its final evaluation resumes into that evaluation
             if rounds_done > config.rounds or (rounds_done == config.rounds and (run_dir / "eval.json").exists()):

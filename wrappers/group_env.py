@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv
 
+from gigpo_gym.checker import check_env_start
 from gigpo_gym.hashing import canonical_hash
 
 __all__ = ["GroupVecEnv"]
@@ -26,12 +27,15 @@ class GroupVecEnv(VecEnv):
     Attributes ``n_groups`` (the groups this copy runs), ``total_groups`` (the round's, over every rank) and
     ``shard`` say how a data-parallel run splits a round.
 
-    Observations are dicts ``{"text", "state_hash"}``. Envs whose observation is plain text get
-    the canonical hash of the text as ``state_hash``. ``infos`` carry ``goal`` (the task text,
-    the first observation when the env has no ``info["goal"]``) and ``admissible_commands``.
+    Observations are dicts ``{"text", "state_hash"}``. Envs made by a callable whose observation is plain text
+    get the canonical hash of the text as ``state_hash``, and ``infos`` carry ``goal`` (the task text, the first
+    observation when such an env has no ``info["goal"]``) and ``admissible_commands``.
+
+    An env id is checked on one reset and one step (:func:`gigpo_gym.checker.check_env_start`: dict observations
+    with a 32-hex state hash, ``goal``, ``admissible_commands``, ``won``); a callable is trusted as it is.
 
     Args:
-        env: a registered env id, or a callable returning a new env.
+        env: a registered env id (``"pkg.module:Name-v0"`` imports the module), or a callable returning a new env.
         n_groups: tasks per round.
         group_size: copies (trajectories) per task.
         env_kwargs: keyword arguments of ``gym.make`` when ``env`` is an id.
@@ -62,6 +66,9 @@ class GroupVecEnv(VecEnv):
         if isinstance(env, str):
             env_id, kwargs = env, dict(env_kwargs or {})
             make = lambda: gym.make(env_id, **kwargs)  # noqa: E731
+            probe = make()
+            check_env_start(probe, env_id)  # a broken contract fails here, named, not rounds into training
+            probe.close()
         elif callable(env):
             make = env
         else:

@@ -134,7 +134,7 @@ class ALFWorldTextEnv(TextEnv):
         if not task_ids:
             wanted = "" if task_types is None else f" of types {list(task_types)}"
             raise ValueError(f"split {split!r} holds no task{wanted}")
-        self._set_tasks(task_ids, f"split {split!r} with the chosen task_types")
+        self.set_tasks(task_ids, f"split {split!r} with the chosen task_types")
         if (
             isinstance(success_reward, bool)
             or not isinstance(success_reward, int | float)
@@ -148,7 +148,7 @@ class ALFWorldTextEnv(TextEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        index = self._choose_task(options)
+        index = self.choose_task(options)
         self._engine = Engine(self.load_task(index), self.grammar_version)
         self._text = self.engine.reset()
         return self._observation(), self._info(won=False)
@@ -161,10 +161,10 @@ class ALFWorldTextEnv(TextEnv):
         return self._engine
 
     def step(self, action: str):
-        self._check_action(action)
+        self.check_action(action)
         self._text, won = self.engine.step(action)
         reward = self.success_reward if won else 0.0
-        return self._observation(), reward, self._end_if(won), False, self._info(won=won)
+        return self._observation(), reward, self.end_if(won), False, self._info(won=won)
 
     def expert_command(self) -> str:
         """The PDDL expert's next command (``look`` once the task is done: the episode has ended then)."""
@@ -203,3 +203,7 @@ def make_alfworld_env(backend: str = "embedded", **kwargs: Any) -> gym.Env:
 
         return ALFWorldTextWorldEnv(**kwargs)
     raise ValueError(f"backend must be 'embedded' or 'textworld', got {backend!r}")
+
+
+# gigpo_gym.env_card reads the card of an id from its entry point (both backends share it)
+make_alfworld_env.card = ALFWORLD_CARD  # type: ignore[attr-defined]

@@ -54,7 +54,7 @@ class ALFWorldTextWorldEnv(TextEnv):
             raise ValueError("backend='textworld' needs data_path=... or the ALFWORLD_DATA environment variable")
         self.split = split
         self.games = find_games(data_path, split)
-        self._set_tasks(range(len(self.games)), f"the {split!r} games")
+        self.set_tasks(range(len(self.games)), f"the {split!r} games")
         self.success_reward = float(success_reward)
         self._textworld = textworld
         self._wrappers = [AlfredDemangler(), AlfredInfos]
@@ -65,7 +65,7 @@ class ALFWorldTextWorldEnv(TextEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        index = self._choose_task(options)
+        index = self.choose_task(options)
         if index != self._game:
             if self._env is not None:
                 self._env.close()
@@ -82,7 +82,7 @@ class ALFWorldTextWorldEnv(TextEnv):
         return self._observation(infos), self._info(infos)
 
     def step(self, action: str):
-        self._check_action(action)
+        self.check_action(action)
         self._text, _, _, infos = self._env.step(action)
         won = bool(infos["won"])
         return self._observation(infos), self.success_reward if won else 0.0, won, False, self._info(infos)

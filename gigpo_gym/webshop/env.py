@@ -164,12 +164,12 @@ class WebShopTextEnv(TextEnv):
         self.goals = self.catalog.goals[split]
         if not self.goals:
             raise ValueError(f"the {split!r} split of this catalog holds no goal")
-        self._set_tasks(range(len(self.goals)), f"the {split!r} split")
+        self.set_tasks(range(len(self.goals)), f"the {split!r} split")
         self._engine: WebShopEngine | None = None
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        index = self._choose_task(options)
+        index = self.choose_task(options)
         self._engine = WebShopEngine(
             self.catalog,
             self.search_engine,
@@ -189,10 +189,10 @@ class WebShopTextEnv(TextEnv):
         return self._engine
 
     def step(self, action: str):
-        self._check_action(action)
+        self.check_action(action)
         self._text, score, terminated, valid = self.engine.step(action)
         reward = purchase_reward_of(score, self.reward_mode, self.success_reward)
-        return self._observation(), reward, self._end_if(terminated), False, self._info(valid=valid)
+        return self._observation(), reward, self.end_if(terminated), False, self._info(valid=valid)
 
     def expert_command(self) -> str:
         """The expert's next action (it knows the target product and its options)."""
@@ -230,3 +230,7 @@ def make_webshop_env(backend: str = "embedded", **kwargs: Any) -> gym.Env:
 
         return WebShopRealEnv(**kwargs)
     raise ValueError(f"backend must be 'embedded' or 'webshop', got {backend!r}")
+
+
+# gigpo_gym.env_card reads the card of an id from its entry point (both backends share it)
+make_webshop_env.card = WebShopTextEnv.card  # type: ignore[attr-defined]

@@ -50,25 +50,25 @@ class WebShopRealEnv(TextEnv):
         self.reward_mode, self.success_reward = reward_mode, check_reward_mode(reward_mode, success_reward)
         text_env = _import_text_env()
         self._env = text_env(observation_mode="text", num_products=num_products, human_goals=human_goals)
-        self._set_tasks(range(len(self._env.server.goals)), "WebShop's goals")
+        self.set_tasks(range(len(self._env.server.goals)), "WebShop's goals")
         self._task_id = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
-        task_id = self._choose_task(options)
+        task_id = self.choose_task(options)
         self._task_id = task_id
         self._text, _ = self._env.reset(session=task_id)
         return self._observation(), self._info(valid=True, reward=0.0, done=False)
 
     def step(self, action: str):
-        self._check_action(action)
+        self.check_action(action)
         before = self._env.state["url"]
         text, reward, done, _ = self._env.step(action)
         valid = done or self._env.state["url"] != before
         self._text = text
         info = self._info(valid, float(reward), bool(done))
         reward = purchase_reward_of(info["score"], self.reward_mode, self.success_reward)
-        return self._observation(), reward, self._end_if(done), False, info
+        return self._observation(), reward, self.end_if(done), False, info
 
     def _observation(self) -> dict[str, str]:
         url = re.sub(r"/" + re.escape(str(self._env.session)) + r"(?=/|$)", "", self._env.state["url"] or "")

@@ -3,6 +3,7 @@
     gigpo-eval --env ALFWorld-text-v0 --policy expert --split valid_seen
     gigpo-eval --checkpoint runs/my-run --split valid_unseen --episodes 2 --markdown table.md
     gigpo-eval --model smollm2-135m-instruct --env WebShop-text-v0 --tasks 10 --action-mode generate
+    gigpo-eval --env examples.rooms_env:Rooms-v0 --policy random    # your own env: the module registers Rooms-v0
 
 ``--model`` is the paper's "Prompting" row: the untrained model in the training prompt (task, last
 ``--history-length`` observation/action pairs, admissible actions, ``<think>``/``<action>`` instruction, the
@@ -18,7 +19,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from ..checkpoint import CheckpointError
 from ..config import ConfigError, TrainConfig, check_device, one_line, resolve_config
@@ -32,7 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--checkpoint", help="a run directory of gigpo-train, its checkpoint.zip or a model.save file")
     who.add_argument("--model", help="zero-shot: a Hugging Face id, local path or preset (smollm2-135m-instruct, tiny)")
     who.add_argument("--policy", choices=["random", "expert"], help="a baseline policy instead of a checkpoint")
-    parser.add_argument("--env", help="env id (default: the checkpoint's; required with --model and --policy)")
+    parser.add_argument(
+        "--env",
+        help="env id, or 'pkg.module:Name-v0' for your own (default: the checkpoint's; required with --model and "
+        "--policy)",
+    )
     parser.add_argument("--split", help="split (ALFWorld valid_seen/valid_unseen/train, WebShop test/train)")
     parser.add_argument(
         "--env-kwargs",
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         import gymnasium as gym
 
         import gigpo_gym
+        from gigpo_gym.checker import check_env_start
 
         from ..evaluation import baseline_chooser, evaluate, format_table, run_episodes
 
@@ -159,17 +164,23 @@ def main(argv: list[str] | None = None) -> int:
             what = "--model" if args.model else "--policy" if args.policy else "a checkpoint without a run config"
             raise ConfigError(f"{what} needs --env")
         env_id = args.env or config.env  # type: ignore[union-attr]  # no --env: the checkpoint's config names it
-        if env_id not in gym.registry:
-            raise ConfigError(f"unknown env id {env_id!r}; registered gigpo-gym envs: {', '.join(gigpo_gym.ENV_IDS)}")
+        try:
+            card = gigpo_gym.env_card(env_id)  # "pkg.module:Name-v0" imports pkg.module, as gym.make does
+        except ValueError as error:
+            raise ConfigError(str(error)) from error
         _check_arguments(args)
-        card = gigpo_gym.env_card(env_id)
+        if args.split and not gigpo_gym.env_takes(env_id, "split"):
+            raise ConfigError(f"--split {args.split!r}: env {env_id!r} takes no 'split' argument; leave it out")
         split = args.split or (config.eval_split if config else card.eval_split if card else None)
         env_kwargs = _env_kwargs(args, config, split)
         try:
-            probe: Any = gym.make(env_id, **env_kwargs).unwrapped  # a gigpo-gym TextEnv: it lists its task_ids
-        except (TypeError, ValueError, OSError) as error:  # an unknown or wrong keyword argument, missing data
+            probe = gym.make(env_id, **env_kwargs)
+            # one reset and one step: a missing info key or a bad state hash is named before any model loads
+            check_env_start(probe, env_id)
+        except (TypeError, ValueError, OSError) as error:  # a wrong keyword argument, missing data, a broken contract
             raise ConfigError(str(error)) from error
-        task_ids = probe.task_ids[: args.tasks] if args.tasks else probe.task_ids
+        all_ids: list[int] = probe.unwrapped.task_ids  # type: ignore[attr-defined]  # checked: it lists its tasks
+        task_ids = all_ids[: args.tasks] if args.tasks else all_ids
         if args.checkpoint:
             from ..gigpo import GiGPO
 

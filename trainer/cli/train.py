@@ -3,6 +3,7 @@
     gigpo-train --preset cpu-quickstart
     gigpo-train --env WebShop-text-v0 --algo grpo --model tiny --rounds 20 --history_length 1
     gigpo-train --resume --run-dir runs/my-run --rounds 30
+    gigpo-train --env examples.rooms_env:Rooms-v0 --rounds 10    # your own env: the module registers Rooms-v0
 
 Every :class:`~trainer.config.TrainConfig` field is a flag (``--learning_rate 1e-6`` or ``--learning-rate 1e-6``;
 booleans ``--use_lora`` / ``--use_lora false``), derived from the dataclass by transformers' ``HfArgumentParser``
@@ -115,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = resolve_config(args.preset, args.config, args.set, **flags)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_dir = Path(args.run_dir or f"runs/{config.env}-{config.algo}-seed{config.seed}-{stamp}")
+        name = config.env.rpartition(":")[2]  # "pkg.module:Name-v0" names its run after Name-v0
+        run_dir = Path(args.run_dir or f"runs/{name}-{config.algo}-seed{config.seed}-{stamp}")
         dist = distributed.current(config.device, config.model)
         if dist is not None:  # one run directory: rank 0's name (its clock may differ by a second from the others')
             run_dir = Path(dist.broadcast(str(run_dir)))
