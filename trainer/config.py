@@ -382,6 +382,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         learning_rate=3e-3,
         eval_tasks=35,
         eval_episodes=4,
+        eval_every=5,  # held-out points on the learning curve at rounds 5, 10, 15 and 20 (the last is the final one)
         norm="std",
     ),
     # lr 1e-2 with one epoch over 20 rounds: the best score of a 3-lr sweep on tuning seed 100 (RESULTS, "tuning")
@@ -393,6 +394,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         max_episode_steps=15,
         eval_split="test",
         eval_tasks=50,
+        eval_every=5,
         history_length=1,
         n_epochs=1,
         learning_rate=1e-2,
