@@ -38,7 +38,7 @@ from .buffer import (
     RolloutBatch,
     StepRecord,
 )
-from .config import SHARDINGS, TrainConfig
+from .config import SHARDINGS, TrainConfig, check_ignored_settings
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -304,6 +304,26 @@ class GiGPO(OnPolicyAlgorithm):
             data_parallel=self._dist is not None,
             sharding=sharding,
         )
+        if _init_setup_model:  # a new model: no setting that does nothing (a loaded one keeps what it was saved with)
+            settings = dict(
+                estimator=estimator,
+                gamma=gamma,
+                omega=omega,
+                norm=norm,
+                episode_stats=episode_stats,
+                anchor=anchor,
+                invalid_action_penalty=invalid_action_penalty,
+                penalty_mode=penalty_mode,
+                validity_rule=validity_rule,
+                filter_groups=filter_groups,
+                gae_lambda=gae_lambda,
+                vf_coef=vf_coef,
+                clip_range_vf=clip_range_vf,
+                normalize_advantage=normalize_advantage,
+                sharding=sharding,
+            )
+            main = self._dist is None or self._dist.is_main
+            check_ignored_settings({**(policy_kwargs or {}), **settings}, warn=main)
         super().__init__(
             policy,  # type: ignore[arg-type]  # an LLMPolicy, not SB3's actor-critic
             env,  # type: ignore[arg-type]  # None builds a model that only predicts, as SB3's load does

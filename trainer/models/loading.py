@@ -50,7 +50,9 @@ def hub_unreachable(timeout: float = REACHABLE_TIMEOUT_S) -> str | None:
             get_session().head(constants.ENDPOINT, timeout=timeout)
             outcome.append(None)
         except Exception as error:  # noqa: BLE001 - any failure to get an answer means "not reachable"
-            outcome.append(f"{constants.ENDPOINT} did not answer: {' '.join(str(error).split()) or type(error).__name__}")
+            outcome.append(
+                f"{constants.ENDPOINT} did not answer: {' '.join(str(error).split()) or type(error).__name__}"
+            )
 
     thread = threading.Thread(target=probe, daemon=True)
     thread.start()
