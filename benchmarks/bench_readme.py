@@ -5,11 +5,12 @@ Run from the repository root::
 
     python benchmarks/bench_readme.py
 
-Each Python block runs in its own process from an empty folder, with ``OMP_NUM_THREADS=1`` and ``HF_HUB_OFFLINE=1``
-(it must need neither threads nor a download); its stdout is printed, then its CPU time (with one thread, its wall
-time on an idle core) and its wall time beside whatever else the machine ran (the load average is printed too). Each ``$ gigpo-eval ...``
-line of the README's sample output runs as ``python -m trainer.cli.evaluate ...`` and its output is printed under
-it, so the README's sample can be checked against this section (``tests/test_readme.py``).
+Each Python block runs in its own process from an empty folder, with ``OMP_NUM_THREADS=1`` and
+``HF_HUB_OFFLINE=1`` (it must need neither threads nor a download); its stdout is printed, then its CPU time (with
+one thread, its wall time on an idle core) and its wall time beside whatever else the machine ran (the load average
+is printed too). Each ``$ gigpo-eval ...`` line of the README's sample output runs as ``python -m
+trainer.cli.evaluate ...`` and its output is printed under it, so the README's sample can be checked against this
+section (``tests/test_readme.py``).
 """
 
 from __future__ import annotations
@@ -76,12 +77,14 @@ def main() -> int:
             raise RuntimeError(f"README runnable block {n} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
         print(f"README runnable block {n} of {len(blocks)} (OMP_NUM_THREADS=1), its output:")
         print(done.stdout.rstrip())
-        print(f"cpu time {cpu:.0f} s (the whole process with one thread: imports, the tiny model, evaluations, training)")
+        print(f"cpu time {cpu:.0f} s (the whole process, one thread: imports, the tiny model, evaluations, training)")
         print(f"wall time {seconds:.0f} s")
         print(f"load average of the machine after it: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)\n")
     for command in sample_commands(text):
         argv = [sys.executable, "-m", "trainer.cli.evaluate", *shlex.split(command)[1:]]
-        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        done = subprocess.run(
+            argv, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{command} failed (exit {done.returncode}): {done.stderr[-2000:]}")
         print(f"$ {command}")

@@ -1,4 +1,4 @@
-"""No setting silently does nothing: one rule (``check_ignored_settings``) for the config, the CLI and ``GiGPO(...)``."""
+"""No setting silently does nothing: one rule (``check_ignored_settings``) for the config, CLI and ``GiGPO(...)``."""
 
 from __future__ import annotations
 

@@ -65,8 +65,11 @@ def test_the_readmes_sample_output_is_the_benchmarks():
 
 
 def test_the_quickstarts_time_is_the_benchmarks():
-    rows = re.findall(r"^\| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \d+ \| (\d+) \|$", section(
-        RESULTS, "The main job on seeds 0-4: python -m trainer.cli.quickstart"), re.MULTILINE)
+    rows = re.findall(
+        r"^\| \d+ \| [\d.]+ \| [\d.]+ \| [\d.]+ \| \d+ \| (\d+) \|$",
+        section(RESULTS, "The main job on seeds 0-4: python -m trainer.cli.quickstart"),
+        re.MULTILINE,
+    )
     assert len(rows) == 5
     span = f"{min(map(int, rows))}-{max(map(int, rows))} s"
     quoted = re.findall(r"(\d+-\d+ s) a run with\s+one thread", README)

@@ -3,9 +3,9 @@ are neither here nor reachable.
 
 A preset or a local folder loads with ``local_files_only=True``. A hub id loads from the Hugging Face cache first,
 also without a network call; only when the cache lacks it, ``HF_HUB_OFFLINE`` is unset and the hub answers a single
-request within :data:`REACHABLE_TIMEOUT_S` seconds does transformers download it. Otherwise :class:`ModelUnavailableError`
-says, in one line, what was looked for, where, and what loads offline, within seconds instead of transformers'
-retries. Code shipped with a model is never run (``trust_remote_code=False``).
+request within :data:`REACHABLE_TIMEOUT_S` seconds does transformers download it. Otherwise
+:class:`ModelUnavailableError` says, in one line, what was looked for, where, and what loads offline, within seconds
+instead of transformers' retries. Code shipped with a model is never run (``trust_remote_code=False``).
 """
 
 from __future__ import annotations
