@@ -324,8 +324,8 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             (),
             (),
             "Every README Python block marked runnable, run as a reader pastes it (its own process, an empty folder, "
-            "OMP_NUM_THREADS=1, HF_HUB_OFFLINE=1): its output and wall time; then the README's sample gigpo-eval "
-            "commands and their output, which the README's sample must match (tests/test_readme.py).",
+            "OMP_NUM_THREADS=1, HF_HUB_OFFLINE=1): its output, CPU time and wall time; then the README's sample "
+            "gigpo-eval commands and their output, which the README's sample must match (tests/test_readme.py).",
         ),
         Benchmark(
             "policy_probe",

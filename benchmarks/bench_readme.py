@@ -77,7 +77,8 @@ def main() -> int:
             raise RuntimeError(f"README runnable block {n} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
         print(f"README runnable block {n} of {len(blocks)} (OMP_NUM_THREADS=1), its output:")
         print(done.stdout.rstrip())
-        print(f"cpu time {cpu:.0f} s (the whole process, one thread: imports, the tiny model, evaluations, training)")
+        what = "the whole process with one thread: imports, the tiny model, evaluations, training"
+        print(f"cpu time {cpu:.0f} s ({what})")
         print(f"wall time {seconds:.0f} s")
         print(f"load average of the machine after it: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} cores)\n")
     for command in sample_commands(text):
