@@ -318,6 +318,16 @@ def benchmarks(seeds: list[str], rounds: str) -> list[Benchmark]:
             "success on the 35 held-out valid_seen pick tasks x 4 sampled episodes before and after training.",
         ),
         Benchmark(
+            "readme",
+            "The README's examples",
+            "bench_readme.py",
+            (),
+            (),
+            "Every README Python block marked runnable, run as a reader pastes it (its own process, an empty folder, "
+            "OMP_NUM_THREADS=1, HF_HUB_OFFLINE=1): its output, CPU time and wall time; then the README's sample "
+            "gigpo-eval commands and their output, which the README's sample must match (tests/test_readme.py).",
+        ),
+        Benchmark(
             "policy_probe",
             "What the quickstart's policy learned, and what simple policies reach there",
             "bench_policy_probe.py",

@@ -54,6 +54,7 @@ def test_from_config_passes_every_agent_field(tiny_path):
         gamma=0.9,
         episode_stats="step",
         anchor="observation",
+        action_mode="generate",  # top_p acts only there
         top_p=0.9,
         lora_dropout=0.1,
         max_prompt_tokens=512,
@@ -66,6 +67,7 @@ def test_from_config_passes_every_agent_field(tiny_path):
     assert (model.episode_stats, model.anchor, model.learning_rate) == ("step", "observation", 2e-3)
     policy = model.policy
     assert (policy.top_p, policy.lora_dropout, policy.max_prompt_tokens, policy.use_lora) == (0.9, 0.1, 512, True)
+    assert policy.action_mode == "generate"
     assert model.env is not None and model.env.envs[0].spec.max_episode_steps == 4
 
 
@@ -107,7 +109,7 @@ def test_flags_parse_with_the_fields_types_and_win_over_presets_and_set():
     assert config.env_kwargs == {"max_receptacles": 2} and config.episode_stats == "step"
     assert config.rounds == 20 and config.norm == "std"  # the preset's values where no flag is given
     assert _flags(["--use_lora", "false"]).use_lora is False
-    assert _flags(["--set", "clip_range_vf=null"]).clip_range_vf is None
+    assert _flags(["--algo", "ppo", "--set", "clip_range_vf=null"]).clip_range_vf is None  # a PPO setting
 
 
 @pytest.mark.parametrize(

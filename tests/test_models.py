@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -183,3 +184,122 @@ def test_the_tiny_models_initial_weights_follow_the_init_seed(tiny_path, tmp_pat
     assert api.policy.init_seed == 1
     with pytest.raises(ConfigError, match="init_seed applies to the random-weight models"):
         resolve_config(model=tiny_path, init_seed=3)
+
+
+# ---------------------------------------------------------------------------------------------- loading, quietly
+
+MISSING = "gigpo-gym-tests/no-such-model"  # a hub id no cache holds
+
+
+def _refused(monkeypatch) -> str:
+    from trainer.models.loading import ModelUnavailableError
+
+    with pytest.raises(ModelUnavailableError) as error:
+        models.load_pretrained(MISSING)
+    message = str(error.value)
+    assert "\n" not in message and MISSING in message
+    from huggingface_hub import constants
+
+    assert str(constants.HF_HUB_CACHE) in message  # where it looked
+    for choice in ("'tiny'", "'smollm2-135m-instruct'", "local save_pretrained folder", "HF_HUB_OFFLINE"):
+        assert choice in message
+    return message
+
+
+def test_an_uncached_hub_id_offline_is_one_error_naming_the_offline_choices(monkeypatch, capfd):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert "HF_HUB_OFFLINE is set" in _refused(monkeypatch)
+    assert "Retry" not in capfd.readouterr().err
+
+
+def test_an_uncached_hub_id_with_the_hub_unreachable_fails_after_one_request(monkeypatch, capfd):
+    from huggingface_hub import constants
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    assert "http://127.0.0.1:9 did not answer" in _refused(monkeypatch)  # not transformers' retries
+    assert "Retry" not in capfd.readouterr().err
+
+
+def test_the_reachability_check_sees_an_answering_hub(monkeypatch):
+    import http.server
+    import threading
+
+    from huggingface_hub import constants
+
+    from trainer.models.loading import hub_unreachable
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # answers 501 to HEAD
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        assert hub_unreachable() is None  # any answer: reachable
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        assert hub_unreachable() == "HF_HUB_OFFLINE is set"
+    finally:
+        server.shutdown()
+
+
+def test_a_model_folder_never_runs_its_own_code(tiny_path, tmp_path):
+    import json
+    import shutil
+
+    folder = tmp_path / "remote-code"
+    shutil.copytree(tiny_path, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="planted", auto_map={"AutoConfig": "planted.PlantedConfig"})
+    (folder / "config.json").write_text(json.dumps(config))
+    marker = tmp_path / "ran"
+    (folder / "planted.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises((ValueError, OSError)):
+        models.load_pretrained(str(folder))
+    assert not marker.exists()
+
+
+def _run(code: str, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+
+
+def test_a_one_round_cli_run_prints_no_warning_and_no_loading_bar(tiny_path, tmp_path):
+    argv = [
+        "--model", tiny_path, "--rounds", "1", "--n_groups", "1", "--group_size", "2", "--max_episode_steps", "3",
+        "--eval_tasks", "1", "--run-dir", str(tmp_path / "run"),
+    ]  # fmt: skip
+    done = _run(f"import sys; from trainer.cli.train import main; sys.exit(main({argv!r}))", tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout + done.stderr
+    assert "evaluation" in done.stdout  # it ran
+    assert not re.search(r"warn|loading weights|writing model shards|exception ignored", out, re.IGNORECASE), out
+
+
+def test_an_error_inside_learn_with_a_progress_bar_leaves_no_noise_at_exit(tiny_path, tmp_path):
+    code = f"""
+from stable_baselines3.common.callbacks import BaseCallback
+import gigpo_gym
+from trainer.gigpo import GiGPO
+
+class Fail(BaseCallback):
+    def _on_step(self):
+        return True
+    def _on_rollout_end(self):
+        raise RuntimeError("planted")
+
+model = GiGPO("LLMPolicy", "ALFWorld-text-v0", n_groups=1, group_size=2, env_kwargs=dict(max_episode_steps=2),
+              policy_kwargs=dict(model_name_or_path={tiny_path!r}), seed=0)
+model.learn(total_timesteps=1, callback=Fail(), progress_bar=True)
+"""
+    done = _run(code, tmp_path)
+    assert done.returncode == 1 and "RuntimeError: planted" in done.stderr
+    assert "Exception ignored" not in done.stderr, done.stderr[-3000:]

@@ -6,8 +6,10 @@ import contextlib
 import dataclasses
 import difflib
 import functools
+import logging
 import math
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,10 +28,12 @@ __all__ = [
     "PRESETS",
     "SCORE_REDUCTIONS",
     "SHARDINGS",
+    "LORA_FIELDS",
     "TINY_PRESETS",
     "ConfigError",
     "TrainConfig",
     "check_device",
+    "check_ignored_settings",
     "one_line",
     "resolve_config",
 ]
@@ -41,6 +45,7 @@ DTYPES = ("float32", "bfloat16", "float16")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 SHARDINGS = ("none", "fsdp")
 TINY_PRESETS = ("tiny", "tiny-qwen2.5")  # random-weight models: their initial weights follow init_seed
+LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")  # act only with use_lora
 
 
 def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa: A002 - "help" reads best below
@@ -242,6 +247,7 @@ class TrainConfig:
             )
         if self.dtype == "float16" and not _uses_cuda(self.device):
             raise ConfigError(f"dtype float16 needs CUDA (device {self.device!r} runs on the CPU); use bfloat16 there")
+        check_ignored_settings(self.to_dict())  # its warnings are logged when the model is built (GiGPO)
 
     def gym_kwargs(self, split: str | None = None) -> dict[str, Any]:
         """``gym.make`` keyword arguments of the env: ``env_kwargs``, the step limit, and the success reward and
@@ -311,6 +317,124 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
     "invalid_action_penalty": (_any, lambda v: v <= 0, "a number <= 0 (a penalty)"),
 }
 _OPTIONAL = ("clip_range_vf", "init_seed", "success_reward")  # numeric fields where null is allowed
+
+
+@dataclass(frozen=True)
+class _OnlyWhen:
+    """Settings that act only when ``applies(settings)`` holds: ``where`` says when, ``why`` (optional) why not."""
+
+    names: tuple[str, ...]
+    applies: Callable[[Mapping[str, Any]], bool]
+    where: str
+    why: str = ""
+    # a warning, not an error, where a preset's bundle can leave the setting behind legitimately: a preset's own
+    # value stays when its estimator or action mode is changed (--preset cpu-quickstart --algo ppo keeps norm std)
+    warn: bool = False
+
+
+def _generate(s: Mapping[str, Any]) -> bool:
+    return s["action_mode"] == "generate"
+
+
+_GROUP = "with algo 'gigpo', 'grpo' or 'rloo'"
+# every setting that another setting can make do nothing (the audit of TrainConfig's, GiGPO's and LLMPolicy's)
+_ONLY_WHEN = (
+    _OnlyWhen(
+        ("lora_r", "lora_alpha", "lora_dropout", "target_modules"),
+        lambda s: s["use_lora"],
+        "with use_lora=True",
+        "without LoRA every weight trains, beside a frozen reference copy",
+    ),
+    _OnlyWhen(("omega", "anchor"), lambda s: s["algo"] == "gigpo", "with algo 'gigpo'", "GiGPO's step advantage"),
+    _OnlyWhen(
+        ("gamma",),
+        lambda s: s["algo"] in ("gigpo", "ppo"),
+        "with algo 'gigpo' or 'ppo'",
+        "grpo and rloo compare undiscounted episode returns",
+    ),
+    _OnlyWhen(("norm",), lambda s: s["algo"] in ("gigpo", "grpo"), "with algo 'gigpo' or 'grpo'", warn=True),
+    _OnlyWhen(("episode_stats",), lambda s: s["algo"] != "ppo", _GROUP, "PPO's advantages are GAE's", warn=True),
+    _OnlyWhen(("filter_groups",), lambda s: s["algo"] != "ppo", _GROUP, "PPO's whitened advantages are never all zero"),
+    _OnlyWhen(
+        ("gae_lambda", "vf_coef", "clip_range_vf", "normalize_advantage"),
+        lambda s: s["algo"] == "ppo",
+        "with algo 'ppo'",
+        "the learned critic's settings",
+    ),
+    _OnlyWhen(
+        ("top_p",), _generate, "with action_mode 'generate'", "score mode samples a softmax over the admissible actions"
+    ),
+    _OnlyWhen(
+        ("invalid_action_penalty",),
+        _generate,
+        "with action_mode 'generate'",
+        "score mode only picks admissible actions, never an invalid one",
+    ),
+    _OnlyWhen(("max_new_tokens", "validity_rule"), _generate, "with action_mode 'generate'", warn=True),
+    _OnlyWhen(
+        ("penalty_mode",),
+        lambda s: _generate(s) and s["algo"] != "ppo",
+        "with action_mode 'generate' and algo 'gigpo', 'grpo' or 'rloo'",
+        "score mode never acts invalidly; PPO adds the penalty to the step reward",
+    ),
+    _OnlyWhen(("score_reduction", "score_chunk"), lambda s: s["action_mode"] == "score", "with action_mode 'score'"),
+)
+# GiGPO's and LLMPolicy's names for config fields, and their arguments that are not config fields (and defaults)
+_ALIASES = {"estimator": "algo", "model_name_or_path": "model"}
+_API_DEFAULTS = {"normalize_advantage": True, "score_chunk": 16}
+_log = logging.getLogger("trainer")
+
+
+def check_ignored_settings(settings: Mapping[str, Any], warn: bool = False) -> list[str]:
+    """Refuse a setting that would silently do nothing, and say which ones a preset legitimately leaves behind.
+
+    A setting counts as set when its value differs from its default (:class:`TrainConfig`'s, which GiGPO and
+    LLMPolicy share), the one rule the config, the command line and the Python API can all apply: a file or preset
+    giving a default value changes nothing. ``settings`` maps config field names, or GiGPO's and LLMPolicy's names
+    (``estimator``, ``model_name_or_path``, ``normalize_advantage``, ``score_chunk``), to values; missing ones are
+    at their defaults, other keys are not looked at.
+
+    Raises :class:`ConfigError` (one line: the field, its value, when it acts) for the first setting that has no
+    effect: LoRA settings without ``use_lora``, an estimator's or a mode's settings with another, and the
+    random-weight ``tiny`` models in generate mode (they never write a valid ``<action>``: nothing to learn from).
+    Returns, and with ``warn`` logs (logger ``trainer``), the warnings: a preset's settings left behind by another
+    estimator or mode (``norm``, ``episode_stats``, ``max_new_tokens``, ``validity_rule``), ``sharding='fsdp'`` in
+    one process.
+    """
+    defaults = {**TrainConfig().to_dict(), **_API_DEFAULTS}
+    given = {_ALIASES.get(name, name): value for name, value in settings.items()}
+    values = {**defaults, **{name: value for name, value in given.items() if name in defaults}}
+    if values["model"] in TINY_PRESETS and values["action_mode"] == "generate":
+        raise ConfigError(
+            f"model {values['model']!r} has random weights and never writes a valid <action> in action_mode "
+            "'generate' (no signal to learn from); use action_mode 'score', or a pretrained model such as "
+            "'smollm2-135m-instruct'"
+        )
+    warnings = []
+    for rule in _ONLY_WHEN:
+        if rule.applies(values):
+            continue
+        for name in rule.names:
+            if values[name] != defaults[name]:
+                why = f" ({rule.why})" if rule.why else ""
+                message = (
+                    f"{name}={values[name]!r} has no effect: it acts only {rule.where}{why}; "
+                    f"change that or leave {name} at its default {defaults[name]!r}"
+                )
+                if not rule.warn:
+                    raise ConfigError(message)
+                warnings.append(message)
+    if values["sharding"] == "fsdp":
+        from .distributed import world_size
+
+        if world_size() == 1:
+            warnings.append(
+                "sharding='fsdp' has no effect in a single process: it shards over the processes of a "
+                "torchrun or accelerate launch"
+            )
+    for message in warnings if warn else ():
+        _log.warning(message)
+    return warnings
 
 
 def _uses_cuda(device: str) -> bool:

@@ -41,7 +41,7 @@ from .buffer import (
     RolloutBatch,
     StepRecord,
 )
-from .config import SHARDINGS, TINY_PRESETS, TrainConfig
+from .config import LORA_FIELDS, SHARDINGS, TINY_PRESETS, ConfigError, TrainConfig, check_ignored_settings
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -230,7 +230,12 @@ class GiGPO(OnPolicyAlgorithm):
             "LLMPolicy",
             config.env if env is None else env,
             env_kwargs=config.gym_kwargs() if env is None else None,
-            policy_kwargs={name: getattr(config, field) for name, field in POLICY_FIELDS.items()},
+            # LoRA's settings only with LoRA: policy_kwargs naming one without use_lora is refused (see __init__)
+            policy_kwargs={
+                name: getattr(config, field)
+                for name, field in POLICY_FIELDS.items()
+                if config.use_lora or name not in LORA_FIELDS
+            },
             verbose=verbose,
             **{name: getattr(config, field) for name, field in ALGORITHM_FIELDS.items()},
         )
@@ -312,6 +317,33 @@ class GiGPO(OnPolicyAlgorithm):
             data_parallel=self._dist is not None,
             sharding=sharding,
         )
+        if _init_setup_model:  # a new model: no setting that does nothing (a loaded one keeps what it was saved with)
+            settings = dict(
+                estimator=estimator,
+                gamma=gamma,
+                omega=omega,
+                norm=norm,
+                episode_stats=episode_stats,
+                anchor=anchor,
+                invalid_action_penalty=invalid_action_penalty,
+                penalty_mode=penalty_mode,
+                validity_rule=validity_rule,
+                filter_groups=filter_groups,
+                gae_lambda=gae_lambda,
+                vf_coef=vf_coef,
+                clip_range_vf=clip_range_vf,
+                normalize_advantage=normalize_advantage,
+                sharding=sharding,
+            )
+            main = self._dist is None or self._dist.is_main
+            check_ignored_settings({**(policy_kwargs or {}), **settings}, warn=main)
+            named = sorted(set(LORA_FIELDS) & set(policy_kwargs))
+            if named and not policy_kwargs.get("use_lora", _DEFAULT.use_lora):
+                # named in the call, so set on purpose even at its default value (lora_r=8 is the default rank)
+                raise ConfigError(
+                    f"policy_kwargs sets {', '.join(named)} but not use_lora=True: LoRA settings act only with "
+                    "use_lora=True (without it every weight trains); add use_lora=True or drop them"
+                )
         super().__init__(
             policy,  # type: ignore[arg-type]  # an LLMPolicy, not SB3's actor-critic
             env,  # type: ignore[arg-type]  # None builds a model that only predicts, as SB3's load does

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,12 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 from stable_baselines3.common.policies import BasePolicy
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache, GenerationConfig
+from transformers import DynamicCache, GenerationConfig
 
 from wrappers.actions import ACTION_CLOSE, ACTION_OPEN, format_action
 
 from .config import ACTION_MODES, DTYPES, SCORE_REDUCTIONS, TrainConfig
-from .models import TINY_PRESETS, resolve_model
+from .models import TINY_PRESETS, load_pretrained
 
 __all__ = ["ACTION_MODES", "SCORE_REDUCTIONS", "LLMPolicy", "Response", "left_pad"]
 
@@ -160,13 +161,17 @@ class LLMPolicy(BasePolicy):
         self.gradient_checkpointing = bool(gradient_checkpointing)
 
         self.init_seed = init_seed or 0
-        path = resolve_model(model_name_or_path, self.init_seed)
         # Any: tokenizers and (PEFT-wrapped) models come in many classes that share the methods used here
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
+        # (no network call for a preset, a folder or a cached hub id; one error naming the offline choices otherwise)
+        tokenizer, model = load_pretrained(
+            model_name_or_path, getattr(torch, dtype), attn_implementation, self.init_seed
+        )
+        self.tokenizer: Any = tokenizer
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
-        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **attention)
+        # transformers 5 renamed the forward's KV-cache argument and output ("past_key_values" -> "cache"; the old
+        # name warns): pass and read the one this model's forward declares
+        self._cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         if gradient_checkpointing:
             # non-reentrant: gradients reach LoRA adapters even though the frozen embeddings need none
             model.activation_checkpointing_enable({"use_reentrant": False})
@@ -418,7 +423,7 @@ class LLMPolicy(BasePolicy):
             logits_to_keep=1,
         )
         first_logp = torch.log_softmax(prompt_out.logits[:, -1].float(), dim=-1)
-        layers = prompt_out.past_key_values.layers
+        layers = prompt_out[self._cache_name].layers
         rows = [b for b, cands in enumerate(candidate_ids) for _ in cands]
         flat = [c for cands in candidate_ids for c in cands]
         scores: list[torch.Tensor] = []
@@ -440,8 +445,8 @@ class LLMPolicy(BasePolicy):
                 input_ids=cand,
                 attention_mask=torch.cat([attention[sel], cmask.long()], dim=1),
                 position_ids=positions,
-                past_key_values=cache,
                 use_cache=True,
+                **{self._cache_name: cache},
             ).logits[:, :-1]
             rest = torch.log_softmax(logits.float(), dim=-1).gather(-1, cand[:, 1:, None])[..., 0]
             token_logp = torch.cat([first_logp[sel].gather(-1, cand[:, :1]), rest], dim=1)

@@ -27,7 +27,9 @@ def save_cached_model(out: Path, model: Any, tokenizer: Any) -> None:
     """
     if out.is_dir() and not (out / "config.json").is_file():
         shutil.rmtree(out, ignore_errors=True)
-    with atomic_path(out, keep_existing=True) as tmp:
+    from .quiet import quiet_loading
+
+    with atomic_path(out, keep_existing=True) as tmp, quiet_loading():
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if not (tmp / "config.json").is_file():

@@ -48,8 +48,12 @@ def smollm2_path() -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(package, gguf_file=SMOLLM2_GGUF)
-    quantised = AutoModelForCausalLM.from_pretrained(package, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    from .quiet import quiet_loading
+
+    local = {"gguf_file": SMOLLM2_GGUF, "local_files_only": True, "trust_remote_code": False}
+    with quiet_loading():
+        tokenizer = AutoTokenizer.from_pretrained(package, **local)
+        quantised = AutoModelForCausalLM.from_pretrained(package, dtype=torch.float32, **local)
     # a GGUF-loaded model keeps a quantization_config and refuses save_pretrained: rebuild a plain one
     config = quantised.config
     if hasattr(config, "quantization_config"):
@@ -77,7 +81,7 @@ def resolve_model(model_name_or_path: str, init_seed: int = 0) -> str:
             )
         return model_name_or_path
     if _HUB_ID.fullmatch(model_name_or_path):
-        return model_name_or_path  # a hub id resolves through the local Hugging Face cache (or a download)
+        return model_name_or_path  # a hub id: .loading.load_pretrained looks in the local cache, then the hub
     raise FileNotFoundError(
         f"model path {model_name_or_path!r} does not exist (and is not a hub id 'org/name' or a preset: "
         f"{', '.join(MODEL_PRESETS)})"
