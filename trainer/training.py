@@ -178,7 +178,7 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         if not checkpoint.is_file():
             raise ConfigError(f"nothing to resume: {checkpoint} does not exist")
     else:
-        if checkpoint.exists():
+        if checkpoint.exists() and not checkpoint.is_symlink():  # a link is refused by name below
             raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
         check_run_dir(run_dir, fresh=True)
         make_env(config).close()  # bad env settings or data fail here, named, before the model loads
