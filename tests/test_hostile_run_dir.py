@@ -179,14 +179,14 @@ def test_a_nan_loss_stops_the_round_before_its_commit(tiny_path, tmp_path, capsy
     monkeypatch.setattr(gigpo, "policy_loss", poisoned)
     run_dir = tmp_path / "run"
     capsys.readouterr()
-    assert train_cli.main(_webshop_argv(tiny_path, run_dir, 4)) == 2
+    assert train_cli.main(_webshop_argv(tiny_path, run_dir, 3)) == 2
     err = _one_line_error(capsys, "gigpo-train")
     assert "round 3: the loss is nan; the run stops with round 2 committed" in err
     assert _rounds_done(run_dir) == 2 and not (run_dir / "eval.json").exists()
     monkeypatch.setattr(gigpo, "policy_loss", loss)
     assert eval_cli.main(["--checkpoint", str(run_dir), "--tasks", "1"]) == 0
     assert train_cli.main(["--resume", "--run-dir", str(run_dir), "--no-progress"]) == 0
-    assert _rounds_done(run_dir) == 4 and (run_dir / "eval.json").exists()
+    assert _rounds_done(run_dir) == 3 and (run_dir / "eval.json").exists()
 
 
 def test_weights_that_overflow_stop_the_run_with_the_last_good_round(tiny_path, tmp_path, capsys):
