@@ -12,6 +12,11 @@ made here from its name, on the current format, and decided by a stated check (t
 - otherwise what was seen: ``TRACEBACK``, ``SILENT`` (exit 0 but the check fails), ``DATA-LOST``, ``SECURITY``,
   ``HANG`` (the timeout).
 
+Issue 44's run-directory and divergence cases follow them (``hostile_run_dir_cases``, ``divergence_cases``): a link
+in place of each file gigpo-train writes in a run directory, a fresh run into a folder of the user's, a run that
+diverges and its last committed round, optimiser states that would change the optimiser; the old probe has no
+verdict for them (``?``).
+
 The probe's ``state.json`` no longer exists (the checkpoint commits the run's state, ``extra.run``): its cases
 damage that state inside ``checkpoint.json`` instead. Every command runs one at a time with one thread
 (``OMP_NUM_THREADS=1``) unless the case is about threads.
