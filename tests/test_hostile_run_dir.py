@@ -32,11 +32,11 @@ TEMPORARY = ".checkpoint.zip.tmp-abcd1234"
 
 
 def _one_line_error(capsys, program: str) -> str:
-    """The one error line (after transformers' "Loading weights" progress bar, when a model was loaded)."""
+    """The one error line (beside library noise a loaded model may print: a progress bar, a FutureWarning)."""
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip() and "Loading weights" not in line]
-    assert len(lines) == 1 and lines[0].startswith(f"{program}: error:"), err
-    return lines[0]
+    errors = [line for line in err.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"{program}: error:") and "Traceback" not in err, err
+    return errors[0]
 
 
 @pytest.fixture(scope="module")
