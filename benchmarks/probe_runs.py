@@ -12,6 +12,11 @@ made here from its name, on the current format, and decided by a stated check (t
 - otherwise what was seen: ``TRACEBACK``, ``SILENT`` (exit 0 but the check fails), ``DATA-LOST``, ``SECURITY``,
   ``HANG`` (the timeout).
 
+Issue 44's run-directory and divergence cases follow them (``hostile_run_dir_cases``, ``divergence_cases``): a link
+in place of each file gigpo-train writes in a run directory, a fresh run into a folder of the user's, a run that
+diverges and its last committed round, optimiser states that would change the optimiser; the old probe has no
+verdict for them (``?``).
+
 The probe's ``state.json`` no longer exists (the checkpoint commits the run's state, ``extra.run``): its cases
 damage that state inside ``checkpoint.json`` instead. Every command runs one at a time with one thread
 (``OMP_NUM_THREADS=1``) unless the case is about threads.
@@ -689,6 +694,112 @@ class Runner:
             f"trials ok: {trials}",
         )
 
+    # -------------------------------------------------------------- issue 44: hostile run directories, divergence
+
+    def hostile_run_dir_cases(self) -> None:
+        """A link in place of each file gigpo-train writes in a run directory, a fresh run into a folder of the
+        user's: refused in one line, nothing outside the run directory written, nothing of the user's deleted."""
+        from trainer.run_dir import RUN_FILES
+
+        victims = self.scratch / "victims"
+        victims.mkdir(exist_ok=True)
+        base = self.scratch / "runs" / "base"
+        events = next(p.name for p in base.iterdir() if p.name.startswith("events.out.tfevents."))
+        check = "refused in one line naming the link; the link's target unchanged"
+        for i, name in enumerate([*RUN_FILES, events, ".checkpoint.zip.tmp-abcd1234"]):
+            run = self.copy("base", f"link-{i}")
+            victim = victims / f"victim-{i}.txt"
+            victim.write_text("precious\n")
+            (run / name).unlink(missing_ok=True)
+            (run / name).symlink_to(victim)
+            verdict, last = self.sh(f"gigpo-train --resume --run-dir runs/link-{i} --rounds 2 --no-progress")
+            intact = victim.is_file() and victim.read_text() == "precious\n"
+            now = "SECURITY" if not intact else verdict if verdict != "CLEAR" or name in last else "UNCLEAR"
+            label = "events.out.tfevents.*" if name == events else name
+            self.record(f"run dir: {label} is a link elsewhere, --resume", now, check, last)
+        run = self.scratch / "runs" / "link-fresh"
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir(parents=True)
+        victim = victims / "victim-fresh.txt"
+        victim.write_text("precious\n")
+        (run / ".lock").symlink_to(victim)
+        verdict, last = self.sh(f"gigpo-train {SMALL} --rounds 1 --run-dir runs/link-fresh")
+        intact = victim.read_text() == "precious\n"
+        self.record("run dir: .lock is a link elsewhere, fresh run", verdict if intact else "SECURITY", check, last)
+        run = self.scratch / "runs" / "users"
+        shutil.rmtree(run, ignore_errors=True)
+        run.mkdir(parents=True)
+        files = {"config.yaml": "# my notes\nrounds: 3\n", ".notes.tmp": "draft", "data.csv": "1,2\n"}
+        for name, text in files.items():
+            (run / name).write_text(text)
+        (run / ".cache.tmp-x").mkdir()
+        verdict, last = self.sh(f"gigpo-train {SMALL} --rounds 1 --run-dir runs/users")
+        kept = {p.name for p in run.iterdir()} == {*files, ".cache.tmp-x"} and all(
+            (run / name).read_text() == text for name, text in files.items()
+        )
+        self.record(
+            "fresh run into a folder of the user's (config.yaml, hidden .tmp files)",
+            verdict if kept else "DATA-LOST",
+            "refused in one line; every file of the user's there, unchanged",
+            last,
+        )
+
+    def divergence_cases(self) -> None:
+        """A learning rate inside the config's bounds with clipping effectively off; optimiser states that would
+        change the optimiser (``maximize``) or hold NaN."""
+        webshop = (
+            "gigpo-train --preset cpu-webshop --model tiny --no-progress --set n_groups=1 --set group_size=2 "
+            "--set max_episode_steps=4 --set eval_tasks=1 --set eval_episodes=1"
+        )
+        verdict, last = self.sh(
+            f"{webshop} --rounds 3 --set learning_rate=1e30 --set max_grad_norm=1e30 --run-dir runs/N"
+        )
+        diverged = self.scratch / "runs" / "N"
+        committed = _meta(diverged)["extra"]["run"]["rounds_done"] if (diverged / "checkpoint.zip").exists() else 0
+        self.record(
+            "diverging run (learning_rate 1e30, max_grad_norm 1e30)",
+            verdict if verdict != "CLEAR" or "round" in last else "UNCLEAR",
+            "stops in one line naming the round and the quantity, before that round's commit",
+            last,
+        )
+        evaluated, last = self.sh("gigpo-eval --checkpoint runs/N --tasks 1")
+        self.record(
+            "evaluate the diverged run's last committed round",
+            "OK" if evaluated == "EXIT0" and committed else "DATA-LOST" if committed else evaluated,
+            "the last good round (committed before the divergence) evaluates",
+            f"rounds committed {committed}; eval {evaluated}: {last}",
+        )
+        self.sh(f"{webshop} --rounds 2 --run-dir runs/O")  # round 2 takes an optimiser step: there is state
+        for case, change in (
+            ("maximize: true in the saved optimiser state", "maximize"),
+            ("NaN moment in the saved optimiser state", "nan"),
+        ):
+            run = self.copy("O", f"O-{change}")
+            items = _items(run / "checkpoint.zip")
+            meta = json.loads(items["checkpoint.json"])
+            if change == "maximize":
+                meta["optimizer"]["param_groups"][0]["maximize"] = True
+                items["checkpoint.json"] = json.dumps(meta).encode()
+            else:
+                from safetensors.torch import load, save
+
+                state = load(items["state.safetensors"])
+                name = next(k for k in state if k.startswith("optim.") and k.endswith(".exp_avg"))
+                state[name] = state[name].fill_(float("nan"))
+                items["state.safetensors"] = save(state)
+            _write_items(run / "checkpoint.zip", items)
+            for command in (
+                f"gigpo-eval --checkpoint runs/O-{change} --tasks 1",
+                f"gigpo-train --resume --run-dir runs/O-{change} --rounds 3 --no-progress",
+            ):
+                verdict, last = self.sh(command)
+                self.record(
+                    f"{case}, {command.split()[0]}",
+                    "SILENT" if verdict == "EXIT0" else verdict,
+                    "refused in one line (the library's optimiser settings, finite moments)",
+                    last,
+                )
+
     def run_all(self) -> list[tuple[str, str, str, str]]:
         for part in (
             self.resume_is_bit_exact,
@@ -698,6 +809,8 @@ class Runner:
             self.security_cases,
             self.determinism_cases,
             self.concurrency_cases,
+            self.hostile_run_dir_cases,
+            self.divergence_cases,
         ):
             part()
         return self.results

@@ -27,7 +27,9 @@ def atomic_path(path: str | os.PathLike[str], keep_existing: bool = False) -> It
     which the block may also use for its intermediate files; the scratch folder is removed whatever happens, so
     an error leaves ``path`` as it was. A file replaces a file. A folder replaces nothing: if ``path`` exists
     when the block ends, ``keep_existing=True`` keeps it (another process made the same folder meanwhile, as two
-    first uses of a cached model do) and otherwise the rename's error is raised.
+    first uses of a cached model do) and otherwise the rename's error is raised. The rename replaces a link at
+    ``path`` itself, never the file it points to; the scratch folder is made new (``mkdtemp``), so nothing is
+    written through a link planted beside ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_path
+from .errors import DivergenceError
 
 __all__ = [
     "FORMAT",
@@ -44,6 +45,7 @@ __all__ = [
     "describe_space",
     "generator_states",
     "is_legacy",
+    "optimizer_state",
     "read_archive",
     "read_meta",
     "restore_generators",
@@ -112,8 +114,15 @@ def write_archive(
     state: dict[str, torch.Tensor],
 ) -> Path:
     """Write ``checkpoint.zip`` atomically: a temp file in the same folder, renamed into place (a kill at any
-    moment leaves the previous file whole). ``meta`` must be JSON data; returns the path written."""
+    moment leaves the previous file whole). ``meta`` must be JSON data; returns the path written.
+
+    A NaN or infinite weight or optimiser value is refused (:class:`~trainer.errors.DivergenceError`) before
+    anything is written: a diverged model never replaces the checkpoint it came from."""
     path = Path(path)
+    for kind, tensors_of_kind in (("policy", policy), ("optimiser or generator", state)):
+        for name, tensor in tensors_of_kind.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor.detach()).all()):
+                raise DivergenceError(f"{path} not written: its {kind} tensor {name!r} holds NaN or infinite values")
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors, aliases = _unique_tensors(policy)
     meta = {"format": FORMAT, "version": VERSION, **meta, "aliases": aliases}
@@ -317,3 +326,87 @@ def restore_generators(
     cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+
+
+# ---------------------------------------------------------------------- the optimiser's state
+
+# the settings that change what an AdamW step does: the library's own always apply; a checkpoint's are checked only
+OPTIMIZER_FLAGS = ("betas", "eps", "weight_decay", "amsgrad", "maximize")
+
+
+def optimizer_state(
+    path: str | os.PathLike[str], meta: Any, tensors: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
+    """The ``state_dict`` to load into ``optimizer`` (the loaded model's fresh AdamW) from a checkpoint's
+    ``optimizer`` metadata and ``optim.{index}.{key}`` tensors; what does not fit is a :class:`CheckpointError`.
+
+    The parameter groups are ``optimizer``'s own: ``lr`` comes from the model's arguments, and a file whose
+    :data:`OPTIMIZER_FLAGS` differ from the library's (a saved ``maximize: true`` would turn training into gradient
+    ascent) is refused. Each parameter's state holds exactly AdamW's moments and step: finite, the moments of the
+    parameter's shape (the second ones not negative), the step a whole number >= 0.
+    """
+    own = optimizer.state_dict()["param_groups"]
+    _check_param_groups(path, meta, own)
+    params = [param for group in optimizer.param_groups for param in group["params"]]
+    expected = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if own[0]["amsgrad"] else set())
+    state_keys = meta.get("state_keys")
+    if not isinstance(state_keys, dict):
+        raise CheckpointError(f"{path}: its optimizer's state_keys must map parameter indices to state names")
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for index, keys in state_keys.items():
+        if not (index.isascii() and index.isdigit() and str(int(index)) == index and int(index) < len(params)):
+            raise CheckpointError(f"{path}: its optimizer holds state of parameter {index[:20]!r} of {len(params)}")
+        if not isinstance(keys, list) or len(keys) != len(expected) or set(keys) != expected:
+            raise CheckpointError(
+                f"{path}: its optimizer state of parameter {index} names {str(keys)[:120]}, not {sorted(expected)}"
+            )
+        state[int(index)] = {
+            key: _optimizer_tensor(path, f"optim.{index}.{key}", tensors, params[int(index)]) for key in keys
+        }
+    return {"state": state, "param_groups": own}
+
+
+def _check_param_groups(path: str | os.PathLike[str], meta: Any, own: list[dict[str, Any]]) -> None:
+    """The saved parameter groups name the model's parameters and the library's :data:`OPTIMIZER_FLAGS`."""
+    saved_groups = meta.get("param_groups") if isinstance(meta, dict) else None
+    if not isinstance(saved_groups, list) or not all(isinstance(group, dict) for group in saved_groups):
+        raise CheckpointError(f"{path}: its optimizer entry must hold a list of param_groups")
+    if len(saved_groups) != len(own):
+        raise CheckpointError(f"{path}: its optimizer has {len(saved_groups)} param_groups, the model {len(own)}")
+    for index, (saved, group) in enumerate(zip(saved_groups, own, strict=True)):
+        if saved.get("params") != group["params"]:
+            raise CheckpointError(
+                f"{path}: its optimizer's param_groups[{index}] holds parameters {str(saved.get('params'))[:80]}, "
+                f"not the model's {len(group['params'])}"
+            )
+        for flag in OPTIMIZER_FLAGS:
+            ours = list(group[flag]) if isinstance(group[flag], tuple) else group[flag]
+            if flag in saved and saved[flag] != ours:
+                raise CheckpointError(
+                    f"{path}: its optimizer's {flag} is {str(saved[flag])[:80]}; this library's AdamW uses {ours!r} "
+                    "(a checkpoint cannot change it)"
+                )
+
+
+def _optimizer_tensor(
+    path: str | os.PathLike[str], name: str, tensors: dict[str, torch.Tensor], param: torch.Tensor
+) -> torch.Tensor:
+    """The state tensor ``name`` of ``param``, checked: a step is a whole number >= 0, a moment has the
+    parameter's shape (a second moment >= 0), every value finite."""
+    tensor = tensors.get(name)
+    if tensor is None:
+        raise CheckpointError(f"{path}: the optimizer tensor {name!r} is missing")
+    key = name.rsplit(".", 1)[1]
+    shape = () if key == "step" else tuple(param.shape)
+    if not tensor.is_floating_point() or tuple(tensor.shape) != shape:
+        raise CheckpointError(
+            f"{path}: the optimizer tensor {name!r} is {tensor.dtype} of shape {tuple(tensor.shape)}; "
+            f"expected a float tensor of shape {shape}"
+        )
+    if not bool(torch.isfinite(tensor).all()):
+        raise CheckpointError(f"{path}: the optimizer tensor {name!r} holds NaN or infinite values")
+    if key == "step" and not (float(tensor) >= 0 and float(tensor).is_integer()):
+        raise CheckpointError(f"{path}: the optimizer's step {name!r} is {float(tensor)}, not a whole number >= 0")
+    if key.endswith("exp_avg_sq") and bool((tensor < 0).any()):
+        raise CheckpointError(f"{path}: the optimizer tensor {name!r} holds negative second moments")
+    return tensor

@@ -42,6 +42,7 @@ from .buffer import (
     StepRecord,
 )
 from .config import LORA_FIELDS, SHARDINGS, TINY_PRESETS, ConfigError, TrainConfig, check_ignored_settings
+from .errors import DivergenceError
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -846,6 +847,7 @@ class GiGPO(OnPolicyAlgorithm):
         scale = weight * (self._dist.world if self._dist is not None else 1)
         micro_batches = list(batch.micro_batches(self.micro_batch_size))
         dist, wrapped = self._dist, self._wrapped
+        loss_sum = 0.0
         with self.policy.forward_through(wrapped):
             for m, micro in enumerate(micro_batches):
                 sync = m == len(micro_batches) - 1
@@ -854,9 +856,17 @@ class GiGPO(OnPolicyAlgorithm):
                     (loss * scale).backward()
                 for key, value in stats.items():
                     totals[key] += weight * value
-                totals["loss"] += weight * loss.item() * n_tokens
+                loss_sum += (loss_value := loss.item())
+                totals["loss"] += weight * loss_value * n_tokens
         totals["tokens"] += local_tokens
         norm = float(torch.nn.utils.clip_grad_norm_(params, self.max_grad_norm))
+        # a non-finite loss or gradient stops before the step, so the weights stay the last finite ones; every rank
+        # decides alike (the norm is global, the losses' verdicts are summed)
+        bad_loss = not math.isfinite(loss_sum)
+        if dist is not None and dist.sum([float(bad_loss)])[0] and not bad_loss:
+            raise DivergenceError("the loss is not finite on another process")
+        if bad_loss or not math.isfinite(norm):
+            raise DivergenceError(f"the loss is {loss_sum}" if bad_loss else f"the gradient norm is {norm}")
         self.policy.optimizer.step()
         if dist is not None and dist.sharded:
             dist.refresh_weights()
@@ -1170,7 +1180,8 @@ class GiGPO(OnPolicyAlgorithm):
             model.env_description = str(spaces_meta["env_description"])
             model._setup_model()
             model.policy.load_state_dict(archive.policy, strict=True)
-            model.policy.optimizer.load_state_dict(_optimizer_state(meta["optimizer"], archive.state))
+            optimizer = model.policy.optimizer
+            optimizer.load_state_dict(checkpoint.optimizer_state(path, meta["optimizer"], archive.state, optimizer))
             counters, episodes = meta["counters"], meta["episodes"]
             model.num_timesteps, model._n_updates = int(counters["num_timesteps"]), int(counters["n_updates"])
             model._episode_num = int(counters["episode_num"])
@@ -1351,14 +1362,6 @@ def _check_arguments(
     if estimator == "ppo" and data_parallel:
         # the value head lives outside the engine's wrapped model: its gradients would not be reduced
         raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")
-
-
-def _optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
-    """The optimiser ``state_dict`` from a checkpoint's ``optimizer`` metadata and ``optim.*`` tensors."""
-    state = {
-        int(index): {key: tensors[f"optim.{index}.{key}"] for key in keys} for index, keys in meta["state_keys"].items()
-    }
-    return {"state": state, "param_groups": meta["param_groups"]}
 
 
 def _explained_variance(predictions: torch.Tensor, targets: torch.Tensor) -> float:

@@ -17,6 +17,7 @@ from transformers import DynamicCache, GenerationConfig
 from wrappers.actions import ACTION_CLOSE, ACTION_OPEN, format_action
 
 from .config import ACTION_MODES, DTYPES, SCORE_REDUCTIONS, TrainConfig
+from .errors import DivergenceError
 from .models import TINY_PRESETS, load_pretrained
 
 __all__ = ["ACTION_MODES", "SCORE_REDUCTIONS", "LLMPolicy", "Response", "left_pad"]
@@ -482,6 +483,9 @@ class LLMPolicy(BasePolicy):
         for p, cands, commands, logp in zip(
             prompt_ids, candidates, admissible, self.candidate_logprobs(prompt_ids, candidates), strict=True
         ):
+            broken = logp[torch.isnan(logp) | torch.isposinf(logp)]  # overflowing weights: nothing to sample or rank
+            if len(broken):
+                raise DivergenceError(f"the policy's action log-probabilities hold {float(broken[0])}")
             if deterministic:
                 pick = int(logp.argmax())
             else:

@@ -6,7 +6,10 @@ events, ``checkpoint.zip`` (data only: the model, optimiser, random generators a
 every ``checkpoint_every`` rounds), and at the end ``eval.json``, ``eval.md`` and ``learning_curve.png``. Every
 ``eval_every`` rounds the eval split is also evaluated, after the round's update, into that round's ``eval/*`` log
 entries. One process writes it at a time (``.lock``); a resume continues the last committed round exactly and may
-change only ``rounds``, ``checkpoint_every``, ``device``, ``sharding`` and the evaluation settings.
+change only ``rounds``, ``checkpoint_every``, ``device``, ``sharding`` and the evaluation settings. None of these is
+written through a link, and a fresh run starts only in a new or empty folder (:func:`trainer.run_dir.check_run_dir`).
+A round whose loss, gradient, weights or log-probabilities are not finite stops the run before its commit
+(:class:`~trainer.errors.DivergenceError`), so the last committed round stays resumable and evaluable.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from stable_baselines3.common.logger import Logger, make_output_format
 from tqdm.auto import tqdm
@@ -27,7 +31,8 @@ from . import distributed
 from .atomic import atomic_path, atomic_write
 from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
-from .run_dir import ProgressCSV, remove_temporaries
+from .errors import DivergenceError
+from .run_dir import ProgressCSV, check_run_dir, remove_temporaries
 from .run_dir import locked as run_dir_lock
 
 __all__ = ["build_model", "eval_task_ids", "make_env", "resumed_config", "saved_run", "train"]
@@ -279,20 +284,26 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         raise ConfigError(f"run directory {run_dir} is a file")
     checkpoint = run_dir / "checkpoint.zip"
     if resume:
+        check_run_dir(run_dir, fresh=False)  # before anything in it is read
         if not checkpoint.is_file():
             raise ConfigError(f"nothing to resume: {checkpoint} does not exist")
     else:
-        if checkpoint.exists():
+        if checkpoint.exists() and not checkpoint.is_symlink():  # a link is refused by name below
             raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
+        check_run_dir(run_dir, fresh=True)
         make_env(config).close()  # bad env settings or data fail here, named, before the model loads
         eval_ids = eval_task_ids(config)  # and a bad eval split now, not after the training
         model = build_model(config)
         if main:
-            run_dir.mkdir(parents=True, exist_ok=True)  # only now: a failed start leaves no empty run directory
+            try:  # only now: a failed start leaves no empty run directory
+                run_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # read-only, a broken link in its place, no permission
+                raise ConfigError(f"cannot create run directory {run_dir}: {error.strerror or error}") from error
     with run_dir_lock(run_dir) if main else contextlib.nullcontext():
         if dist is not None:
             dist.barrier()  # rank 0 holds the run directory (and has cleaned it) before any rank reads it
         if main:
+            check_run_dir(run_dir, fresh=not resume)  # again, now that no other gigpo-train can change it
             remove_temporaries(run_dir)
         if resume:
             saved, rounds_done = saved_run(checkpoint)
@@ -328,6 +339,53 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
         return _train_rounds(model, config, run_dir, rounds_done, eval_ids, progress and main, dist)
 
 
+def check_finite(model, dist: distributed.Distributed | None = None) -> None:
+    """Raise :class:`DivergenceError` naming the first non-finite trainable weight, optimiser moment, or
+    log-probability of the round's first steps under the updated weights (finite weights can still overflow in the
+    forward pass, and the next rollout would then sample from NaN).
+
+    The probe's forward pass runs in eval mode and draws no random number, so a checked run stays bit-exact. In a
+    data-parallel run every rank checks its part and they agree; under FSDP the forward probe is left out (it
+    would need every rank's passes in step).
+    """
+    problem = _first_non_finite(model, probe=not (dist is not None and dist.sharded))
+    if dist is not None and dist.sum([float(problem is not None)])[0] and problem is None:
+        problem = "another process's weights or log-probabilities are not finite"
+    if problem is not None:
+        raise DivergenceError(problem)
+
+
+def _first_non_finite(model, probe: bool) -> str | None:
+    def finite(tensor: torch.Tensor) -> bool:
+        local = tensor.to_local() if hasattr(tensor, "to_local") else tensor  # an FSDP shard: this rank's part
+        return bool(torch.isfinite(local.detach()).all())
+
+    policy = model.policy
+    for name, param in policy.named_parameters():
+        if param.requires_grad and not finite(param):
+            return f"the weight {name} is not finite"
+    for index, state in enumerate(policy.optimizer.state.values()):
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and not finite(value):
+                return f"the optimiser's {key} of parameter {index} is not finite"
+    records = model.rollout_buffer.records[: model.micro_batch_size]
+    if not (probe and records):
+        return None
+    training = policy.training
+    policy.set_training_mode(False)
+    with torch.no_grad():
+        prompts = [r.prompt_ids for r in records]
+        if records[0].candidate_ids is None:
+            logp, mask, _ = policy.response_logprobs(prompts, [r.response_ids for r in records])
+            logps = [logp[mask.bool()]]
+        else:
+            logps = policy.candidate_logprobs(prompts, [r.candidate_ids or [] for r in records])
+    policy.set_training_mode(training)
+    # NaN or +inf: no distribution (a -inf is a probability of 0)
+    bad = [lp[torch.isnan(lp) | torch.isposinf(lp)] for lp in logps]
+    return next((f"the updated policy's log-probabilities hold {float(b[0])}" for b in bad if len(b)), None)
+
+
 def _train_rounds(
     model,
     config: TrainConfig,
@@ -343,8 +401,17 @@ def _train_rounds(
     bar = tqdm(total=config.rounds, initial=rounds_done, desc="rounds", disable=not progress, file=sys.stdout)
     start = time.perf_counter()
     evaluated: tuple[int, list] | None = None  # the last evaluation during training: (round, episodes)
+    committed = rounds_done
     for round_index in range(rounds_done, config.rounds):
-        model.learn(total_timesteps=1, reset_num_timesteps=False, log_interval=None)  # one round and its update
+        try:
+            model.learn(total_timesteps=1, reset_num_timesteps=False, log_interval=None)  # one round and its update
+            check_finite(model, dist)  # every round, committed or not: the next rollout would sample from it
+        except DivergenceError as error:
+            kept = f"round {committed} committed" if committed else "no round committed"
+            raise DivergenceError(
+                f"round {round_index + 1}: {error}; the run stops with {kept} (a smaller learning_rate or "
+                "max_grad_norm in a new run may keep it finite)"
+            ) from error
         done = round_index + 1
         if config.eval_every and done % config.eval_every == 0:
             # after the update, in the round's log row; the evaluation leaves the training's streams untouched
@@ -367,6 +434,7 @@ def _train_rounds(
         if done % config.checkpoint_every == 0 or done == config.rounds:
             # every rank calls it: it gathers every rank's streams (and FSDP's shards); rank 0 writes
             model.save(run_dir / "checkpoint.zip", extra={"run": {"rounds_done": done, "config": config.to_dict()}})
+            committed = done
     bar.close()
     elapsed = time.perf_counter() - start
     # the last round's evaluation is the final one (same model, tasks and seeds); otherwise it is played now

@@ -32,6 +32,7 @@ from transformers import HfArgumentParser
 from .. import distributed
 from ..checkpoint import CheckpointError
 from ..config import PRESETS, ConfigError, TrainConfig, one_line, resolve_config, type_name
+from ..run_dir import check_run_dir
 from ..training import train
 
 __all__ = ["main"]
@@ -108,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.resume:
             if not args.run_dir:
                 raise ConfigError("--resume needs --run-dir")
+            check_run_dir(Path(args.run_dir), fresh=False)  # no link is read (or later written) in a run directory
             saved = Path(args.run_dir) / "config.yaml"
             if not saved.is_file():
                 raise ConfigError(f"nothing to resume: {saved} does not exist")
