@@ -172,8 +172,9 @@ def test_a_broken_env_is_refused_at_the_start_naming_the_key(env_id, message, ti
     assert capsys.readouterr().err.startswith(f"gigpo-eval: error: {message}")
     with pytest.raises(EnvContractError, match=re.escape(message)):
         GiGPO("LLMPolicy", env_id, n_groups=1, group_size=2, policy_kwargs=dict(model_name_or_path=tiny_path))
+    agent = GiGPO("LLMPolicy", ENV, n_groups=1, group_size=2, policy_kwargs=dict(model_name_or_path=tiny_path))
     with pytest.raises(EnvContractError, match=re.escape(message)):
-        evaluate(None, env_id, [1])
+        evaluate(agent, env_id, [1])
 
 
 def test_split_and_success_reward_go_only_to_envs_that_take_them():

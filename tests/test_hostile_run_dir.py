@@ -342,7 +342,11 @@ def test_a_policy_whose_scores_overflow_is_a_named_error_not_a_sampling_crash(st
     with torch.no_grad():
         for param in model.policy.parameters():
             param.fill_(1e30)
-    observation = {"text": "Instruction: buy a lamp [SEP] Search", "admissible_commands": ["search[lamp]", "click[a]"]}
+    observation = {
+        "text": "Instruction: buy a lamp [SEP] Search",
+        "goal": "buy a lamp",
+        "admissible_commands": ["search[lamp]", "click[a]"],
+    }
     for deterministic in (False, True):  # an argmax over NaN would pick an action silently
         with pytest.raises(DivergenceError, match="action log-probabilities hold nan"):
             model.predict(observation, deterministic=deterministic)
