@@ -28,6 +28,7 @@ __all__ = [
     "ConfigError",
     "TrainConfig",
     "check_device",
+    "load_yaml",
     "one_line",
     "resolve_config",
 ]
@@ -168,14 +169,14 @@ class TrainConfig:
             allowed = f.metadata.get("choices")
             if allowed is not None and getattr(self, f.name) not in allowed:
                 raise ConfigError(
-                    f"{f.name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, f.name)!r}"
+                    f"{f.name} must be one of {', '.join(map(str, allowed))}, got {shown(getattr(self, f.name))}"
                 )
         for name, (low, high, text) in _BOUNDS.items():
             value = getattr(self, name)
             if value is None and name in _OPTIONAL:
                 continue
-            if not (math.isfinite(value) and low(value) and high(value)):
-                raise ConfigError(f"{name} must be {text}, got {value!r}")
+            if not (_finite(value) and low(value) and high(value)):
+                raise ConfigError(f"{name} must be {text}, got {shown(value)}")
         if self.micro_batch_size > self.batch_size:
             raise ConfigError(
                 f"micro_batch_size ({self.micro_batch_size}) must not exceed batch_size ({self.batch_size})"
@@ -201,6 +202,13 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as plain data (what ``config.yaml`` holds)."""
         return dataclasses.asdict(self)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _at_least(bound: float) -> Any:
@@ -281,6 +289,81 @@ def check_device(device: str) -> None:
             raise ConfigError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) here")
     elif parsed.type != "cpu":
         raise ConfigError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}")
+
+
+# a config file is a few hundred bytes and a few dozen values: these bounds refuse a file that would take memory or
+# time out of proportion (anchors and aliases repeat a node without copying its text: 449 bytes can stand for
+# billions of values)
+YAML_MAX_BYTES = 1 << 20
+YAML_MAX_NODES = 10_000
+_MAX_INT = 2**63  # every integer setting is below it (torch and NumPy take no larger ones)
+
+
+def load_yaml(text: str, what: str) -> Any:
+    """``yaml.safe_load(text)`` within bounds: at most :data:`YAML_MAX_BYTES` characters and
+    :data:`YAML_MAX_NODES` values counted with every alias expanded, no recursive alias; every problem is one
+    :class:`ConfigError` naming ``what`` (a file, ``--set key=value``) whose text stays short."""
+    if len(text) > YAML_MAX_BYTES:
+        raise ConfigError(f"{what} holds {len(text):,} characters; a config is at most {YAML_MAX_BYTES:,}")
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_size(node, what)
+        return loader.construct_document(node)
+    except ConfigError:
+        raise
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} is not valid YAML: {shown(one_line(error), 300, quote=False)}") from error
+    except ValueError as error:  # an integer of more digits than Python converts (4,300)
+        raise ConfigError(f"{what}: a value cannot be read ({shown(one_line(error), 300, quote=False)})") from error
+    except RecursionError as error:
+        raise ConfigError(f"{what} is nested too deeply to be a config") from error
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_size(root: yaml.Node, what: str) -> None:
+    """Refuse a node graph of more than :data:`YAML_MAX_NODES` nodes once its aliases are expanded, or a cycle.
+
+    Sizes are counted on the graph (an aliased node's size once, however often it is repeated), without
+    expanding anything, depth-first without recursion."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > YAML_MAX_NODES:
+                raise ConfigError(
+                    f"{what} stands for more than {YAML_MAX_NODES:,} values once its YAML aliases are expanded; a "
+                    "config holds a few dozen"
+                )
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise ConfigError(f"{what} holds a recursive YAML alias (a value that contains itself)")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def shown(value: Any, limit: int = 80, quote: bool = True) -> str:
+    """``repr(value)`` (``str`` with ``quote=False``) cut to about ``limit`` characters, for error messages: a value
+    from a file is printed bounded, and an integer of hundreds of digits by its length."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)):,} digits"
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
 
 
 # the paper's setups as its reference code runs them (verl-agent examples/gigpo_trainer/run_*.sh): success reward
@@ -408,6 +491,8 @@ def _coerce(name: str, value: Any) -> Any:
     kind = next(t for t in typing.get_args(expected) if t is not type(None)) if optional else expected
     if value is None and optional:
         return None
+    if kind in (int, float) and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _MAX_INT:
+        raise ConfigError(f"{name} must be a number below 2**63 in size, got {shown(value)}")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is float and isinstance(value, str):
@@ -422,7 +507,7 @@ def _coerce(name: str, value: Any) -> Any:
     if not wrong and origin is list and items:
         wrong = not all(isinstance(item, items[0]) for item in value)
     if wrong:
-        raise ConfigError(f"{name} must be of type {type_name(name)}, got {value!r}")
+        raise ConfigError(f"{name} must be of type {type_name(name)}, got {shown(value)}")
     return value
 
 
@@ -430,9 +515,10 @@ def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     for key, value in updates.items():
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
+            # a suggestion only for a key that could be a typo (comparing a long one would take a while)
+            close = difflib.get_close_matches(key, names, n=1) if isinstance(key, str) and len(key) < 100 else []
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
+            raise ConfigError(f"unknown config key {shown(key)} in {source}{hint}")
         values[key] = _coerce(key, value)
 
 
@@ -452,11 +538,13 @@ def resolve_config(
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
+        with open(path, "rb") as file:
+            raw_file = file.read(YAML_MAX_BYTES + 1)  # no more than the bound, however large the file
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            reason = str(error).replace("\n", " ")
-            raise ConfigError(f"config file {path} is not valid YAML: {reason}") from error
+            text = raw_file.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"config file {path} is not UTF-8 text ({error.reason} at byte {error.start})") from error
+        loaded = load_yaml(text, f"config file {path}") or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values")
         _apply(values, loaded, str(path))
@@ -464,11 +552,7 @@ def resolve_config(
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as error:
-            reason = str(error).replace("\n", " ")
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({reason})") from error
+        value = load_yaml(raw, f"--set {shown(item)}: the value")
         _apply(values, {key.strip(): value}, "--set")
     _apply(values, {k: v for k, v in fields.items() if v is not None}, "the command line")
     config = TrainConfig(**values)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "one_line"]
+__all__ = ["MAX_ERROR_LENGTH", "ConfigError", "one_line"]
+
+MAX_ERROR_LENGTH = 2000
 
 
 class ConfigError(ValueError):
@@ -10,5 +12,9 @@ class ConfigError(ValueError):
 
 
 def one_line(error: BaseException) -> str:
-    """An error's message on one line (a CLI prints exactly one line per error)."""
-    return " ".join(str(error).split())
+    """An error's message on one line (a CLI prints exactly one line per error), cut to :data:`MAX_ERROR_LENGTH`
+    characters: a value quoted from a file must not make the line unbounded."""
+    text = " ".join(str(error).split())
+    if len(text) <= MAX_ERROR_LENGTH:
+        return text
+    return f"{text[: MAX_ERROR_LENGTH - 40]}... (message cut, {len(text):,} characters)"
