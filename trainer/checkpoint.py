@@ -19,14 +19,16 @@ unless the caller trusts the file (``trust_legacy_pickle=True``).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import math
 import os
 import random
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -69,6 +71,14 @@ META_KEYS = frozenset(
         "extra",
     }
 )
+
+
+# what reading a checkpoint may cost is bounded by the file's own size: its entries are stored uncompressed (as
+# write_archive stores them), so no entry inflates, and each is read (into memory or the scratch folder) no further
+# than its declared size, which the whole file must hold
+META_MAX_BYTES = 64 << 20  # checkpoint.json: settings, counters, generator states (a few hundred KB)
+_READ_CHUNK = 1 << 20
+_UTF8_NAMES = 0x800  # the only zip flag a checkpoint's entry may carry (bit 11: the name is UTF-8)
 
 
 class CheckpointError(ValueError):
@@ -165,11 +175,60 @@ def _opened(path: str | os.PathLike[str]) -> Iterator[tuple[Path, zipfile.ZipFil
             names = set(archive.namelist())
             if "data" in names and META not in names:
                 raise CheckpointError(legacy_message(path))
+            _check_entries(path, archive)
             yield path, archive, names
     except zipfile.BadZipFile as error:
         raise CheckpointError(f"{path} is not a readable zip file (empty, truncated or corrupt): {error}") from error
     except (OSError, EOFError) as error:  # a truncated member
         raise CheckpointError(f"{path} cannot be read (truncated or corrupt): {error}") from error
+
+
+def _check_entries(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse what the writer never makes: an entry name twice (the last would win), compression (a small file could
+    inflate to gigabytes), zip flags (encryption, data descriptors ...), or declared sizes the file cannot hold."""
+    infos = archive.infolist()
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if name in seen:
+            raise CheckpointError(f"{path} holds the entry {name!r} twice; a checkpoint holds each entry once")
+        seen.add(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(
+                f"{path}: entry {name!r} is compressed (zip method {info.compress_type}); checkpoints store their "
+                "entries uncompressed"
+            )
+        if info.flag_bits & ~_UTF8_NAMES:
+            raise CheckpointError(f"{path}: entry {name!r} carries zip flags {info.flag_bits:#x}; a checkpoint sets none")
+        if info.file_size != info.compress_size:
+            raise CheckpointError(
+                f"{path}: entry {name!r} declares {info.file_size:,} bytes stored in {info.compress_size:,}"
+            )
+    size = path.stat().st_size
+    if sum(info.compress_size for info in infos) > size:
+        raise CheckpointError(f"{path}: its entries declare more bytes than the file's {size:,} (corrupt)")
+    if META in seen and archive.getinfo(META).file_size > META_MAX_BYTES:
+        raise CheckpointError(
+            f"{path}: {META} declares {archive.getinfo(META).file_size:,} bytes; at most {META_MAX_BYTES:,} are read"
+        )
+
+
+def _copy_entry(path: Path, archive: zipfile.ZipFile, name: str, target: BinaryIO) -> None:
+    """Copy entry ``name`` to ``target`` in chunks, never past its declared size (the CRC is checked at its end)."""
+    declared = archive.getinfo(name).file_size
+    copied = 0
+    with archive.open(name) as entry:
+        while chunk := entry.read(min(_READ_CHUNK, declared - copied + 1)):
+            copied += len(chunk)
+            if copied > declared:
+                raise CheckpointError(f"{path}: entry {name!r} holds more than its declared {declared:,} bytes")
+            target.write(chunk)
+
+
+def _read_entry(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+    buffer = io.BytesIO()
+    _copy_entry(path, archive, name, buffer)
+    return buffer.getvalue()
 
 
 def read_archive(path: str | os.PathLike[str]) -> Archive:
@@ -181,10 +240,11 @@ def read_archive(path: str | os.PathLike[str]) -> Archive:
                 f"{path} is not a gigpo-gym checkpoint: entries {sorted(names)} (missing {missing}, unexpected "
                 f"{extra}; expected exactly {sorted(ENTRIES)})"
             )
-        meta = _parse_meta(path, archive.read(META))
+        meta = _parse_meta(path, _read_entry(path, archive, META))
         with tempfile.TemporaryDirectory() as scratch:
-            archive.extract(POLICY, scratch)
-            archive.extract(STATE, scratch)
+            for name in (POLICY, STATE):
+                with open(os.path.join(scratch, name), "xb") as target:
+                    _copy_entry(path, archive, name, target)
             policy = _load_tensors(path, os.path.join(scratch, POLICY))
             state = _load_tensors(path, os.path.join(scratch, STATE))
     for alias, name in meta["aliases"].items():
@@ -202,14 +262,16 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     with _opened(path) as (path, archive, names):
         if META not in names:
             raise CheckpointError(f"{path} is not a gigpo-gym checkpoint: no {META}")
-        return _parse_meta(path, archive.read(META))
+        return _parse_meta(path, _read_entry(path, archive, META))
 
 
 def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:
     try:
-        meta = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
         raise CheckpointError(f"{path}: {META} is not valid JSON ({error})") from error
+    except RecursionError as error:
+        raise CheckpointError(f"{path}: {META} is nested too deeply") from error
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: {META} must hold a JSON object, got {type(meta).__name__}")
     if meta.get("format") != FORMAT:
@@ -228,6 +290,13 @@ def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON data")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
 
 
 def _load_tensors(path: Path, file: str) -> dict[str, torch.Tensor]:

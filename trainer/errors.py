@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["MAX_ERROR_LENGTH", "ConfigError", "one_line"]
+__all__ = ["MAX_ERROR_LENGTH", "ConfigError", "custom_code_refused", "one_line"]
 
 MAX_ERROR_LENGTH = 2000
 
@@ -18,3 +18,15 @@ def one_line(error: BaseException) -> str:
     if len(text) <= MAX_ERROR_LENGTH:
         return text
     return f"{text[: MAX_ERROR_LENGTH - 40]}... (message cut, {len(text):,} characters)"
+
+
+def custom_code_refused(model: str, error: BaseException) -> str | None:
+    """The message for transformers' refusal to load a model folder's own Python code (``trust_remote_code`` is
+    always False here), or None for any other error. Transformers' own text asks for ``trust_remote_code=True``,
+    which this library never passes."""
+    if not isinstance(error, ValueError) or "trust_remote_code" not in str(error):
+        return None
+    return (
+        f"model {model!r} needs the Python code shipped in its folder (an auto_map in its config), and gigpo-gym "
+        "never runs code from a model folder: use a model whose architecture transformers itself provides"
+    )

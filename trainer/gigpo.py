@@ -39,6 +39,7 @@ from .buffer import (
     StepRecord,
 )
 from .config import SHARDINGS, TrainConfig
+from .errors import custom_code_refused
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -1057,6 +1058,10 @@ class GiGPO(OnPolicyAlgorithm):
         except KeyError as error:
             raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: no entry {error}") from error
         except (TypeError, ValueError, RuntimeError) as error:
+            named = arguments.get("policy_kwargs")
+            refused = custom_code_refused(str(named.get("model_name_or_path") if isinstance(named, dict) else ""), error)
+            if refused is not None:
+                raise checkpoint.CheckpointError(f"{path}: {refused}") from error
             raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: {error}") from error
         except OSError as error:  # the model it names (a path, a hub id offline) cannot be loaded here
             raise checkpoint.CheckpointError(f"{path} names a model that cannot be loaded here: {error}") from error

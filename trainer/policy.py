@@ -152,11 +152,13 @@ class LLMPolicy(BasePolicy):
 
         path = resolve_model(model_name_or_path)
         # Any: tokenizers and (PEFT-wrapped) models come in many classes that share the methods used here
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(path)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         attention = {"attn_implementation": attn_implementation} if attn_implementation else {}
-        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), **attention)
+        model: Any = AutoModelForCausalLM.from_pretrained(
+            path, dtype=getattr(torch, dtype), trust_remote_code=False, **attention
+        )
         if gradient_checkpointing:
             # non-reentrant: gradients reach LoRA adapters even though the frozen embeddings need none
             model.activation_checkpointing_enable({"use_reentrant": False})

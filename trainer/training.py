@@ -26,6 +26,7 @@ from . import distributed
 from .atomic import atomic_path, atomic_write
 from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
+from .errors import custom_code_refused
 from .run_dir import ProgressCSV, remove_temporaries
 from .run_dir import locked as run_dir_lock
 
@@ -44,6 +45,11 @@ def build_model(config: TrainConfig, verbose: int = 0):
         return GiGPO.from_config(config, verbose=verbose)
     except (OSError, ImportError) as error:
         raise ConfigError(f"cannot load model {config.model!r}: {error}") from error
+    except ValueError as error:
+        refused = custom_code_refused(config.model, error)
+        if refused is None:
+            raise
+        raise ConfigError(refused) from error
 
 
 def make_env(config: TrainConfig, split: str | None = None):

@@ -47,8 +47,10 @@ def smollm2_path() -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(package, gguf_file=SMOLLM2_GGUF)
-    quantised = AutoModelForCausalLM.from_pretrained(package, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(package, gguf_file=SMOLLM2_GGUF, trust_remote_code=False)
+    quantised = AutoModelForCausalLM.from_pretrained(
+        package, gguf_file=SMOLLM2_GGUF, dtype=torch.float32, trust_remote_code=False
+    )
     # a GGUF-loaded model keeps a quantization_config and refuses save_pretrained: rebuild a plain one
     config = quantised.config
     if hasattr(config, "quantization_config"):
