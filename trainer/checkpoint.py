@@ -19,6 +19,7 @@ unless the caller trusts the file (``trust_legacy_pickle=True``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import math
@@ -36,13 +37,17 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_path
+from .errors import shown
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "Archive",
     "CheckpointError",
+    "base_model_identity",
     "build_space",
+    "check_counters",
+    "check_tensors",
     "describe_space",
     "generator_states",
     "is_legacy",
@@ -53,7 +58,8 @@ __all__ = [
 ]
 
 FORMAT = "gigpo-gym-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: every constructor argument is saved, and the base model's identity (``base_model``)
+READS = (1, 2)
 META, POLICY, STATE = "checkpoint.json", "policy.safetensors", "state.safetensors"
 ENTRIES = frozenset({META, POLICY, STATE})
 META_KEYS = frozenset(
@@ -69,8 +75,10 @@ META_KEYS = frozenset(
         "aliases",
         "optimizer",
         "extra",
+        "base_model",
     }
 )
+_META_KEYS_V1 = META_KEYS - {"base_model"}
 
 
 # what reading a checkpoint may cost is bounded by the file's own size: its entries are stored uncompressed (as
@@ -276,15 +284,23 @@ def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:
         raise CheckpointError(f"{path}: {META} must hold a JSON object, got {type(meta).__name__}")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: {META} format is {meta.get('format')!r}, expected {FORMAT!r}")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {meta.get('version')!r}; this code reads {VERSION}")
-    unknown, missing = set(meta) - META_KEYS, META_KEYS - set(meta)
+    version = meta.get("version")
+    if isinstance(version, bool) or version not in READS:
+        raise CheckpointError(f"{path}: checkpoint version {shown(version)}; this code reads {READS}")
+    keys = META_KEYS if version == VERSION else _META_KEYS_V1
+    unknown, missing = set(meta) - keys, keys - set(meta)
     if unknown or missing:
         raise CheckpointError(f"{path}: {META} keys unexpected {sorted(unknown)}, missing {sorted(missing)}")
     if not isinstance(meta["aliases"], dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in meta["aliases"].items()
     ):
         raise CheckpointError(f"{path}: {META} aliases must map names to names")
+    if version == VERSION and not (
+        isinstance(meta["base_model"], dict)
+        and set(meta["base_model"]) == {"name", "identity"}
+        and all(isinstance(v, str) for v in meta["base_model"].values())
+    ):
+        raise CheckpointError(f"{path}: {META} base_model must hold the model's name and identity as text")
     return meta
 
 
@@ -304,6 +320,80 @@ def _load_tensors(path: Path, file: str) -> dict[str, torch.Tensor]:
         return load_file(file)
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path}: {os.path.basename(file)} is not a valid safetensors file ({error})") from error
+
+
+# ---------------------------------------------------------------------- what a checkpoint's content must match
+
+
+def check_tensors(path: Path | str, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
+    """Refuse policy tensors that are not exactly the model's: a name missing (a LoRA checkpoint without its adapter
+    would load an untrained one) or unknown, another shape, or another dtype (cast on load, not the weights saved)."""
+    missing, unknown = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or unknown:
+        raise CheckpointError(
+            f"{path}: the policy tensors do not match the model: missing {shown(missing, 200)}, unknown "
+            f"{shown(unknown, 200)}"
+        )
+    for name in sorted(expected):
+        want, got = expected[name], found[name]
+        if tuple(got.shape) != tuple(want.shape) or got.dtype != want.dtype:
+            raise CheckpointError(
+                f"{path}: policy tensor {name!r} is {got.dtype} of shape {tuple(got.shape)}; the model's is "
+                f"{want.dtype} of shape {tuple(want.shape)}"
+            )
+
+
+def check_counters(path: Path | str, counters: Any, episodes: Any, window: Any) -> None:
+    """Refuse counters and episode statistics that are not what :meth:`GiGPO.save` writes: non-negative integers
+    below 2**63, a number for the progress, lists of episodes no longer than the statistics window (1 to 10**6)."""
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 10**6:
+        raise CheckpointError(f"{path}: stats_window_size must be an integer in [1, 10**6], got {shown(window)}")
+    if not isinstance(counters, dict) or not isinstance(episodes, dict):
+        raise CheckpointError(f"{path}: {META} counters and episodes must be objects")
+    for name in ("num_timesteps", "n_updates", "episode_num"):
+        value = counters.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            raise CheckpointError(f"{path}: counter {name} must be an integer in [0, 2**63), got {shown(value)}")
+    progress = counters.get("progress_remaining")
+    if isinstance(progress, bool) or not isinstance(progress, int | float):
+        raise CheckpointError(f"{path}: counter progress_remaining must be a number, got {shown(progress)}")
+    info, success = episodes.get("info"), episodes.get("success")
+    if not isinstance(info, list) or not isinstance(success, list) or max(len(info), len(success)) > window:
+        raise CheckpointError(
+            f"{path}: episodes must hold lists of at most stats_window_size ({window}) entries in info and success"
+        )
+    for item in info:
+        if not (
+            isinstance(item, dict)
+            and set(item) == {"r", "l", "t"}
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in item.values())
+        ):
+            raise CheckpointError(f"{path}: an episode entry must be numbers r, l and t, got {shown(item)}")
+    if not all(isinstance(item, bool) for item in success):
+        raise CheckpointError(f"{path}: episode successes must be true or false")
+
+
+def base_model_identity(model: torch.nn.Module, tokenizer: Any) -> str:
+    """A fingerprint of a freshly loaded base model (call it before any update): every weight's name, shape and
+    dtype, 256 of its values spread over it, and the tokenizer's size and chat template. A checkpoint records it,
+    so that loading it over another model (a folder that was replaced, a hub id that moved) is refused.
+
+    Sampled rather than hashed whole, so that it costs milliseconds on a 7B model; any fine-tuning or other
+    checkpoint changes almost every value, so a sample of each tensor tells them apart. LoRA's adapter tensors
+    (``lora_``) are the checkpoint's own and are left out."""
+    digest = hashlib.blake2b(digest_size=16)
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            if "lora_" in name:
+                continue
+            flat = tensor.detach().reshape(-1)
+            sample = flat[:: max(1, flat.numel() // 256)][:256]
+            values = sample.float() if sample.is_floating_point() else sample.long()
+            digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}|".encode())
+            digest.update(values.cpu().numpy().tobytes())
+    template = getattr(tokenizer, "chat_template", None)
+    digest.update(f"tokenizer|{len(tokenizer)}|{template if isinstance(template, str) else ''}".encode())
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------- spaces and random generators as data

@@ -16,7 +16,7 @@ import yaml
 from wrappers.actions import VALIDITY_RULES
 
 from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES
-from .errors import ConfigError, one_line
+from .errors import ConfigError, one_line, shown
 
 __all__ = [
     "ACTION_MODES",
@@ -355,15 +355,6 @@ def _check_yaml_size(root: yaml.Node, what: str) -> None:
         open_nodes.add(id(node))
         stack.append((node, True))
         stack.extend((child, False) for child in children if id(child) not in sizes)
-
-
-def shown(value: Any, limit: int = 80, quote: bool = True) -> str:
-    """``repr(value)`` (``str`` with ``quote=False``) cut to about ``limit`` characters, for error messages: a value
-    from a file is printed bounded, and an integer of hundreds of digits by its length."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
-        return f"an integer of about {int(value.bit_length() * math.log10(2)):,} digits"
-    text = repr(value) if quote else str(value)
-    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"
 
 
 # the paper's setups as its reference code runs them (verl-agent examples/gigpo_trainer/run_*.sh): success reward

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["MAX_ERROR_LENGTH", "ConfigError", "custom_code_refused", "one_line"]
+import math
+from typing import Any
+
+__all__ = ["MAX_ERROR_LENGTH", "ConfigError", "custom_code_refused", "one_line", "shown"]
 
 MAX_ERROR_LENGTH = 2000
 
@@ -30,3 +33,15 @@ def custom_code_refused(model: str, error: BaseException) -> str | None:
         f"model {model!r} needs the Python code shipped in its folder (an auto_map in its config), and gigpo-gym "
         "never runs code from a model folder: use a model whose architecture transformers itself provides"
     )
+
+
+def shown(value: Any, limit: int = 80, quote: bool = True) -> str:
+    """``repr(value)`` (``str`` with ``quote=False``) cut to about ``limit`` characters, for error messages: a value
+    from a file is printed bounded, and an integer of hundreds of digits by its length."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)):,} digits"
+    try:
+        text = repr(value) if quote else str(value)
+    except ValueError:  # it holds an integer of more digits than Python prints
+        return f"a {type(value).__name__} holding a very large number"
+    return text if len(text) <= limit else f"{text[: limit - 20]}... ({len(text):,} characters)"

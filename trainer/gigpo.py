@@ -39,7 +39,7 @@ from .buffer import (
     StepRecord,
 )
 from .config import SHARDINGS, TrainConfig
-from .errors import custom_code_refused
+from .errors import custom_code_refused, shown
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -369,6 +369,8 @@ class GiGPO(OnPolicyAlgorithm):
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, **self.policy_kwargs, value_head=self.estimator == "ppo"
         )
+        # the base model as loaded, before any update: a checkpoint records it and refuses to load over another
+        self.base_model_identity = checkpoint.base_model_identity(self.policy.model, self.policy.tokenizer)
         self.policy = self.policy.to(self.device)
         self.policy.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=self.lr_schedule(1.0))
         self.rollout_buffer = GroupRolloutBuffer(
@@ -927,7 +929,9 @@ class GiGPO(OnPolicyAlgorithm):
         arguments.update(
             learning_rate=float(self.lr_schedule(self._current_progress_remaining)),
             stats_window_size=self._stats_window_size,
-            policy_kwargs=self.policy_kwargs,
+            # every argument of the policy as it was built, not only those given: a load must not fill a missing
+            # one from the defaults of the code that loads it
+            policy_kwargs={name: getattr(self.policy, name) for name in (*POLICY_FIELDS, "score_chunk")},
         )
         rng, tensors = self.generator_states()
         dist = self._dist
@@ -973,6 +977,7 @@ class GiGPO(OnPolicyAlgorithm):
                 "state_keys": {str(i): sorted(v) for i, v in optimizer["state"].items()},
             },
             "extra": extra or {},
+            "base_model": {"name": self.policy.model_name_or_path, "identity": self.base_model_identity},
         }
         return checkpoint.write_archive(path, meta, weights, tensors)
 
@@ -984,6 +989,7 @@ class GiGPO(OnPolicyAlgorithm):
         device: torch.device | str = "auto",
         trust_legacy_pickle: bool = False,
         sharding: str = _DEFAULT.sharding,
+        allow_base_model_change: bool = False,
         **kwargs: Any,
     ) -> GiGPO:
         """A model from a checkpoint of :meth:`save`, on ``env`` (optional: without one it can ``predict``).
@@ -995,6 +1001,11 @@ class GiGPO(OnPolicyAlgorithm):
         tensors, whatever the run that wrote it). ``trust_legacy_pickle=True`` loads a pickled Stable-Baselines3
         archive (what gigpo-gym 0.1 wrote) with SB3's loader, which runs whatever code the file holds: only for files
         you trust.
+
+        Every setting must be in the file (none is filled from this code's defaults) or in ``kwargs``; the policy
+        tensors must be exactly the model's (names, shapes, dtypes); and the base model loaded now must be the one
+        the checkpoint was trained on (:func:`~trainer.checkpoint.base_model_identity`), unless
+        ``allow_base_model_change=True``.
         """
         if checkpoint.is_legacy(path):
             if not trust_legacy_pickle:
@@ -1017,6 +1028,7 @@ class GiGPO(OnPolicyAlgorithm):
         if unknown:
             raise checkpoint.CheckpointError(f"{path}: unknown constructor arguments {sorted(unknown)}")
         arguments.update(kwargs)
+        _complete_arguments(path, meta["version"], arguments, allowed)
         try:
             model = cls("LLMPolicy", env, device=device, sharding=sharding, _init_setup_model=False, **arguments)
             spaces_meta = meta["spaces"]
@@ -1033,6 +1045,17 @@ class GiGPO(OnPolicyAlgorithm):
                 )
             model.env_description = str(spaces_meta["env_description"])
             model._setup_model()
+            saved_base = meta.get("base_model")
+            if saved_base is not None and saved_base["identity"] != model.base_model_identity:
+                if not allow_base_model_change:
+                    raise checkpoint.CheckpointError(
+                        f"{path} was trained on another base model than the {saved_base['name']!r} loaded now (its "
+                        f"identity {saved_base['identity'][:12]}, now {model.base_model_identity[:12]}: other weights "
+                        "or tokenizer); load it with allow_base_model_change=True (gigpo-eval "
+                        "--allow-base-model-change) to use this one anyway"
+                    )
+            checkpoint.check_tensors(path, model.policy.state_dict(), archive.policy)
+            checkpoint.check_counters(path, meta["counters"], meta["episodes"], model._stats_window_size)
             model.policy.load_state_dict(archive.policy, strict=True)
             model.policy.optimizer.load_state_dict(_optimizer_state(meta["optimizer"], archive.state))
             counters, episodes = meta["counters"], meta["episodes"]
@@ -1128,6 +1151,34 @@ def _check_arguments(
     if estimator == "ppo" and data_parallel:
         # the value head lives outside the engine's wrapped model: its gradients would not be reduced
         raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")
+
+
+# settings added after the first data-only checkpoints (version 1), with the value every run before them used
+_ADDED_ARGUMENTS = {"gae_lambda": 0.95, "vf_coef": 0.5, "clip_range_vf": 0.5}
+_ADDED_POLICY_ARGUMENTS = {"dtype": "float32", "attn_implementation": None, "score_chunk": 16}
+
+
+def _complete_arguments(path: str | os.PathLike[str], version: int, arguments: dict[str, Any], names: set[str]) -> None:
+    """Check that ``arguments`` (a checkpoint's, with the caller's changes) set every constructor and policy
+    argument: a missing one is an error, not this code's default (a resumed GRPO run must not train GiGPO). A
+    version-1 file may lack only the settings added since, which every run before them used at one value."""
+    if version == 1:
+        for name, value in _ADDED_ARGUMENTS.items():
+            arguments.setdefault(name, value)
+        if isinstance(arguments.get("policy_kwargs"), dict):
+            arguments["policy_kwargs"] = {**_ADDED_POLICY_ARGUMENTS, **arguments["policy_kwargs"]}
+    missing = sorted(names - set(arguments))
+    policy_kwargs = arguments.get("policy_kwargs")
+    if not isinstance(policy_kwargs, dict):
+        raise checkpoint.CheckpointError(f"{path}: policy_kwargs must be an object, got {shown(policy_kwargs)}")
+    policy_names = {*POLICY_FIELDS, "score_chunk"}
+    missing += [f"policy_kwargs.{name}" for name in sorted(policy_names - set(policy_kwargs))]
+    unknown = sorted(set(policy_kwargs) - policy_names)
+    if missing or unknown:
+        raise checkpoint.CheckpointError(
+            f"{path}: the checkpoint lacks the settings {missing} and has unknown policy settings {unknown}; "
+            "settings are never filled from defaults: give them to GiGPO.load(path, name=value) if you know the run's"
+        )
 
 
 def _optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
