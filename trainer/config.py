@@ -39,6 +39,7 @@ SCORE_REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "bfloat16", "float16")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 SHARDINGS = ("none", "fsdp")
+MAX_EPISODE_STEPS = 10_000
 
 
 def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa: A002 - "help" reads best below
@@ -237,11 +238,12 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
             "batch_size",
             "micro_batch_size",
             "max_new_tokens",
-            "max_episode_steps",
             "lora_r",
             "lora_alpha",
         )
     },
+    # a bound, so that a config (or a checkpoint's) cannot make an episode without end; the paper's are 50 and 15
+    "max_episode_steps": (_at_least(1), lambda v: v <= MAX_EPISODE_STEPS, f"an integer in [1, {MAX_EPISODE_STEPS}]"),
     "group_size": (_at_least(2), _any, "an integer >= 2 (group-relative advantages)"),
     "history_length": (_at_least(0), _any, "an integer >= 0"),
     "seed": (_at_least(0), lambda v: v < 2**32, "an integer in [0, 2**32)"),  # what NumPy's seeding takes
