@@ -678,7 +678,7 @@ class Runner:
             codes = [p.wait(timeout=self.timeout) for p in procs]
             load = (
                 "from transformers import AutoModelForCausalLM; from trainer.models.tiny import tiny_model_path; "
-                "AutoModelForCausalLM.from_pretrained(tiny_model_path())"
+                "AutoModelForCausalLM.from_pretrained(tiny_model_path(), trust_remote_code=False)"
             )
             verdict, _ = self.sh(f"python -c {shlex.quote(load)}", {"GIGPO_GYM_CACHE": str(cache)})
             trials.append(codes == [0, 0] and verdict == "EXIT0")

@@ -296,8 +296,10 @@ def check_device(device: str) -> None:
 # a config file is a few hundred bytes and a few dozen values: these bounds refuse a file that would take memory or
 # time out of proportion (anchors and aliases repeat a node without copying its text: 449 bytes can stand for
 # billions of values)
-YAML_MAX_BYTES = 1 << 20
+YAML_MAX_BYTES = 64 << 10
 YAML_MAX_NODES = 10_000
+# libyaml's parser where PyYAML has it (it reads deep nesting in microseconds; the pure-Python one takes seconds)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MAX_INT = 2**63  # every integer setting is below it (torch and NumPy take no larger ones)
 
 
@@ -307,7 +309,7 @@ def load_yaml(text: str, what: str) -> Any:
     :class:`ConfigError` naming ``what`` (a file, ``--set key=value``) whose text stays short."""
     if len(text) > YAML_MAX_BYTES:
         raise ConfigError(f"{what} holds {len(text):,} characters; a config is at most {YAML_MAX_BYTES:,}")
-    loader = yaml.SafeLoader(text)
+    loader = _YAML_LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:
