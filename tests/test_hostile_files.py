@@ -234,13 +234,11 @@ def code_folder(tiny_path, tmp_path) -> tuple[Path, Path]:
 
 def test_a_model_folder_with_code_is_refused_without_a_prompt(code_folder, monkeypatch, capsys):
     folder, marker = code_folder
-
-    def no_prompt(*args):
-        raise AssertionError("transformers asked whether to run the folder's code")
-
-    monkeypatch.setattr(builtins, "input", no_prompt)
+    asked: list[tuple] = []  # transformers' "Do you wish to run the custom code? [y/N]", answered as a user might
+    monkeypatch.setattr(builtins, "input", lambda *args: asked.append(args) or "y")
     with pytest.raises(ValueError, match="trust_remote_code"):
         _model(str(folder))
+    assert not asked and not marker.exists()
     argv = ["--model", str(folder), "--env", "ALFWorld-text-v0", "--tasks", "1", "--max-episode-steps", "2"]
     assert eval_cli.main(argv) == 2
     err = capsys.readouterr().err
