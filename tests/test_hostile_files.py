@@ -193,7 +193,10 @@ def test_hostile_config_files_are_short_quick_errors(tmp_path, capsys, content, 
 def test_aliases_within_the_bound_still_load(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("env_kwargs: &kw {task_types: [pick_and_place_simple], max_receptacles: 3}\nrounds: 2\n")
-    assert resolve_config(config_file=path).env_kwargs == {"task_types": ["pick_and_place_simple"], "max_receptacles": 3}
+    assert resolve_config(config_file=path).env_kwargs == {
+        "task_types": ["pick_and_place_simple"],
+        "max_receptacles": 3,
+    }
 
 
 @pytest.mark.parametrize("value", [10**500, -(10**400)])
@@ -226,7 +229,9 @@ def code_folder(tiny_path, tmp_path) -> tuple[Path, Path]:
     folder, marker = tmp_path / "custom", tmp_path / "RAN"
     shutil.copytree(tiny_path, folder)
     config = json.loads((folder / "config.json").read_text())
-    config.update(model_type="custom_arch", auto_map={"AutoConfig": "custom.Config", "AutoModelForCausalLM": "custom.M"})
+    config.update(
+        model_type="custom_arch", auto_map={"AutoConfig": "custom.Config", "AutoModelForCausalLM": "custom.M"}
+    )
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
     return folder, marker
@@ -269,7 +274,10 @@ def test_every_from_pretrained_in_the_library_turns_remote_code_off():
     [
         (lambda m: m["arguments"].pop("estimator"), r"lacks the settings \['estimator'\]"),
         (lambda m: m["arguments"]["policy_kwargs"].pop("action_mode"), r"policy_kwargs.action_mode"),
-        (lambda m: m["arguments"]["policy_kwargs"].update(score_chunks=4), r"unknown policy settings \['score_chunks'\]"),
+        (
+            lambda m: m["arguments"]["policy_kwargs"].update(score_chunks=4),
+            r"unknown policy settings \['score_chunks'\]",
+        ),
         (lambda m: m["counters"].update(num_timesteps=-5), "num_timesteps must be an integer in"),
         (lambda m: m["counters"].update(n_updates=1.5), "n_updates must be an integer in"),
         (lambda m: m["episodes"].update(success=[True] * 101), "at most stats_window_size"),

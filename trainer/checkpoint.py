@@ -207,7 +207,9 @@ def _check_entries(path: Path, archive: zipfile.ZipFile) -> None:
                 "entries uncompressed"
             )
         if info.flag_bits & ~_UTF8_NAMES:
-            raise CheckpointError(f"{path}: entry {name!r} carries zip flags {info.flag_bits:#x}; a checkpoint sets none")
+            raise CheckpointError(
+                f"{path}: entry {name!r} carries zip flags {info.flag_bits:#x}; a checkpoint sets none"
+            )
         if info.file_size != info.compress_size:
             raise CheckpointError(
                 f"{path}: entry {name!r} declares {info.file_size:,} bytes stored in {info.compress_size:,}"
@@ -325,7 +327,9 @@ def _load_tensors(path: Path, file: str) -> dict[str, torch.Tensor]:
 # ---------------------------------------------------------------------- what a checkpoint's content must match
 
 
-def check_tensors(path: Path | str, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> None:
+def check_tensors(
+    path: str | os.PathLike[str], expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]
+) -> None:
     """Refuse policy tensors that are not exactly the model's: a name missing (a LoRA checkpoint without its adapter
     would load an untrained one) or unknown, another shape, or another dtype (cast on load, not the weights saved)."""
     missing, unknown = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
@@ -343,7 +347,7 @@ def check_tensors(path: Path | str, expected: dict[str, torch.Tensor], found: di
             )
 
 
-def check_counters(path: Path | str, counters: Any, episodes: Any, window: Any) -> None:
+def check_counters(path: str | os.PathLike[str], counters: Any, episodes: Any, window: Any) -> None:
     """Refuse counters and episode statistics that are not what :meth:`GiGPO.save` writes: non-negative integers
     below 2**63, a number for the progress, lists of episodes no longer than the statistics window (1 to 10**6)."""
     if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 10**6:

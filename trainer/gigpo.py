@@ -1045,17 +1045,7 @@ class GiGPO(OnPolicyAlgorithm):
                 )
             model.env_description = str(spaces_meta["env_description"])
             model._setup_model()
-            saved_base = meta.get("base_model")
-            if saved_base is not None and saved_base["identity"] != model.base_model_identity:
-                if not allow_base_model_change:
-                    raise checkpoint.CheckpointError(
-                        f"{path} was trained on another base model than the {saved_base['name']!r} loaded now (its "
-                        f"identity {saved_base['identity'][:12]}, now {model.base_model_identity[:12]}: other weights "
-                        "or tokenizer); load it with allow_base_model_change=True (gigpo-eval "
-                        "--allow-base-model-change) to use this one anyway"
-                    )
-            checkpoint.check_tensors(path, model.policy.state_dict(), archive.policy)
-            checkpoint.check_counters(path, meta["counters"], meta["episodes"], model._stats_window_size)
+            _check_content(path, archive, model, allow_base_model_change)
             model.policy.load_state_dict(archive.policy, strict=True)
             model.policy.optimizer.load_state_dict(_optimizer_state(meta["optimizer"], archive.state))
             counters, episodes = meta["counters"], meta["episodes"]
@@ -1081,11 +1071,10 @@ class GiGPO(OnPolicyAlgorithm):
         except KeyError as error:
             raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: no entry {error}") from error
         except (TypeError, ValueError, RuntimeError) as error:
-            named = arguments.get("policy_kwargs")
-            refused = custom_code_refused(str(named.get("model_name_or_path") if isinstance(named, dict) else ""), error)
-            if refused is not None:
-                raise checkpoint.CheckpointError(f"{path}: {refused}") from error
-            raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: {error}") from error
+            refused = custom_code_refused(str(arguments["policy_kwargs"]["model_name_or_path"]), error)
+            raise checkpoint.CheckpointError(
+                f"{path}: {refused}" if refused else f"{path} does not fit a {cls.__name__} model: {error}"
+            ) from error
         except OSError as error:  # the model it names (a path, a hub id offline) cannot be loaded here
             raise checkpoint.CheckpointError(f"{path} names a model that cannot be loaded here: {error}") from error
         return model
@@ -1156,6 +1145,23 @@ def _check_arguments(
 # settings added after the first data-only checkpoints (version 1), with the value every run before them used
 _ADDED_ARGUMENTS = {"gae_lambda": 0.95, "vf_coef": 0.5, "clip_range_vf": 0.5}
 _ADDED_POLICY_ARGUMENTS = {"dtype": "float32", "attn_implementation": None, "score_chunk": 16}
+
+
+def _check_content(
+    path: str | os.PathLike[str], archive: checkpoint.Archive, model: GiGPO, allow_base_model_change: bool
+) -> None:
+    """Refuse a checkpoint whose content does not fit the model just built from its settings: another base model
+    (unless allowed), policy tensors that are not exactly the model's, counters out of bounds."""
+    meta = archive.meta
+    saved_base = meta.get("base_model")
+    if saved_base is not None and saved_base["identity"] != model.base_model_identity and not allow_base_model_change:
+        raise checkpoint.CheckpointError(
+            f"{path} was trained on another base model than the {saved_base['name']!r} loaded now (its identity "
+            f"{saved_base['identity'][:12]}, now {model.base_model_identity[:12]}: other weights or tokenizer); load "
+            "it with allow_base_model_change=True (gigpo-eval --allow-base-model-change) to use this one anyway"
+        )
+    checkpoint.check_tensors(path, model.policy.state_dict(), archive.policy)
+    checkpoint.check_counters(path, meta["counters"], meta["episodes"], model._stats_window_size)
 
 
 def _complete_arguments(path: str | os.PathLike[str], version: int, arguments: dict[str, Any], names: set[str]) -> None:

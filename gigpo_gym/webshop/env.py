@@ -151,10 +151,10 @@ class WebShopTextEnv(TextEnv):
         for name, value in numbers:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an integer, got {value!r}")
-        for name, value in (("n_products", n_products), ("n_goals", n_goals)):
+        for name, size in (("n_products", n_products), ("n_goals", n_goals)):
             # bounded, so that a config (or a checkpoint's saved one) cannot ask for a catalog without end
-            if value > MAX_GENERATED:
-                raise ValueError(f"{name} must be at most {MAX_GENERATED:,}, got {value:,}")
+            if size > MAX_GENERATED:
+                raise ValueError(f"{name} must be at most {MAX_GENERATED:,}, got {size:,}")
         if data_dir is None:
             key: tuple = ("generated", catalog_seed, n_products, n_goals)
         else:
