@@ -276,7 +276,7 @@ def test_every_from_pretrained_in_the_library_turns_remote_code_off():
         (lambda m: m["arguments"]["policy_kwargs"].pop("action_mode"), r"policy_kwargs.action_mode"),
         (
             lambda m: m["arguments"]["policy_kwargs"].update(score_chunks=4),
-            r"unknown policy settings \['score_chunks'\]",
+            r"has unknown policy settings \['score_chunks'\]",
         ),
         (lambda m: m["counters"].update(num_timesteps=-5), "num_timesteps must be an integer in"),
         (lambda m: m["counters"].update(n_updates=1.5), "n_updates must be an integer in"),

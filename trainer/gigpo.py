@@ -1180,10 +1180,12 @@ def _complete_arguments(path: str | os.PathLike[str], version: int, arguments: d
     policy_names = {*POLICY_FIELDS, "score_chunk"}
     missing += [f"policy_kwargs.{name}" for name in sorted(policy_names - set(policy_kwargs))]
     unknown = sorted(set(policy_kwargs) - policy_names)
-    if missing or unknown:
+    if unknown:
+        raise checkpoint.CheckpointError(f"{path}: the checkpoint has unknown policy settings {unknown}")
+    if missing:
         raise checkpoint.CheckpointError(
-            f"{path}: the checkpoint lacks the settings {missing} and has unknown policy settings {unknown}; "
-            "settings are never filled from defaults: give them to GiGPO.load(path, name=value) if you know the run's"
+            f"{path}: the checkpoint lacks the settings {missing}; settings are never filled from defaults: give "
+            "them to GiGPO.load(path, name=value) if you know the run's"
         )
 
 
