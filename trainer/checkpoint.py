@@ -2,16 +2,20 @@
 
 ``checkpoint.zip`` holds exactly three entries:
 
-- ``checkpoint.json``: the format name and version, the algorithm's constructor arguments (``arguments``), its
-  spaces, counters and episode statistics, every random generator's state (``rng``), and a caller's ``extra`` data
-  (``gigpo-train`` keeps the run's config and round count there, so that one file commits a round);
+- ``checkpoint.json``: the format name and version, the algorithm's constructor arguments (``arguments``, every
+  one of them and of its policy), its spaces, counters and episode statistics, every random generator's state
+  (``rng``), the base model's name and identity (``base_model``, :func:`base_model_identity`), and a caller's
+  ``extra`` data (``gigpo-train`` keeps the run's config and round count there, so that one file commits a round);
 - ``policy.safetensors``: the policy's state dict (tensors sharing storage, e.g. tied embeddings, are stored once
   and named in ``checkpoint.json``'s ``aliases``);
 - ``state.safetensors``: the optimiser's tensors and the torch generator states.
 
 Loading never unpickles anything and never executes code from the file: JSON is parsed, tensors are read by
 safetensors, every name is checked against an allow-list, and the constructor arguments are checked by the
-constructors themselves. Nothing read from a checkpoint is used as a path to write to. Stable-Baselines3's own
+constructors themselves. Nothing read from a checkpoint is used as a path to write to. Reading costs no more than
+the file's size: entries are stored uncompressed, and a compressed or duplicate entry, a zip flag or a declared size
+the file cannot hold is refused before anything is read (:func:`_check_entries`). Version 1 files (without
+``base_model``) still load. Stable-Baselines3's own
 archives (a pickled ``data`` entry: what gigpo-gym 0.1 wrote) are refused with a :class:`CheckpointError`
 unless the caller trusts the file (``trust_legacy_pickle=True``).
 """
