@@ -406,3 +406,23 @@ def test_a_saved_config_cannot_ask_for_endless_episodes_or_catalogs(saved, tmp_p
         assert eval_cli.main(["--checkpoint", str(path), "--tasks", "1"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and re.search(message, err), err
+
+
+def test_a_version_1_checkpoint_loads_with_only_the_settings_added_since_filled(saved, tmp_path):
+    def version_1(meta):
+        meta["version"] = 1
+        meta.pop("base_model")
+        for name in ("gae_lambda", "vf_coef", "clip_range_vf"):
+            meta["arguments"].pop(name)
+        for name in ("dtype", "attn_implementation", "score_chunk"):
+            meta["arguments"]["policy_kwargs"].pop(name)
+
+    model = GiGPO.load(_with_meta(saved, tmp_path / "v1.zip", version_1))
+    assert (model.gae_lambda, model.policy.dtype, model.policy.score_chunk) == (0.95, "float32", 16)
+
+    def without_estimator(meta):
+        version_1(meta)
+        meta["arguments"].pop("estimator")
+
+    with pytest.raises(CheckpointError, match=r"lacks the settings \['estimator'\]"):
+        GiGPO.load(_with_meta(saved, tmp_path / "v1-lacking.zip", without_estimator))
