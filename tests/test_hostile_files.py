@@ -426,3 +426,21 @@ def test_a_version_1_checkpoint_loads_with_only_the_settings_added_since_filled(
 
     with pytest.raises(CheckpointError, match=r"lacks the settings \['estimator'\]"):
         GiGPO.load(_with_meta(saved, tmp_path / "v1-lacking.zip", without_estimator))
+
+
+def test_a_resume_refuses_settings_that_differ_from_the_runs_own_config(tiny_path, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    sets = ["n_groups=2", "group_size=2", "max_episode_steps=3", "eval_tasks=1", "batch_size=8", "micro_batch_size=4"]
+    flags = [a for item in sets for a in ("--set", item)]
+    base = ["--model", tiny_path, "--rounds", "1", "--run-dir", str(run_dir), "--no-progress", *flags]
+    assert train_cli.main(base) == 0
+    resume = ["--resume", "--run-dir", str(run_dir), "--rounds", "2", "--no-progress"]
+    path = run_dir / "checkpoint.zip"
+    original = path.read_bytes()
+    _with_meta(path, path, lambda m: m["arguments"].update(estimator="rloo"))  # the run config says gigpo
+    capsys.readouterr()
+    assert train_cli.main(resume) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]  # (not the loading bar)
+    assert len(errors) == 1 and "estimator 'rloo' (its config's algo 'gigpo')" in errors[0]
+    path.write_bytes(original)
+    assert train_cli.main(resume) == 0  # the run's own checkpoint agrees with its config

@@ -229,6 +229,23 @@ class GiGPO(OnPolicyAlgorithm):
             **{name: getattr(config, field) for name, field in ALGORITHM_FIELDS.items()},
         )
 
+    def config_differences(self, config: TrainConfig) -> list[str]:
+        """The settings in which this model is not the agent ``config`` describes (what :meth:`from_config` builds),
+        where it runs (``device``, ``sharding``) aside, and ``norm`` where the config leaves it to the estimator. A
+        resumed checkpoint must have none: its own run config is what ``config.yaml`` states."""
+        pairs = [(name, field, getattr(self, name)) for name, field in ALGORITHM_FIELDS.items()]
+        pairs += [(f"policy_kwargs.{name}", field, getattr(self.policy, name)) for name, field in POLICY_FIELDS.items()]
+        differ = []
+        for name, field, have in pairs:
+            want = getattr(config, field)
+            if field in ("device", "sharding") or (field == "norm" and want is None):
+                continue
+            if isinstance(have, tuple | list) and isinstance(want, tuple | list):
+                have, want = list(have), list(want)
+            if have != want:
+                differ.append(f"{name} {shown(have)} (its config's {field} {shown(want)})")
+        return differ
+
     def __init__(
         self,
         policy: str | type[LLMPolicy],
