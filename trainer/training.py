@@ -209,6 +209,9 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                 shard=distributed.shard(),
             )
             model = GiGPO.load(checkpoint, env=env, device=config.device, sharding=config.sharding)
+            differ = model.config_differences(config)
+            if differ:  # two parts of one file disagree: which one trained would be a guess
+                raise CheckpointError(f"{checkpoint}: its settings differ from its run config: {'; '.join(differ)}")
         else:
             if checkpoint.exists():  # another process started this run while the model was being built
                 raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")
