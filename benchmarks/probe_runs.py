@@ -38,6 +38,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -595,6 +596,78 @@ class Runner:
             f"written outside: {outside}",
         )
 
+    # -------------------------------------------------------------- issue 44: hostile files (bounded reading, code)
+
+    def hostile_cases(self) -> None:
+        """Small files that would cost unbounded memory or time, a model folder with code, a checkpoint lacking a
+        setting: each a clear error (exit 2, one line), quickly."""
+        self.train("base", 1)
+        check = "one error line, exit 2, within the timeout"
+        bomb = self.copy("base", "bomb")
+        items = _items(bomb / "checkpoint.zip")
+        with zipfile.ZipFile(bomb / "checkpoint.zip", "w") as archive:
+            archive.writestr("checkpoint.json", items["checkpoint.json"])
+            archive.writestr("state.safetensors", items["state.safetensors"])
+            policy = zipfile.ZipInfo("policy.safetensors")
+            policy.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(policy, "w") as entry:
+                for _ in range(256):  # 256 MB of zeros in a file of about a quarter of a megabyte
+                    entry.write(bytes(1 << 20))
+        verdict, last = self.sh("gigpo-eval --checkpoint runs/bomb --tasks 1 --max-episode-steps 3")
+        self.record("checkpoint entry compressed 1000:1 (zip bomb), gigpo-eval", verdict, check, last)
+        twice = self.copy("base", "twice")
+        items = _items(twice / "checkpoint.zip")
+        with warnings.catch_warnings(), zipfile.ZipFile(twice / "checkpoint.zip", "w") as archive:
+            warnings.simplefilter("ignore")  # zipfile warns of the duplicate it writes
+            for name, data in items.items():
+                archive.writestr(name, data)
+            archive.writestr("checkpoint.json", items["checkpoint.json"].replace(b'"gamma": 0.95', b'"gamma": 0.5'))
+        verdict, last = self.sh("gigpo-train --resume --run-dir runs/twice --rounds 2 --no-progress")
+        self.record("checkpoint.json entry twice in the zip, --resume", verdict, check, last)
+        lacking = self.copy("base", "lacking")
+        items = _items(lacking / "checkpoint.zip")
+        meta = json.loads(items["checkpoint.json"])
+        meta["arguments"].pop("estimator")
+        items["checkpoint.json"] = json.dumps(meta).encode()
+        _write_items(lacking / "checkpoint.zip", items)
+        verdict, last = self.sh("gigpo-train --resume --run-dir runs/lacking --rounds 2 --no-progress")
+        self.record("checkpoint lacking an algorithm setting (estimator), --resume", verdict, check, last)
+        laughs = "env_kwargs:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+            f"  {b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+        )
+        (self.scratch / "cfg" / "laughs.yaml").write_text(laughs)
+        (self.scratch / "cfg" / "digits.yaml").write_text("rounds: " + "9" * 500 + "\n")
+        for case, config in (("YAML billion laughs (9**9 values)", "laughs"), ("a 500-digit integer", "digits")):
+            verdict, last = self.sh(f"gigpo-train --config cfg/{config}.yaml --run-dir runs/{config} --no-progress")
+            self.record(f"config: {case}", verdict, check, last)
+        folder, marker = self.scratch / "custom_model", self.scratch / "CUSTOM_CODE_RAN"
+        shutil.rmtree(folder, ignore_errors=True)
+        from trainer.models.tiny import tiny_model_path
+
+        shutil.copytree(tiny_model_path(), folder)
+        config_json = json.loads((folder / "config.json").read_text())
+        config_json.update(model_type="custom_arch", auto_map={"AutoConfig": "custom.C", "AutoModelForCausalLM": "m.M"})
+        (folder / "config.json").write_text(json.dumps(config_json))
+        (folder / "custom.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+        verdict, last = self.sh(f"yes | gigpo-eval --model {folder} --env ALFWorld-text-v0 --tasks 1")
+        self.record(
+            "model folder with custom code (auto_map), 'y' on stdin",
+            "SECURITY" if marker.exists() else verdict,
+            "the folder's code never runs and no prompt waits; one error line, exit 2",
+            last,
+        )
+        outcome, text = run_case(
+            "import time, gymnasium as gym\nenv = gym.make('WebShop-text-v0'); env.reset(options={'task_id': 0})\n"
+            "t = time.perf_counter(); env.step('[' * 200_000); r = time.perf_counter() - t < 1.0",
+            "import gigpo_gym\n",
+        )
+        self.record(
+            "WebShop action of 200,000 '['",
+            "OK" if text == "True" else "HANG" if text == "False" else "TRACEBACK",
+            "the step takes under a second (linear-time parsing)",
+            f"{outcome}: {text}",
+        )
+
     # -------------------------------------------------------------- sections 6, 7: determinism, concurrency
 
     def determinism_cases(self) -> None:
@@ -683,7 +756,7 @@ class Runner:
             codes = [p.wait(timeout=self.timeout) for p in procs]
             load = (
                 "from transformers import AutoModelForCausalLM; from trainer.models.tiny import tiny_model_path; "
-                "AutoModelForCausalLM.from_pretrained(tiny_model_path())"
+                "AutoModelForCausalLM.from_pretrained(tiny_model_path(), trust_remote_code=False)"
             )
             verdict, _ = self.sh(f"python -c {shlex.quote(load)}", {"GIGPO_GYM_CACHE": str(cache)})
             trials.append(codes == [0, 0] and verdict == "EXIT0")
@@ -811,6 +884,7 @@ class Runner:
             self.concurrency_cases,
             self.hostile_run_dir_cases,
             self.divergence_cases,
+            self.hostile_cases,
         ):
             part()
         return self.results

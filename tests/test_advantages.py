@@ -465,3 +465,36 @@ def test_the_buffers_permuted_control_is_gigpo_on_the_permuted_keys():
         a["rewards"], a["group_ids"], a["traj_ids"], a["anchors"], norm="std", penalties=a["penalties"]
     )
     assert not np.array_equal(got, true)  # the control is not GiGPO
+
+
+# --------------------------------------------------------------------------- numbers at the edges
+
+
+@pytest.mark.parametrize(
+    "estimate",
+    [
+        lambda r: grpo_advantages(r, [0, 0], [0, 1]),
+        lambda r: episode_advantages(r, [0, 0], [0, 1], norm="std"),
+        lambda r: step_advantages(r, [0, 0], [0, 1], ["s", "s"], norm="std"),
+        lambda r: gigpo_advantages(r, [0, 0], [0, 1], ["s", "s"], norm="std"),
+    ],
+)
+def test_a_std_that_overflows_raises_instead_of_giving_zero_advantages(estimate):
+    # finite returns 1e200 apart: their squares overflow float64, and a std of inf would divide every row to 0
+    with pytest.raises(ValueError, match="rewards are too large"):
+        estimate([1e200, -1e200])
+    assert np.all(estimate([1e100, -1e100]) != 0)  # large, but the statistics fit: real advantages
+
+
+def test_whiten_raises_when_the_variance_overflows():
+    with pytest.raises(ValueError, match="advantages are too large"):
+        whiten([1e200, -1e200])
+
+
+@pytest.mark.parametrize("keys", [["a", "a\x00"], [b"a", b"a\x00"], ("x\x00\x00", "x")])
+def test_keys_that_differ_by_trailing_nuls_stay_apart(keys):
+    # a NumPy string array drops trailing NULs, which would merge these two anchor states into one step group
+    assert list(step_group_ids([0, 0], keys)) == [0, 1]
+    got = gigpo_advantages([1.0, 0.0], [0, 0], [0, 1], keys, omega=1.0)
+    np.testing.assert_allclose(got, [0.5, -0.5])  # the episode part only: two step groups of one row each
+    assert list(step_group_ids([0, 0], [keys[0], keys[0]])) == [0, 0]

@@ -139,8 +139,8 @@ EDITS = {
         lambda items: items.update({"policy.safetensors": b"\x80\x04garbage"}),
         "not a valid safetensors",
     ),
-    "missing tensor": (_poison_policy(lambda t: t.pop(_last(t))), "Missing key"),
-    "wrong shape": (_poison_policy(lambda t: t.update({_last(t): torch.zeros(3, 3)})), "size mismatch"),
+    "missing tensor": (_poison_policy(lambda t: t.pop(_last(t))), r"do not match the model: missing \['"),
+    "wrong shape": (_poison_policy(lambda t: t.update({_last(t): torch.zeros(3, 3)})), r"of shape \(3, 3\); the model"),
     "nan weights": (_poison_policy(lambda t: t[_last(t)].view(-1).__setitem__(0, float("nan"))), "NaN or infinite"),
     "unknown argument": (
         lambda items: items.update(

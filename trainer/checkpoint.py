@@ -2,16 +2,20 @@
 
 ``checkpoint.zip`` holds exactly three entries:
 
-- ``checkpoint.json``: the format name and version, the algorithm's constructor arguments (``arguments``), its
-  spaces, counters and episode statistics, every random generator's state (``rng``), and a caller's ``extra`` data
-  (``gigpo-train`` keeps the run's config and round count there, so that one file commits a round);
+- ``checkpoint.json``: the format name and version, the algorithm's constructor arguments (``arguments``, every
+  one of them and of its policy), its spaces, counters and episode statistics, every random generator's state
+  (``rng``), the base model's name and identity (``base_model``, :func:`base_model_identity`), and a caller's
+  ``extra`` data (``gigpo-train`` keeps the run's config and round count there, so that one file commits a round);
 - ``policy.safetensors``: the policy's state dict (tensors sharing storage, e.g. tied embeddings, are stored once
   and named in ``checkpoint.json``'s ``aliases``);
 - ``state.safetensors``: the optimiser's tensors and the torch generator states.
 
 Loading never unpickles anything and never executes code from the file: JSON is parsed, tensors are read by
 safetensors, every name is checked against an allow-list, and the constructor arguments are checked by the
-constructors themselves. Nothing read from a checkpoint is used as a path to write to. Stable-Baselines3's own
+constructors themselves. Nothing read from a checkpoint is used as a path to write to. Reading costs no more than
+the file's size: entries are stored uncompressed, and a compressed or duplicate entry, a zip flag or a declared size
+the file cannot hold is refused before anything is read (:func:`_check_entries`). Version 1 files (without
+``base_model``) still load. Stable-Baselines3's own
 archives (a pickled ``data`` entry: what gigpo-gym 0.1 wrote) are refused with a :class:`CheckpointError`
 unless the caller trusts the file (``trust_legacy_pickle=True``).
 """
@@ -19,14 +23,17 @@ unless the caller trusts the file (``trust_legacy_pickle=True``).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import json
+import math
 import os
 import random
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -34,14 +41,17 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import atomic_path
-from .errors import DivergenceError
+from .errors import DivergenceError, shown
 
 __all__ = [
     "FORMAT",
     "VERSION",
     "Archive",
     "CheckpointError",
+    "base_model_identity",
     "build_space",
+    "check_counters",
+    "check_tensors",
     "describe_space",
     "generator_states",
     "is_legacy",
@@ -53,7 +63,8 @@ __all__ = [
 ]
 
 FORMAT = "gigpo-gym-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: every constructor argument is saved, and the base model's identity (``base_model``)
+READS = (1, 2)
 META, POLICY, STATE = "checkpoint.json", "policy.safetensors", "state.safetensors"
 ENTRIES = frozenset({META, POLICY, STATE})
 META_KEYS = frozenset(
@@ -69,8 +80,18 @@ META_KEYS = frozenset(
         "aliases",
         "optimizer",
         "extra",
+        "base_model",
     }
 )
+_META_KEYS_V1 = META_KEYS - {"base_model"}
+
+
+# what reading a checkpoint may cost is bounded by the file's own size: its entries are stored uncompressed (as
+# write_archive stores them), so no entry inflates, and each is read (into memory or the scratch folder) no further
+# than its declared size, which the whole file must hold
+META_MAX_BYTES = 64 << 20  # checkpoint.json: settings, counters, generator states (a few hundred KB)
+_READ_CHUNK = 1 << 20
+_UTF8_NAMES = 0x800  # the only zip flag a checkpoint's entry may carry (bit 11: the name is UTF-8)
 
 
 class CheckpointError(ValueError):
@@ -174,11 +195,62 @@ def _opened(path: str | os.PathLike[str]) -> Iterator[tuple[Path, zipfile.ZipFil
             names = set(archive.namelist())
             if "data" in names and META not in names:
                 raise CheckpointError(legacy_message(path))
+            _check_entries(path, archive)
             yield path, archive, names
     except zipfile.BadZipFile as error:
         raise CheckpointError(f"{path} is not a readable zip file (empty, truncated or corrupt): {error}") from error
     except (OSError, EOFError) as error:  # a truncated member
         raise CheckpointError(f"{path} cannot be read (truncated or corrupt): {error}") from error
+
+
+def _check_entries(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse what the writer never makes: an entry name twice (the last would win), compression (a small file could
+    inflate to gigabytes), zip flags (encryption, data descriptors ...), or declared sizes the file cannot hold."""
+    infos = archive.infolist()
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if name in seen:
+            raise CheckpointError(f"{path} holds the entry {name!r} twice; a checkpoint holds each entry once")
+        seen.add(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise CheckpointError(
+                f"{path}: entry {name!r} is compressed (zip method {info.compress_type}); checkpoints store their "
+                "entries uncompressed"
+            )
+        if info.flag_bits & ~_UTF8_NAMES:
+            raise CheckpointError(
+                f"{path}: entry {name!r} carries zip flags {info.flag_bits:#x}; a checkpoint sets none"
+            )
+        if info.file_size != info.compress_size:
+            raise CheckpointError(
+                f"{path}: entry {name!r} declares {info.file_size:,} bytes stored in {info.compress_size:,}"
+            )
+    size = path.stat().st_size
+    if sum(info.compress_size for info in infos) > size:
+        raise CheckpointError(f"{path}: its entries declare more bytes than the file's {size:,} (corrupt)")
+    if META in seen and archive.getinfo(META).file_size > META_MAX_BYTES:
+        raise CheckpointError(
+            f"{path}: {META} declares {archive.getinfo(META).file_size:,} bytes; at most {META_MAX_BYTES:,} are read"
+        )
+
+
+def _copy_entry(path: Path, archive: zipfile.ZipFile, name: str, target: BinaryIO) -> None:
+    """Copy entry ``name`` to ``target`` in chunks, never past its declared size (the CRC is checked at its end)."""
+    declared = archive.getinfo(name).file_size
+    copied = 0
+    with archive.open(name) as entry:
+        while chunk := entry.read(min(_READ_CHUNK, declared - copied + 1)):
+            copied += len(chunk)
+            if copied > declared:
+                raise CheckpointError(f"{path}: entry {name!r} holds more than its declared {declared:,} bytes")
+            target.write(chunk)
+
+
+def _read_entry(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
+    buffer = io.BytesIO()
+    _copy_entry(path, archive, name, buffer)
+    return buffer.getvalue()
 
 
 def read_archive(path: str | os.PathLike[str]) -> Archive:
@@ -190,10 +262,11 @@ def read_archive(path: str | os.PathLike[str]) -> Archive:
                 f"{path} is not a gigpo-gym checkpoint: entries {sorted(names)} (missing {missing}, unexpected "
                 f"{extra}; expected exactly {sorted(ENTRIES)})"
             )
-        meta = _parse_meta(path, archive.read(META))
+        meta = _parse_meta(path, _read_entry(path, archive, META))
         with tempfile.TemporaryDirectory() as scratch:
-            archive.extract(POLICY, scratch)
-            archive.extract(STATE, scratch)
+            for name in (POLICY, STATE):
+                with open(os.path.join(scratch, name), "xb") as target:
+                    _copy_entry(path, archive, name, target)
             policy = _load_tensors(path, os.path.join(scratch, POLICY))
             state = _load_tensors(path, os.path.join(scratch, STATE))
     for alias, name in meta["aliases"].items():
@@ -211,27 +284,37 @@ def read_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     with _opened(path) as (path, archive, names):
         if META not in names:
             raise CheckpointError(f"{path} is not a gigpo-gym checkpoint: no {META}")
-        return _parse_meta(path, archive.read(META))
+        return _parse_meta(path, _read_entry(path, archive, META))
 
 
 def _parse_meta(path: Path, raw: bytes) -> dict[str, Any]:
     try:
-        meta = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as error:
         raise CheckpointError(f"{path}: {META} is not valid JSON ({error})") from error
+    except RecursionError as error:
+        raise CheckpointError(f"{path}: {META} is nested too deeply") from error
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: {META} must hold a JSON object, got {type(meta).__name__}")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: {META} format is {meta.get('format')!r}, expected {FORMAT!r}")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {meta.get('version')!r}; this code reads {VERSION}")
-    unknown, missing = set(meta) - META_KEYS, META_KEYS - set(meta)
+    version = meta.get("version")
+    if isinstance(version, bool) or version not in READS:
+        raise CheckpointError(f"{path}: checkpoint version {shown(version)}; this code reads {READS}")
+    keys = META_KEYS if version == VERSION else _META_KEYS_V1
+    unknown, missing = set(meta) - keys, keys - set(meta)
     if unknown or missing:
         raise CheckpointError(f"{path}: {META} keys unexpected {sorted(unknown)}, missing {sorted(missing)}")
     if not isinstance(meta["aliases"], dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in meta["aliases"].items()
     ):
         raise CheckpointError(f"{path}: {META} aliases must map names to names")
+    if version == VERSION and not (
+        isinstance(meta["base_model"], dict)
+        and set(meta["base_model"]) == {"name", "identity"}
+        and all(isinstance(v, str) for v in meta["base_model"].values())
+    ):
+        raise CheckpointError(f"{path}: {META} base_model must hold the model's name and identity as text")
     return meta
 
 
@@ -239,11 +322,94 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON data")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity
+        raise ValueError(f"{text[:40]} is not a finite number")
+    return value
+
+
 def _load_tensors(path: Path, file: str) -> dict[str, torch.Tensor]:
     try:
         return load_file(file)
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"{path}: {os.path.basename(file)} is not a valid safetensors file ({error})") from error
+
+
+# ---------------------------------------------------------------------- what a checkpoint's content must match
+
+
+def check_tensors(
+    path: str | os.PathLike[str], expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]
+) -> None:
+    """Refuse policy tensors that are not exactly the model's: a name missing (a LoRA checkpoint without its adapter
+    would load an untrained one) or unknown, another shape, or another dtype (cast on load, not the weights saved)."""
+    missing, unknown = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing or unknown:
+        raise CheckpointError(
+            f"{path}: the policy tensors do not match the model: missing {shown(missing, 200)}, unknown "
+            f"{shown(unknown, 200)}"
+        )
+    for name in sorted(expected):
+        want, got = expected[name], found[name]
+        if tuple(got.shape) != tuple(want.shape) or got.dtype != want.dtype:
+            raise CheckpointError(
+                f"{path}: policy tensor {name!r} is {got.dtype} of shape {tuple(got.shape)}; the model's is "
+                f"{want.dtype} of shape {tuple(want.shape)}"
+            )
+
+
+def check_counters(path: str | os.PathLike[str], counters: Any, episodes: Any, window: Any) -> None:
+    """Refuse counters and episode statistics that are not what :meth:`GiGPO.save` writes: non-negative integers
+    below 2**63, a number for the progress, lists of episodes no longer than the statistics window (1 to 10**6)."""
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 10**6:
+        raise CheckpointError(f"{path}: stats_window_size must be an integer in [1, 10**6], got {shown(window)}")
+    if not isinstance(counters, dict) or not isinstance(episodes, dict):
+        raise CheckpointError(f"{path}: {META} counters and episodes must be objects")
+    for name in ("num_timesteps", "n_updates", "episode_num"):
+        value = counters.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            raise CheckpointError(f"{path}: counter {name} must be an integer in [0, 2**63), got {shown(value)}")
+    progress = counters.get("progress_remaining")
+    if isinstance(progress, bool) or not isinstance(progress, int | float):
+        raise CheckpointError(f"{path}: counter progress_remaining must be a number, got {shown(progress)}")
+    info, success = episodes.get("info"), episodes.get("success")
+    if not isinstance(info, list) or not isinstance(success, list) or max(len(info), len(success)) > window:
+        raise CheckpointError(
+            f"{path}: episodes must hold lists of at most stats_window_size ({window}) entries in info and success"
+        )
+    for item in info:
+        if not (
+            isinstance(item, dict)
+            and set(item) == {"r", "l", "t"}
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in item.values())
+        ):
+            raise CheckpointError(f"{path}: an episode entry must be numbers r, l and t, got {shown(item)}")
+    if not all(isinstance(item, bool) for item in success):
+        raise CheckpointError(f"{path}: episode successes must be true or false")
+
+
+def base_model_identity(model: torch.nn.Module, tokenizer: Any) -> str:
+    """A fingerprint of a freshly loaded base model (call it before any update): every weight's name, shape and
+    dtype, 256 of its values spread over it, and the tokenizer's size and chat template. A checkpoint records it,
+    so that loading it over another model (a folder that was replaced, a hub id that moved) is refused.
+
+    Sampled rather than hashed whole, so that it costs milliseconds on a 7B model; any fine-tuning or other
+    checkpoint changes almost every value, so a sample of each tensor tells them apart. LoRA's adapter tensors
+    (``lora_``) are the checkpoint's own and are left out."""
+    digest = hashlib.blake2b(digest_size=16)
+    with torch.no_grad():
+        for name, tensor in sorted(model.state_dict().items()):
+            if "lora_" in name:
+                continue
+            flat = tensor.detach().reshape(-1)
+            sample = flat[:: max(1, flat.numel() // 256)][:256]
+            values = sample.float() if sample.is_floating_point() else sample.long()
+            digest.update(f"{name}|{tuple(tensor.shape)}|{tensor.dtype}|".encode())
+            digest.update(values.cpu().numpy().tobytes())
+    template = getattr(tokenizer, "chat_template", None)
+    digest.update(f"tokenizer|{len(tokenizer)}|{template if isinstance(template, str) else ''}".encode())
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------- spaces and random generators as data

@@ -19,7 +19,7 @@ import yaml
 from wrappers.actions import VALIDITY_RULES
 
 from .buffer import ANCHORS, EPISODE_STATS, ESTIMATORS, NORMS, PENALTY_MODES
-from .errors import ConfigError, one_line
+from .errors import ConfigError, one_line, shown
 
 __all__ = [
     "ACTION_MODES",
@@ -34,6 +34,7 @@ __all__ = [
     "TrainConfig",
     "check_device",
     "check_ignored_settings",
+    "load_yaml",
     "one_line",
     "resolve_config",
 ]
@@ -46,6 +47,7 @@ ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 SHARDINGS = ("none", "fsdp")
 TINY_PRESETS = ("tiny", "tiny-qwen2.5")  # random-weight models: their initial weights follow init_seed
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")  # act only with use_lora
+MAX_EPISODE_STEPS = 10_000
 
 
 def _opt(default: Any, help: str, choices: tuple | None = None) -> Any:  # noqa: A002 - "help" reads best below
@@ -219,14 +221,14 @@ class TrainConfig:
             allowed = f.metadata.get("choices")
             if allowed is not None and getattr(self, f.name) not in allowed:
                 raise ConfigError(
-                    f"{f.name} must be one of {', '.join(map(str, allowed))}, got {getattr(self, f.name)!r}"
+                    f"{f.name} must be one of {', '.join(map(str, allowed))}, got {shown(getattr(self, f.name))}"
                 )
         for name, (low, high, text) in _BOUNDS.items():
             value = getattr(self, name)
             if value is None and name in _OPTIONAL:
                 continue
-            if not (math.isfinite(value) and low(value) and high(value)):
-                raise ConfigError(f"{name} must be {text}, got {value!r}")
+            if not (_finite(value) and low(value) and high(value)):
+                raise ConfigError(f"{name} must be {text}, got {shown(value)}")
         if self.init_seed is not None and self.model not in TINY_PRESETS:
             raise ConfigError(
                 f"init_seed applies to the random-weight models {', '.join(TINY_PRESETS)} only, not to model "
@@ -262,6 +264,13 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _at_least(bound: float) -> Any:
     return lambda v: v >= bound
 
@@ -288,11 +297,12 @@ _BOUNDS: dict[str, tuple[Any, Any, str]] = {
             "batch_size",
             "micro_batch_size",
             "max_new_tokens",
-            "max_episode_steps",
             "lora_r",
             "lora_alpha",
         )
     },
+    # a bound, so that a config (or a checkpoint's) cannot make an episode without end; the paper's are 50 and 15
+    "max_episode_steps": (_at_least(1), lambda v: v <= MAX_EPISODE_STEPS, f"an integer in [1, {MAX_EPISODE_STEPS}]"),
     "group_size": (_at_least(2), _any, "an integer >= 2 (group-relative advantages)"),
     "history_length": (_at_least(0), _any, "an integer >= 0"),
     "eval_every": (_at_least(0), _any, "an integer >= 0 (0: only the final evaluation)"),
@@ -462,6 +472,74 @@ def check_device(device: str) -> None:
         raise ConfigError(f"device must be cpu, cuda, cuda:N or auto, got {device!r}")
 
 
+# a config file is a few hundred bytes and a few dozen values: these bounds refuse a file that would take memory or
+# time out of proportion (anchors and aliases repeat a node without copying its text: 449 bytes can stand for
+# billions of values)
+YAML_MAX_BYTES = 64 << 10
+YAML_MAX_NODES = 10_000
+# libyaml's parser where PyYAML has it (it reads deep nesting in microseconds; the pure-Python one takes seconds)
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MAX_INT = 2**63  # every integer setting is below it (torch and NumPy take no larger ones)
+
+
+def load_yaml(text: str, what: str) -> Any:
+    """``yaml.safe_load(text)`` within bounds: at most :data:`YAML_MAX_BYTES` characters and
+    :data:`YAML_MAX_NODES` values counted with every alias expanded, no recursive alias; every problem is one
+    :class:`ConfigError` naming ``what`` (a file, ``--set key=value``) whose text stays short."""
+    if len(text) > YAML_MAX_BYTES:
+        raise ConfigError(f"{what} holds {len(text):,} characters; a config is at most {YAML_MAX_BYTES:,}")
+    loader = _YAML_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_size(node, what)
+        return loader.construct_document(node)
+    except ConfigError:
+        raise
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} is not valid YAML: {shown(one_line(error), 300, quote=False)}") from error
+    except ValueError as error:  # an integer of more digits than Python converts (4,300)
+        raise ConfigError(f"{what}: a value cannot be read ({shown(one_line(error), 300, quote=False)})") from error
+    except RecursionError as error:
+        raise ConfigError(f"{what} is nested too deeply to be a config") from error
+    finally:
+        loader.dispose()
+
+
+def _check_yaml_size(root: yaml.Node, what: str) -> None:
+    """Refuse a node graph of more than :data:`YAML_MAX_NODES` nodes once its aliases are expanded, or a cycle.
+
+    Sizes are counted on the graph (an aliased node's size once, however often it is repeated), without
+    expanding anything, depth-first without recursion."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[id(node)] > YAML_MAX_NODES:
+                raise ConfigError(
+                    f"{what} stands for more than {YAML_MAX_NODES:,} values once its YAML aliases are expanded; a "
+                    "config holds a few dozen"
+                )
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise ConfigError(f"{what} holds a recursive YAML alias (a value that contains itself)")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
 # the paper's setups as its reference code runs them (verl-agent examples/gigpo_trainer/run_*.sh): success reward
 # 10, the invalid-action penalty on the invalid row after the returns, the format validity rule, episode statistics
 # over rows, dual clip 3, prompts up to 2,048 tokens; normalisation std on ALFWorld (mean_std_norm), the estimator's
@@ -593,6 +671,8 @@ def _coerce(name: str, value: Any) -> Any:
     kind = next(t for t in typing.get_args(expected) if t is not type(None)) if optional else expected
     if value is None and optional:
         return None
+    if kind in (int, float) and isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _MAX_INT:
+        raise ConfigError(f"{name} must be a number below 2**63 in size, got {shown(value)}")
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind is float and isinstance(value, str):
@@ -607,7 +687,7 @@ def _coerce(name: str, value: Any) -> Any:
     if not wrong and origin is list and items:
         wrong = not all(isinstance(item, items[0]) for item in value)
     if wrong:
-        raise ConfigError(f"{name} must be of type {type_name(name)}, got {value!r}")
+        raise ConfigError(f"{name} must be of type {type_name(name)}, got {shown(value)}")
     return value
 
 
@@ -615,9 +695,10 @@ def _apply(values: dict[str, Any], updates: dict[str, Any], source: str) -> None
     names = [f.name for f in dataclasses.fields(TrainConfig)]
     for key, value in updates.items():
         if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
+            # a suggestion only for a key that could be a typo (comparing a long one would take a while)
+            close = difflib.get_close_matches(key, names, n=1) if isinstance(key, str) and len(key) < 100 else []
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config key {key!r} in {source}{hint}")
+            raise ConfigError(f"unknown config key {shown(key)} in {source}{hint}")
         values[key] = _coerce(key, value)
 
 
@@ -638,11 +719,13 @@ def resolve_config(
         path = Path(config_file)
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
+        with open(path, "rb") as file:
+            raw_file = file.read(YAML_MAX_BYTES + 1)  # no more than the bound, however large the file
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as error:
-            reason = str(error).replace("\n", " ")
-            raise ConfigError(f"config file {path} is not valid YAML: {reason}") from error
+            text = raw_file.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"config file {path} is not UTF-8 text ({error.reason} at byte {error.start})") from error
+        loaded = load_yaml(text, f"config file {path}") or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values")
         _apply(values, loaded, str(path))
@@ -650,11 +733,7 @@ def resolve_config(
         key, sep, raw = item.partition("=")
         if not sep:
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError as error:
-            reason = str(error).replace("\n", " ")
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML ({reason})") from error
+        value = load_yaml(raw, f"--set {shown(item)}: the value")
         _apply(values, {key.strip(): value}, "--set")
     _apply(values, {k: v for k, v in fields.items() if v is not None}, "the command line")
     config = TrainConfig(**values)

@@ -42,7 +42,7 @@ from .buffer import (
     StepRecord,
 )
 from .config import LORA_FIELDS, SHARDINGS, TINY_PRESETS, ConfigError, TrainConfig, check_ignored_settings
-from .errors import DivergenceError
+from .errors import DivergenceError, custom_code_refused, shown
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
 
@@ -241,6 +241,23 @@ class GiGPO(OnPolicyAlgorithm):
             **{name: getattr(config, field) for name, field in ALGORITHM_FIELDS.items()},
         )
 
+    def config_differences(self, config: TrainConfig) -> list[str]:
+        """The settings in which this model is not the agent ``config`` describes (what :meth:`from_config` builds),
+        where it runs (``device``, ``sharding``) aside, and ``norm`` where the config leaves it to the estimator. A
+        resumed checkpoint must have none: its own run config is what ``config.yaml`` states."""
+        pairs = [(name, field, getattr(self, name)) for name, field in ALGORITHM_FIELDS.items()]
+        pairs += [(f"policy_kwargs.{name}", field, getattr(self.policy, name)) for name, field in POLICY_FIELDS.items()]
+        differ = []
+        for name, field, have in pairs:
+            want = getattr(config, field)
+            if field in ("device", "sharding") or (field == "norm" and want is None):
+                continue
+            if isinstance(have, tuple | list) and isinstance(want, tuple | list):
+                have, want = list(have), list(want)
+            if have != want:
+                differ.append(f"{name} {shown(have)} (its config's {field} {shown(want)})")
+        return differ
+
     def __init__(
         self,
         policy: str | type[LLMPolicy],
@@ -409,6 +426,8 @@ class GiGPO(OnPolicyAlgorithm):
         self.policy = self.policy_class(  # type: ignore[assignment]
             self.observation_space, self.action_space, **self.policy_kwargs, value_head=self.estimator == "ppo"
         )
+        # the base model as loaded, before any update: a checkpoint records it and refuses to load over another
+        self.base_model_identity = checkpoint.base_model_identity(self.policy.model, self.policy.tokenizer)
         self.policy = self.policy.to(self.device)
         self.policy.optimizer = torch.optim.AdamW(self.policy.trainable_parameters(), lr=self.lr_schedule(1.0))
         self.rollout_buffer = GroupRolloutBuffer(
@@ -1073,7 +1092,9 @@ class GiGPO(OnPolicyAlgorithm):
         arguments.update(
             learning_rate=float(self.lr_schedule(self._current_progress_remaining)),
             stats_window_size=self._stats_window_size,
-            policy_kwargs=self.policy_kwargs,
+            # every argument of the policy as it was built, not only those given: a load must not fill a missing
+            # one from the defaults of the code that loads it
+            policy_kwargs={name: getattr(self.policy, name) for name in (*POLICY_FIELDS, "score_chunk")},
         )
         rng, tensors = self.generator_states()
         dist = self._dist
@@ -1119,6 +1140,7 @@ class GiGPO(OnPolicyAlgorithm):
                 "state_keys": {str(i): sorted(v) for i, v in optimizer["state"].items()},
             },
             "extra": extra or {},
+            "base_model": {"name": self.policy.model_name_or_path, "identity": self.base_model_identity},
         }
         return checkpoint.write_archive(path, meta, weights, tensors)
 
@@ -1130,6 +1152,7 @@ class GiGPO(OnPolicyAlgorithm):
         device: torch.device | str = "auto",
         trust_legacy_pickle: bool = False,
         sharding: str = _DEFAULT.sharding,
+        allow_base_model_change: bool = False,
         **kwargs: Any,
     ) -> GiGPO:
         """A model from a checkpoint of :meth:`save`, on ``env`` (optional: without one it can ``predict``).
@@ -1141,6 +1164,11 @@ class GiGPO(OnPolicyAlgorithm):
         tensors, whatever the run that wrote it). ``trust_legacy_pickle=True`` loads a pickled Stable-Baselines3
         archive (what gigpo-gym 0.1 wrote) with SB3's loader, which runs whatever code the file holds: only for files
         you trust.
+
+        Every setting must be in the file (none is filled from this code's defaults) or in ``kwargs``; the policy
+        tensors must be exactly the model's (names, shapes, dtypes); and the base model loaded now must be the one
+        the checkpoint was trained on (:func:`~trainer.checkpoint.base_model_identity`), unless
+        ``allow_base_model_change=True``.
         """
         if checkpoint.is_legacy(path):
             if not trust_legacy_pickle:
@@ -1163,6 +1191,7 @@ class GiGPO(OnPolicyAlgorithm):
         if unknown:
             raise checkpoint.CheckpointError(f"{path}: unknown constructor arguments {sorted(unknown)}")
         arguments.update(kwargs)
+        _complete_arguments(path, meta["version"], arguments, allowed)
         try:
             model = cls("LLMPolicy", env, device=device, sharding=sharding, _init_setup_model=False, **arguments)
             spaces_meta = meta["spaces"]
@@ -1179,6 +1208,7 @@ class GiGPO(OnPolicyAlgorithm):
                 )
             model.env_description = str(spaces_meta["env_description"])
             model._setup_model()
+            _check_content(path, archive, model, allow_base_model_change)
             model.policy.load_state_dict(archive.policy, strict=True)
             optimizer = model.policy.optimizer
             optimizer.load_state_dict(checkpoint.optimizer_state(path, meta["optimizer"], archive.state, optimizer))
@@ -1205,7 +1235,10 @@ class GiGPO(OnPolicyAlgorithm):
         except KeyError as error:
             raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: no entry {error}") from error
         except (TypeError, ValueError, RuntimeError) as error:
-            raise checkpoint.CheckpointError(f"{path} does not fit a {cls.__name__} model: {error}") from error
+            refused = custom_code_refused(str(arguments["policy_kwargs"]["model_name_or_path"]), error)
+            raise checkpoint.CheckpointError(
+                f"{path}: {refused}" if refused else f"{path} does not fit a {cls.__name__} model: {error}"
+            ) from error
         except OSError as error:  # the model it names (a path, a hub id offline) cannot be loaded here
             raise checkpoint.CheckpointError(f"{path} names a model that cannot be loaded here: {error}") from error
         return model
@@ -1362,6 +1395,54 @@ def _check_arguments(
     if estimator == "ppo" and data_parallel:
         # the value head lives outside the engine's wrapped model: its gradients would not be reduced
         raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")
+
+
+# settings added after the first data-only checkpoints (version 1), with the value every run before them used
+_ADDED_ARGUMENTS = {"gae_lambda": 0.95, "vf_coef": 0.5, "clip_range_vf": 0.5}
+# init_seed 0: every tiny model before init_seed was built from seed 0
+_ADDED_POLICY_ARGUMENTS = {"dtype": "float32", "attn_implementation": None, "score_chunk": 16, "init_seed": 0}
+
+
+def _check_content(
+    path: str | os.PathLike[str], archive: checkpoint.Archive, model: GiGPO, allow_base_model_change: bool
+) -> None:
+    """Refuse a checkpoint whose content does not fit the model just built from its settings: another base model
+    (unless allowed), policy tensors that are not exactly the model's, counters out of bounds."""
+    meta = archive.meta
+    saved_base = meta.get("base_model")
+    if saved_base is not None and saved_base["identity"] != model.base_model_identity and not allow_base_model_change:
+        raise checkpoint.CheckpointError(
+            f"{path} was trained on another base model than the {saved_base['name']!r} loaded now (its identity "
+            f"{saved_base['identity'][:12]}, now {model.base_model_identity[:12]}: other weights or tokenizer); load "
+            "it with allow_base_model_change=True (gigpo-eval --allow-base-model-change) to use this one anyway"
+        )
+    checkpoint.check_tensors(path, model.policy.state_dict(), archive.policy)
+    checkpoint.check_counters(path, meta["counters"], meta["episodes"], model._stats_window_size)
+
+
+def _complete_arguments(path: str | os.PathLike[str], version: int, arguments: dict[str, Any], names: set[str]) -> None:
+    """Check that ``arguments`` (a checkpoint's, with the caller's changes) set every constructor and policy
+    argument: a missing one is an error, not this code's default (a resumed GRPO run must not train GiGPO). A
+    version-1 file may lack only the settings added since, which every run before them used at one value."""
+    if version == 1:
+        for name, value in _ADDED_ARGUMENTS.items():
+            arguments.setdefault(name, value)
+        if isinstance(arguments.get("policy_kwargs"), dict):
+            arguments["policy_kwargs"] = {**_ADDED_POLICY_ARGUMENTS, **arguments["policy_kwargs"]}
+    missing = sorted(names - set(arguments))
+    policy_kwargs = arguments.get("policy_kwargs")
+    if not isinstance(policy_kwargs, dict):
+        raise checkpoint.CheckpointError(f"{path}: policy_kwargs must be an object, got {shown(policy_kwargs)}")
+    policy_names = {*POLICY_FIELDS, "score_chunk"}
+    missing += [f"policy_kwargs.{name}" for name in sorted(policy_names - set(policy_kwargs))]
+    unknown = sorted(set(policy_kwargs) - policy_names)
+    if unknown:
+        raise checkpoint.CheckpointError(f"{path}: the checkpoint has unknown policy settings {unknown}")
+    if missing:
+        raise checkpoint.CheckpointError(
+            f"{path}: the checkpoint lacks the settings {missing}; settings are never filled from defaults: give "
+            "them to GiGPO.load(path, name=value) if you know the run's"
+        )
 
 
 def _explained_variance(predictions: torch.Tensor, targets: torch.Tensor) -> float:

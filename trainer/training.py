@@ -31,7 +31,7 @@ from . import distributed
 from .atomic import atomic_path, atomic_write
 from .checkpoint import CheckpointError
 from .config import ConfigError, TrainConfig
-from .errors import DivergenceError
+from .errors import DivergenceError, custom_code_refused
 from .run_dir import ProgressCSV, check_run_dir, remove_temporaries
 from .run_dir import locked as run_dir_lock
 
@@ -50,6 +50,11 @@ def build_model(config: TrainConfig, verbose: int = 0):
         return GiGPO.from_config(config, verbose=verbose)
     except (OSError, ImportError) as error:
         raise ConfigError(f"cannot load model {config.model!r}: {error}") from error
+    except ValueError as error:
+        refused = custom_code_refused(config.model, error)
+        if refused is None:
+            raise
+        raise ConfigError(refused) from error
 
 
 def make_env(config: TrainConfig, split: str | None = None):
@@ -325,6 +330,9 @@ def train(config: TrainConfig, run_dir: Path, resume: bool = False, progress: bo
                 shard=distributed.shard(),
             )
             model = GiGPO.load(checkpoint, env=env, device=config.device, sharding=config.sharding)
+            differ = model.config_differences(config)
+            if differ:  # two parts of one file disagree: which one trained would be a guess
+                raise CheckpointError(f"{checkpoint}: its settings differ from its run config: {'; '.join(differ)}")
         else:
             if checkpoint.exists():  # another process started this run while the model was being built
                 raise ConfigError(f"run directory {run_dir} already holds a run; pass --resume or another --run-dir")

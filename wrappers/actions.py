@@ -8,8 +8,11 @@ from collections.abc import Collection
 __all__ = ["ACTION_CLOSE", "ACTION_OPEN", "VALIDITY_RULES", "format_action", "parse_action", "project_action"]
 
 ACTION_OPEN, ACTION_CLOSE = "<action>", "</action>"
-_ACTION = re.compile(r"<action>(.*?)</action>", re.DOTALL | re.IGNORECASE)
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
+# each tag is found on its own (a lazy "<tag>(.*?)</tag>" search is quadratic: 25,000 "<action>" without a
+# closing tag took half a minute); the match of that expression is the first opening tag and the first closing tag
+# after it
+_ACTION_OPEN, _ACTION_CLOSE = re.compile("<action>", re.IGNORECASE), re.compile("</action>", re.IGNORECASE)
+_THINK_OPEN, _THINK_CLOSE = re.compile("<think>", re.IGNORECASE), re.compile("</think>", re.IGNORECASE)
 # CJK ideographs and kana: the reference projection rejects a response that drifted into another script
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -34,11 +37,19 @@ def parse_action(text: str) -> str | None:
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
-    found = _ACTION.search(text)
-    if found is None:
+    block = _between(text, _ACTION_OPEN, _ACTION_CLOSE)
+    if block is None:
         return None
-    command = found.group(1).strip().lower()
+    command = block.strip().lower()
     return command or None
+
+
+def _between(text: str, opening: re.Pattern[str], closing: re.Pattern[str]) -> str | None:
+    """The text between the first ``opening`` tag and the first ``closing`` tag after it (None without them), in
+    linear time."""
+    start = opening.search(text)
+    end = closing.search(text, start.end()) if start is not None else None
+    return text[start.end() : end.start()] if start is not None and end is not None else None
 
 
 def project_action(text: str, admissible: Collection[str], rule: str = "admissible") -> tuple[str, bool]:
@@ -55,4 +66,4 @@ def project_action(text: str, admissible: Collection[str], rule: str = "admissib
         return text, False
     if rule == "admissible":
         return command, command in admissible
-    return command, _THINK.search(text) is not None and _CJK.search(text) is None
+    return command, _between(text, _THINK_OPEN, _THINK_CLOSE) is not None and _CJK.search(text) is None

@@ -28,7 +28,6 @@ RESULTS_PER_PAGE = 10
 SEP = " [SEP] "
 ECHO_LIMIT = 200  # characters of an invalid action repeated in the observation (invalid_action_note=True)
 BACK_TO_SEARCH, PREV, NEXT, BUY, SEARCH = "back to search", "< prev", "next >", "buy now", "search"
-_ACTION = re.compile(r"(.+)\[(.+)\]")
 _PRICE_CLAUSE = re.compile(r",? and price lower than [\d.]+ dollars$")
 # the done page's hidden template blocks, which the text mode shows (the goal fields are not passed to it)
 _DONE_PURCHASE = [
@@ -59,11 +58,16 @@ _DONE_PURCHASE = [
 def parse_action(action: str) -> tuple[str, str | None]:
     """``"click[Buy Now]"`` -> ``("click", "buy now")``, as WebShop parses: ``(.+)\\[(.+)\\]`` from the start, one
     line, the argument lower-cased, nothing stripped; ``(action, None)`` when that does not match."""
-    match = _ACTION.match(action)
-    if match is None:
+    # what that regular expression matches, found in linear time (the expression backtracks quadratically: an
+    # action of 200,000 "[" took minutes): "." stops at a newline, so the match lies on the first line; the
+    # greedy groups take the last "]" of that line and the last "[" at least two characters before it, past the
+    # first character
+    line = action.split("\n", 1)[0]
+    close = line.rfind("]")
+    start = line.rfind("[", 1, close - 1) if close >= 3 else -1
+    if start < 1:
         return action, None
-    name, arg = match.groups()
-    return name, arg.lower()
+    return line[:start], line[start + 1 : close].lower()
 
 
 def default_query(goal: Goal) -> str:

@@ -18,6 +18,7 @@ from .search import SearchEngine
 __all__ = ["WebShopTextEnv", "make_webshop_env"]
 
 SPLITS = ("train", "test")
+MAX_GENERATED = 100_000  # products or goals of a generated catalog (10,000 products take about a second)
 
 
 @lru_cache(maxsize=4)
@@ -150,6 +151,10 @@ class WebShopTextEnv(TextEnv):
         for name, value in numbers:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an integer, got {value!r}")
+        for name, size in (("n_products", n_products), ("n_goals", n_goals)):
+            # bounded, so that a config (or a checkpoint's saved one) cannot ask for a catalog without end
+            if size > MAX_GENERATED:
+                raise ValueError(f"{name} must be at most {MAX_GENERATED:,}, got {size:,}")
         if data_dir is None:
             key: tuple = ("generated", catalog_seed, n_products, n_goals)
         else:

@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="load a pickled checkpoint of gigpo-gym 0.1, which can run code: only files you trust",
     )
+    parser.add_argument(
+        "--allow-base-model-change",
+        action="store_true",
+        help="evaluate a checkpoint over a base model other than the one it was trained on (refused by default)",
+    )
     parser.add_argument("--json", help="also write the table as JSON to this file")
     parser.add_argument("--markdown", help="also write the table as Markdown to this file")
     return parser
@@ -184,7 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.checkpoint:
             from ..gigpo import GiGPO
 
-            model = GiGPO.load(zip_path, device=args.device, trust_legacy_pickle=args.trust_legacy_checkpoint)
+            model = GiGPO.load(
+                zip_path,
+                device=args.device,
+                trust_legacy_pickle=args.trust_legacy_checkpoint,
+                allow_base_model_change=args.allow_base_model_change,
+            )
             table = evaluate(model, env_id, task_ids, env_kwargs, args.episodes, args.deterministic, args.seed)
             who = f"checkpoint {zip_path}"
         elif args.model:

@@ -26,12 +26,11 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
 from transformers import HfArgumentParser
 
 from .. import distributed
 from ..checkpoint import CheckpointError
-from ..config import PRESETS, ConfigError, TrainConfig, one_line, resolve_config, type_name
+from ..config import PRESETS, ConfigError, TrainConfig, load_yaml, one_line, resolve_config, shown, type_name
 from ..run_dir import check_run_dir
 from ..training import train
 
@@ -48,11 +47,11 @@ class _OneLineParser(HfArgumentParser):
 def _mapping(text: str) -> dict:
     """``--env_kwargs``: a YAML (or JSON) mapping."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise argparse.ArgumentTypeError(f"not valid YAML: {one_line(error)}") from error
+        value = load_yaml(text, "the value")
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError(f"expected a mapping such as '{{split: train}}', got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a mapping such as '{{split: train}}', got {shown(text)}")
     return value
 
 

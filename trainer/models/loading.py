@@ -89,14 +89,15 @@ def load_pretrained(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model(model_name_or_path, init_seed)
-    options: dict[str, Any] = {"trust_remote_code": False}  # a model folder's Python code is never run
-    model_options = {**options, "dtype": dtype}
+    model_options: dict[str, Any] = {"dtype": dtype}
     if attn_implementation:
         model_options["attn_implementation"] = attn_implementation
 
     def load(**where: Any) -> tuple[Any, Any]:
-        tokenizer = AutoTokenizer.from_pretrained(path, **options, **where)
-        return tokenizer, AutoModelForCausalLM.from_pretrained(path, **model_options, **where)
+        # trust_remote_code=False: a model folder's Python code is never run
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **where)
+        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=False, **model_options, **where)
+        return tokenizer, model
 
     try:
         with quiet_loading():

@@ -50,10 +50,10 @@ def smollm2_path() -> Path:
 
     from .quiet import quiet_loading
 
-    local = {"gguf_file": SMOLLM2_GGUF, "local_files_only": True, "trust_remote_code": False}
+    local = {"gguf_file": SMOLLM2_GGUF, "local_files_only": True}
     with quiet_loading():
-        tokenizer = AutoTokenizer.from_pretrained(package, **local)
-        quantised = AutoModelForCausalLM.from_pretrained(package, dtype=torch.float32, **local)
+        tokenizer = AutoTokenizer.from_pretrained(package, trust_remote_code=False, **local)
+        quantised = AutoModelForCausalLM.from_pretrained(package, dtype=torch.float32, trust_remote_code=False, **local)
     # a GGUF-loaded model keeps a quantization_config and refuses save_pretrained: rebuild a plain one
     config = quantised.config
     if hasattr(config, "quantization_config"):
