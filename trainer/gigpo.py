@@ -252,6 +252,9 @@ class GiGPO(OnPolicyAlgorithm):
             want = getattr(config, field)
             if field in ("device", "sharding") or (field == "norm" and want is None):
                 continue
+            if field == "init_seed":  # null in the config: the run's seed for a tiny model (what from_config builds)
+                want = _with_init_seed({"model_name_or_path": config.model, "init_seed": want}, config.seed)
+                want = want.get("init_seed", 0)
             if isinstance(have, tuple | list) and isinstance(want, tuple | list):
                 have, want = list(have), list(want)
             if have != want:
