@@ -520,6 +520,11 @@ def interval(diffs: list[float]) -> str:
     return f"[{mean - half:+.1f}, {mean + half:+.1f}]"
 
 
+def _shown(value: float) -> str:
+    """A mean for a table: "-" where nothing was measured (never a made-up figure)."""
+    return "-" if math.isnan(value) else f"{value:.1f}"
+
+
 def _mean(values: list[float]) -> float:
     values = [v for v in values if not math.isnan(v)]
     return statistics.mean(values) if values else math.nan
@@ -596,11 +601,11 @@ def _evaluation_tables(
     ]
     row = [f"{b['before'][metric]:.1f}" if b else "-" for b in befores.values()]
     done_before = [b["before"][metric] for b in befores.values() if b]
-    lines.append(f"| untrained | - | {' | '.join(row)} | {_mean(done_before):.1f} |")
+    lines.append(f"| untrained | - | {' | '.join(row)} | {_shown(_mean(done_before))} |")
     for arm, cells in runs.items():
         row = [f"{c['after'][metric]:.1f}" if c else "-" for c in cells.values()]
         done = [c["after"][metric] for c in cells.values() if c]
-        lines.append(f"| {arm} | {chosen_lr(folder, setting, arm):g} | {' | '.join(row)} | {_mean(done):.1f} |")
+        lines.append(f"| {arm} | {chosen_lr(folder, setting, arm):g} | {' | '.join(row)} | {_shown(_mean(done))} |")
     if BASELINE not in runs:
         return lines
     lines += [
