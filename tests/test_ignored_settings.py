@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import re
 
 import pytest
 
@@ -158,3 +159,28 @@ def test_lora_settings_named_in_the_python_api_without_lora_are_refused_even_at_
     assert count(lora) < count(full) / 5  # only the adapter trains
     # a config without LoRA passes no LoRA setting to the policy, so from_config never trips the rule
     assert GiGPO.from_config(resolve_config(model=tiny_path, n_groups=1, group_size=2)).policy.use_lora is False
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        (dict(max_grad_norm=-1.0), "max_grad_norm must be a number > 0, got -1.0"),  # clipping would flip gradients
+        (dict(kl_coef=-0.1), "kl_coef must be a number >= 0, got -0.1"),
+        (dict(clip_range=-0.2), "clip_range must be a number in (0, 1), got -0.2"),
+        (dict(omega=-1.0), "omega must be a number >= 0, got -1.0"),
+        (dict(learning_rate=0.0), "learning_rate must be a number > 0, got 0.0"),
+        (dict(estimator="ppo2"), "estimator must be one of gigpo, grpo, rloo, ppo, gigpo-permuted, got 'ppo2'"),
+        (dict(group_size=1), "group_size must be an integer >= 2"),
+        (dict(policy_kwargs=dict(model_name_or_path="tiny", temperature=0.0)), "temperature must be a number > 0"),
+    ],
+)
+def test_the_python_api_refuses_what_the_config_refuses(argument, message):
+    """One validation for the config, the command line and ``GiGPO(...)``: the config's bounds and choices, named as
+    the Python API names the argument, before any model or env is built."""
+    kwargs = {**dict(n_groups=1, group_size=2, policy_kwargs=dict(model_name_or_path="tiny")), **argument}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        GiGPO("LLMPolicy", "ALFWorld-text-v0", _init_setup_model=False, **kwargs)
+    field = {"estimator": "algo"}.get(next(iter(argument)), next(iter(argument)))
+    if field != "policy_kwargs":  # the config refuses the same value
+        with pytest.raises(ConfigError, match=re.escape(message.replace("estimator", "algo").split(",")[0])):
+            resolve_config(**{field: next(iter(argument.values()))})

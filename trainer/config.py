@@ -8,6 +8,7 @@ import difflib
 import functools
 import logging
 import math
+import numbers
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "check_device",
     "check_ignored_settings",
+    "check_values",
     "load_yaml",
     "one_line",
     "resolve_config",
@@ -217,18 +219,7 @@ class TrainConfig:
                     f"{name} is {value!r}, but env {self.env!r} takes no {argument!r} argument; leave {name} unset "
                     "(null)"
                 )
-        for f in dataclasses.fields(self):
-            allowed = f.metadata.get("choices")
-            if allowed is not None and getattr(self, f.name) not in allowed:
-                raise ConfigError(
-                    f"{f.name} must be one of {', '.join(map(str, allowed))}, got {shown(getattr(self, f.name))}"
-                )
-        for name, (low, high, text) in _BOUNDS.items():
-            value = getattr(self, name)
-            if value is None and name in _OPTIONAL:
-                continue
-            if not (_finite(value) and low(value) and high(value)):
-                raise ConfigError(f"{name} must be {text}, got {shown(value)}")
+        check_values(self.to_dict())
         if self.init_seed is not None and self.model not in TINY_PRESETS:
             raise ConfigError(
                 f"init_seed applies to the random-weight models {', '.join(TINY_PRESETS)} only, not to model "
@@ -264,7 +255,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-def _finite(value: float) -> bool:
+def _finite(value: Any) -> bool:
     try:
         return math.isfinite(value)
     except OverflowError:  # an integer too large for a float
@@ -445,6 +436,29 @@ def check_ignored_settings(settings: Mapping[str, Any], warn: bool = False) -> l
     for message in warnings if warn else ():
         _log.warning(message)
     return warnings
+
+
+def check_values(values: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> None:
+    """Each value's own check, for any subset of the config's fields: one of the field's allowed choices, and within
+    its bounds (finite). :meth:`TrainConfig.validate` applies it to a whole config and ``GiGPO(...)`` to the arguments
+    it is given, so the Python API refuses what the config refuses. Raises :class:`ConfigError` naming the first
+    field that fails (by its name in ``labels``, e.g. the Python API's ``estimator`` for ``algo``), its value and
+    what is allowed."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    for name, value in values.items():
+        label = (labels or {}).get(name, name)
+        allowed = fields[name].metadata.get("choices")
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"{label} must be one of {', '.join(map(str, allowed))}, got {shown(value)}")
+        if name not in _BOUNDS or (value is None and name in _OPTIONAL):
+            continue
+        low, high, text = _BOUNDS[name]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not (_finite(value) and low(value) and high(value))
+        ):
+            raise ConfigError(f"{label} must be {text}, got {shown(value)}")
 
 
 def _uses_cuda(device: str) -> bool:

@@ -41,7 +41,16 @@ from .buffer import (
     RolloutBatch,
     StepRecord,
 )
-from .config import LORA_FIELDS, SHARDINGS, TINY_PRESETS, ConfigError, TrainConfig, check_ignored_settings
+from .config import (
+    LORA_FIELDS,
+    SHARDINGS,
+    TINY_PRESETS,
+    ConfigError,
+    TrainConfig,
+    check_device,
+    check_ignored_settings,
+    check_values,
+)
 from .errors import DivergenceError, custom_code_refused, shown
 from .loss import policy_loss, value_loss
 from .policy import LLMPolicy, Response, left_pad
@@ -301,7 +310,9 @@ class GiGPO(OnPolicyAlgorithm):
         sharding: str = _DEFAULT.sharding,
         _init_setup_model: bool = True,
     ) -> None:
+        arguments = dict(locals())  # this call's arguments, before any other name is bound
         policy_kwargs = _with_init_seed(policy_kwargs or {}, seed)
+        _check_values(arguments, policy_kwargs)
         model_name = policy_kwargs.get("model_name_or_path", _DEFAULT.model)
         self._dist = distributed.current(device, model_name, policy_kwargs.get("init_seed", 0))
         sharding = distributed.launch_sharding(sharding)  # an accelerate FSDP launch config asks for "fsdp"
@@ -1250,6 +1261,19 @@ class GiGPO(OnPolicyAlgorithm):
     def load_extra(path: str | os.PathLike[str]) -> dict[str, Any]:
         """The ``extra`` data a checkpoint was saved with (``gigpo-train`` keeps its run state there)."""
         return checkpoint.read_meta(path)["extra"]
+
+
+def _check_values(arguments: dict[str, Any], policy_kwargs: dict[str, Any]) -> None:
+    """The config's checks of single values (choices, bounds) on ``GiGPO``'s and ``LLMPolicy``'s arguments, named as
+    the Python API names them; the device must exist here. ``None`` (SB3's unseeded run, no dual clip) and a
+    learning-rate schedule are the API's own and pass."""
+    given = {field: arguments[name] for name, field in ALGORITHM_FIELDS.items() if name in arguments}
+    given.update({field: policy_kwargs[name] for name, field in POLICY_FIELDS.items() if name in policy_kwargs})
+    labels = {field: name for name, field in {**ALGORITHM_FIELDS, **POLICY_FIELDS}.items()}
+    device = given.pop("device", None)
+    check_values({k: v for k, v in given.items() if v is not None and not callable(v)}, labels)
+    if isinstance(device, str | torch.device):
+        check_device(str(device))
 
 
 def _with_init_seed(policy_kwargs: dict[str, Any], seed: int | None) -> dict[str, Any]:
