@@ -185,3 +185,13 @@ def test_paper_presets_use_the_reference_semantics():
             assert c.norm == "std"  # run_alfworld.sh: mean_std_norm
         else:
             assert c.norm is None and c.env_kwargs["reward_mode"] == "success"  # GiGPO mean_norm, GRPO std
+
+
+@pytest.mark.parametrize(
+    "argv", [["--bogus"], [], ["--policy", "random", "--episodes", "many"], ["--policy", "random", "--model", "tiny"]]
+)
+def test_gigpo_evals_argument_errors_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        eval_cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("gigpo-eval: error: ") and err.count("\n") == 1, err

@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ..checkpoint import CheckpointError
 from ..config import ConfigError, TrainConfig, check_device, one_line, resolve_config
@@ -26,8 +27,16 @@ from ..config import ConfigError, TrainConfig, check_device, one_line, resolve_c
 __all__ = ["main"]
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr with exit status 2, as every other gigpo-eval error (argparse's
+    own prints the whole usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(ValueError(message))} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gigpo-eval", description="Evaluate an agent on a gigpo-gym text env.")
+    parser = _OneLineParser(prog="gigpo-eval", description="Evaluate an agent on a gigpo-gym text env.")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--checkpoint", help="a run directory of gigpo-train, its checkpoint.zip or a model.save file")
     who.add_argument("--model", help="zero-shot: a Hugging Face id, local path or preset (smollm2-135m-instruct, tiny)")
