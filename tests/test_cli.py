@@ -195,3 +195,24 @@ def test_gigpo_evals_argument_errors_are_one_line(argv, capsys):
         eval_cli.main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and err.startswith("gigpo-eval: error: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rounds", "0"], "quickstart: error: rounds must be an integer >= 1, got 0"),
+        (["--rounds", "x"], "quickstart: error: argument --rounds: invalid int value: 'x'"),
+        (["--seed", "-1"], "quickstart: error: seed must be an integer in [0, 2**32)"),
+        (["--model", "/no/such/model"], "quickstart: error: cannot load model '/no/such/model'"),
+    ],
+)
+def test_quickstart_errors_are_one_line_and_exit_2(argv, message, tmp_path, capsys):
+    from trainer.cli import quickstart
+
+    try:
+        code = quickstart.main([*argv, "--run-dir", str(tmp_path / "run")])
+    except SystemExit as exit_:  # argparse's own errors exit from parse_args
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message) and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()

@@ -14,24 +14,41 @@ the checkpoint, the evaluation and ``learning_curve.png``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import gigpo_gym  # noqa: F401  (registers the env ids)
 
-from ..config import resolve_config
+from ..checkpoint import CheckpointError
+from ..config import ConfigError, one_line, resolve_config
 from ..evaluation import evaluate, format_table
 from ..training import build_model, eval_task_ids, train
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are one line on stderr with exit status 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(ValueError(message))} (see --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="quickstart", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, help="rollout rounds, one update each (default: the preset's 20)")
     parser.add_argument("--seed", type=int, default=0, help="seed of tasks, sampling and initialisation")
     parser.add_argument("--model", default="tiny", help="model name or path (default: the offline tiny model)")
     parser.add_argument("--run-dir", help="run directory (default: runs/quickstart-<time>)")
     args = parser.parse_args(argv)
+    try:
+        return _quickstart(args)
+    except (ConfigError, CheckpointError) as error:  # one line, as gigpo-train prints its errors
+        print(f"quickstart: error: {one_line(error)}", file=sys.stderr)
+        return 2
 
+
+def _quickstart(args: argparse.Namespace) -> int:
     config = resolve_config("cpu-quickstart", rounds=args.rounds, seed=args.seed, model=args.model)
     run_dir = Path(args.run_dir or f"runs/quickstart-{time.strftime('%Y%m%d-%H%M%S')}")
     # the untrained agent: build_model is deterministic for a seed, so this is the model train() starts from
