@@ -25,25 +25,19 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import FloatSchedule
 from tqdm.auto import tqdm
 
-from wrappers.actions import VALIDITY_RULES, project_action
+from wrappers.actions import project_action
 from wrappers.agent_observation import AGENT_KEYS
 from wrappers.group_env import GroupVecEnv
 from wrappers.prompting import PromptBuilder, describe_env
 
 from . import checkpoint, distributed
 from .buffer import (
-    ANCHORS,
-    EPISODE_STATS,
-    ESTIMATORS,
-    NORMS,
-    PENALTY_MODES,
     GroupRolloutBuffer,
     RolloutBatch,
     StepRecord,
 )
 from .config import (
     LORA_FIELDS,
-    SHARDINGS,
     TINY_PRESETS,
     ConfigError,
     TrainConfig,
@@ -333,21 +327,10 @@ class GiGPO(OnPolicyAlgorithm):
         _check_arguments(
             batch_size=batch_size,
             micro_batch_size=micro_batch_size,
-            n_epochs=n_epochs,
             group_size=group_size,
             estimator=estimator,
-            norm=norm,
-            episode_stats=episode_stats,
-            anchor=anchor,
-            penalty_mode=penalty_mode,
-            validity_rule=validity_rule,
-            clip_ratio_c=clip_ratio_c,
-            gae_lambda=gae_lambda,
-            vf_coef=vf_coef,
-            clip_range_vf=clip_range_vf,
             policy_kwargs=policy_kwargs or {},
             data_parallel=self._dist is not None,
-            sharding=sharding,
         )
         if _init_setup_model:  # a new model: no setting that does nothing (a loaded one keeps what it was saved with)
             settings = dict(
@@ -1371,54 +1354,19 @@ def _check_arguments(
     *,
     batch_size: int,
     micro_batch_size: int,
-    n_epochs: int,
     group_size: int,
     estimator: str,
-    norm: str | None,
-    episode_stats: str,
-    anchor: str,
-    penalty_mode: str,
-    validity_rule: str,
-    clip_ratio_c: float | None,
-    gae_lambda: float,
-    vf_coef: float,
-    clip_range_vf: float | None,
     policy_kwargs: dict[str, Any],
     data_parallel: bool,
-    sharding: str,
 ) -> None:
-    """Raise a ValueError naming the first constructor argument of :class:`GiGPO` that cannot work."""
-    for name, value in (("batch_size", batch_size), ("micro_batch_size", micro_batch_size), ("n_epochs", n_epochs)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
+    """Raise a ValueError naming the first constructor argument of :class:`GiGPO` that cannot work together with
+    another (each value on its own was checked by :func:`trainer.config.check_values`)."""
     if micro_batch_size > batch_size:
         raise ValueError(f"micro_batch_size ({micro_batch_size}) must not exceed batch_size ({batch_size})")
-    if group_size < 2:
+    if group_size < 2:  # the env's, where a GroupVecEnv was given
         raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
-    choices: dict[str, tuple[str | None, tuple[str | None, ...]]] = {
-        "estimator": (estimator, ESTIMATORS),
-        "norm": (norm, (*NORMS, None)),
-        "episode_stats": (episode_stats, EPISODE_STATS),
-        "anchor": (anchor, ANCHORS),
-        "penalty_mode": (penalty_mode, PENALTY_MODES),
-    }
-    for name, (choice, allowed) in choices.items():
-        if choice not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {choice!r}")
-    if validity_rule not in VALIDITY_RULES:
-        raise ValueError(f"validity_rule must be one of {VALIDITY_RULES}, got {validity_rule!r}")
-    if clip_ratio_c is not None and not clip_ratio_c > 1.0:
-        raise ValueError(f"clip_ratio_c must be > 1 (or None to disable the dual clip), got {clip_ratio_c}")
-    if not 0.0 <= gae_lambda <= 1.0:
-        raise ValueError(f"gae_lambda must lie in [0, 1], got {gae_lambda}")
-    if not vf_coef >= 0.0:
-        raise ValueError(f"vf_coef must be >= 0, got {vf_coef}")
-    if clip_range_vf is not None and not clip_range_vf > 0.0:
-        raise ValueError(f"clip_range_vf must be > 0 (or None for the unclipped value loss), got {clip_range_vf}")
     if "value_head" in policy_kwargs:
         raise ValueError("policy_kwargs must not set value_head: estimator='ppo' adds the critic")
-    if sharding not in SHARDINGS:
-        raise ValueError(f"sharding must be one of {SHARDINGS}, got {sharding!r}")
     if estimator == "ppo" and data_parallel:
         # the value head lives outside the engine's wrapped model: its gradients would not be reduced
         raise ValueError("estimator='ppo' runs in one process: data-parallel PPO is not supported")
