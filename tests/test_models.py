@@ -305,3 +305,28 @@ model.learn(total_timesteps=1, callback=Fail(), progress_bar=True)
     done = _run(code, tmp_path)
     assert done.returncode == 1 and "RuntimeError: planted" in done.stderr
     assert "Exception ignored" not in done.stderr, done.stderr[-3000:]
+
+
+def test_a_model_folder_that_does_not_fit_is_one_error_not_a_crash_or_random_weights(tiny_path, tmp_path):
+    """A folder of another architecture (a BERT encoder's weights, loaded as a causal LM, leave its LM head random)
+    and a folder whose tokenizer outgrows its embeddings (a crash in the first forward) are refused when loaded."""
+    import shutil
+
+    from transformers import BertConfig, BertModel, Qwen2Config, Qwen2ForCausalLM
+
+    from trainer.config import resolve_config
+    from trainer.errors import ConfigError
+    from trainer.training import build_model
+
+    small = dict(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8)
+    folders = {
+        "bert": (BertModel(BertConfig(vocab_size=4096, **small)), "its weights do not cover the model"),
+        "small-vocab": (Qwen2ForCausalLM(Qwen2Config(vocab_size=50, **small)), "embedding table holds 50"),
+    }
+    for name, (model, message) in folders.items():
+        folder = tmp_path / name
+        model.save_pretrained(folder)
+        for file in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(f"{tiny_path}/{file}", folder / file)
+        with pytest.raises(ConfigError, match=f"cannot load model .*{message}"):
+            build_model(resolve_config(model=str(folder), n_groups=1, group_size=2))

@@ -10,8 +10,10 @@ instead of transformers' retries. Code shipped with a model is never run (``trus
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from .presets import MODEL_PRESETS, resolve_model
@@ -76,6 +78,19 @@ def _unavailable(name: str, reason: str, cached_error: BaseException) -> ModelUn
     )
 
 
+@contextlib.contextmanager
+def _load_report_off() -> Iterator[None]:
+    """transformers' errors only in the block: its load report (missing, unexpected keys) is a multi-line warning."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
 def load_pretrained(
     model_name_or_path: str, dtype: Any = None, attn_implementation: str | None = None, init_seed: int = 0
 ) -> tuple[Any, Any]:
@@ -96,7 +111,23 @@ def load_pretrained(
     def load(**where: Any) -> tuple[Any, Any]:
         # trust_remote_code=False: a model folder's Python code is never run
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False, **where)
-        model = AutoModelForCausalLM.from_pretrained(path, trust_remote_code=False, **model_options, **where)
+        with _load_report_off():  # what it reports is checked here instead, and refused
+            loaded: Any = AutoModelForCausalLM.from_pretrained(
+                path, trust_remote_code=False, output_loading_info=True, **model_options, **where
+            )
+        model, info = loaded
+        untrained = sorted({*info["missing_keys"], *(str(k) for k in info["mismatched_keys"])})
+        if untrained:  # transformers would train on them from random values, after one warning
+            raise OSError(
+                f"its weights do not cover the model {type(model).__name__}: {len(untrained)} tensor(s) missing or "
+                f"of another shape (e.g. {untrained[0]}), a folder of another architecture or an incomplete one"
+            )
+        rows = model.get_input_embeddings().num_embeddings
+        if len(tokenizer) > rows:  # its token ids would index past the embedding table: a crash in the first forward
+            raise OSError(
+                f"its tokenizer has {len(tokenizer)} tokens but the model's embedding table holds {rows}: the "
+                "folder's tokenizer and weights do not belong together"
+            )
         return tokenizer, model
 
     try:
