@@ -49,6 +49,10 @@ NAMED_ERRORS = (
     "ImportError",
     "ResetNeeded",
     "CheckpointError",
+    "ConfigError",  # a ValueError: the library's one-line error for a setting it refuses (config, CLI, Python API)
+    "DivergenceError",
+    "EnvContractError",
+    "ModelUnavailableError",
 )
 BROKEN_DATA = {  # the probe's WebShop data folders (its header names them)
     "ws_bad": "{not json",

@@ -259,7 +259,7 @@ def test_eval_of_a_missing_checkpoint_is_named(tmp_path, capsys):
     [
         ({"episode_stats": "bogus"}, "episode_stats must be one of"),
         ({"estimator": "a2c"}, "estimator must be one of"),
-        ({"estimator": "ppo", "gae_lambda": 1.5}, "gae_lambda must be a number in [0, 1]"),
+        ({"estimator": "ppo", "gae_lambda": 1.5}, r"gae_lambda must be a number in \[0, 1\]"),
         ({"estimator": "ppo", "vf_coef": -1.0}, "vf_coef must be a number >= 0"),
         ({"estimator": "ppo", "clip_range_vf": 0.0}, "clip_range_vf must be a number > 0 or null"),
         ({"norm": "max"}, "norm must be one of"),

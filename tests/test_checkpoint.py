@@ -157,7 +157,7 @@ EDITS = {
         lambda items: items.update(
             {"checkpoint.json": items["checkpoint.json"].replace(b'"batch_size": 8', b'"batch_size": 0')}
         ),
-        "batch_size must be >= 1",
+        "batch_size must be an integer >= 1",
     ),
 }
 
