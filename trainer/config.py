@@ -30,7 +30,6 @@ __all__ = [
     "SCORE_REDUCTIONS",
     "SHARDINGS",
     "LORA_FIELDS",
-    "TINY_PRESETS",
     "ConfigError",
     "TrainConfig",
     "check_device",
@@ -47,7 +46,6 @@ SCORE_REDUCTIONS = ("mean", "sum")
 DTYPES = ("float32", "bfloat16", "float16")
 ATTN_IMPLEMENTATIONS = ("eager", "sdpa", "flash_attention_2", "flex_attention")
 SHARDINGS = ("none", "fsdp")
-TINY_PRESETS = ("tiny", "tiny-qwen2.5")  # random-weight models: their initial weights follow init_seed
 LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "target_modules")  # act only with use_lora
 MAX_EPISODE_STEPS = 10_000
 
@@ -220,6 +218,8 @@ class TrainConfig:
                     "(null)"
                 )
         check_values(self.to_dict())
+        from .models.presets import TINY_PRESETS  # imported here: the model zoo loads torch
+
         if self.init_seed is not None and self.model not in TINY_PRESETS:
             raise ConfigError(
                 f"init_seed applies to the random-weight models {', '.join(TINY_PRESETS)} only, not to model "
@@ -405,6 +405,8 @@ def check_ignored_settings(settings: Mapping[str, Any], warn: bool = False) -> l
     defaults = {**TrainConfig().to_dict(), **_API_DEFAULTS}
     given = {_ALIASES.get(name, name): value for name, value in settings.items()}
     values = {**defaults, **{name: value for name, value in given.items() if name in defaults}}
+    from .models.presets import TINY_PRESETS  # imported here: the model zoo loads torch
+
     if values["model"] in TINY_PRESETS and values["action_mode"] == "generate":
         raise ConfigError(
             f"model {values['model']!r} has random weights and never writes a valid <action> in action_mode "

@@ -38,7 +38,6 @@ from .buffer import (
 )
 from .config import (
     LORA_FIELDS,
-    TINY_PRESETS,
     ConfigError,
     TrainConfig,
     check_device,
@@ -47,6 +46,7 @@ from .config import (
 )
 from .errors import DivergenceError, custom_code_refused, shown
 from .loss import policy_loss, value_loss
+from .models.presets import TINY_PRESETS
 from .policy import LLMPolicy, Response, left_pad
 
 __all__ = ["GiGPO"]

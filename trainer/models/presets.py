@@ -21,11 +21,12 @@ import os
 import re
 from pathlib import Path
 
-from ..config import TINY_PRESETS
 from .paths import cache_dir, package_dir, save_cached_model
 from .tiny import tiny_model_path
 
 __all__ = ["MODEL_PRESETS", "TINY_PRESETS", "resolve_model", "smollm2_path"]
+
+TINY_PRESETS = ("tiny", "tiny-qwen2.5")  # random-weight models: their initial weights follow init_seed
 
 MODEL_PRESETS = {
     "tiny": "offline tiny Qwen2 model (random weights, tokenizer trained on the envs' text)",
